@@ -1,0 +1,32 @@
+"""Per-install passwords of the platform's own roles, generated once and kept in a 0600 file."""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+from safestats.config import Settings, settings
+
+LOADER_ROLE = "safestats_loader"
+DBT_ROLE = "safestats_dbt"
+SERVICE_ROLES = (LOADER_ROLE, DBT_ROLE)
+
+
+def load(cfg: Settings | None = None) -> dict[str, str]:
+    """Read the credentials file, creating it (0600) with fresh passwords on first use."""
+    path = (cfg or settings()).credentials_file
+    stored = json.loads(path.read_text()) if path.exists() else {}
+    missing = [role for role in SERVICE_ROLES if role not in stored]
+    if missing:
+        stored.update({role: secrets.token_urlsafe(24) for role in missing})
+        _write_private(path, json.dumps(stored, indent=2) + "\n")
+    return stored
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.chmod(path, 0o600)

@@ -1,0 +1,92 @@
+"""Look at an extract's bytes: checksum, encoding, line endings and header."""
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+SAMPLE_BYTES = 1 << 20
+# Python codec name -> PostgreSQL COPY ENCODING name
+POSTGRES_ENCODING = {"utf-8": "UTF8", "utf-8-sig": "UTF8", "cp1252": "WIN1252"}
+
+
+class UnreadableFile(ValueError):
+    """The file cannot be read as a CSV extract at all."""
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    sha256: str
+    size: int
+    encoding: str       # utf-8, utf-8-sig (UTF-8 with BOM) or cp1252 (Windows-1252)
+    line_ending: str    # LF, CRLF, CR, mixed or none
+    header: list[str]
+
+    @property
+    def postgres_encoding(self) -> str:
+        return POSTGRES_ENCODING[self.encoding]
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 22), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def detect_encoding(path: Path) -> str:
+    """UTF-8 (with or without BOM) when every byte decodes as UTF-8, else Windows-1252."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with path.open("rb") as fh:
+        head = fh.read(3)
+        bom = head == codecs.BOM_UTF8
+        try:
+            decoder.decode(head[3:] if bom else head)
+            for chunk in iter(lambda: fh.read(1 << 22), b""):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            if bom:
+                raise UnreadableFile("it starts with a UTF-8 byte-order mark but is not valid UTF-8") from None
+            return _check_cp1252(path)
+    return "utf-8-sig" if bom else "utf-8"
+
+
+def _check_cp1252(path: Path) -> str:
+    decoder = codecs.getincrementaldecoder("cp1252")()
+    with path.open("rb") as fh:
+        try:
+            for chunk in iter(lambda: fh.read(1 << 22), b""):
+                decoder.decode(chunk)
+        except UnicodeDecodeError as exc:
+            raise UnreadableFile(f"it is neither UTF-8 nor Windows-1252 ({exc.reason} at byte {exc.start})") from None
+    return "cp1252"
+
+
+def line_ending_of(sample: bytes) -> str:
+    crlf = sample.count(b"\r\n")
+    lf = sample.count(b"\n") - crlf
+    cr = sample.count(b"\r") - crlf
+    kinds = [name for name, n in (("CRLF", crlf), ("LF", lf), ("CR", cr)) if n]
+    return kinds[0] if len(kinds) == 1 else ("none" if not kinds else "mixed")
+
+
+def sniff(path: Path) -> FileFacts:
+    size = path.stat().st_size
+    if size == 0:
+        raise UnreadableFile("the file is empty: it has no header row")
+    encoding = detect_encoding(path)
+    with path.open("rb") as fh:
+        sample = fh.read(SAMPLE_BYTES)
+    text = sample.decode(encoding, errors="replace")
+    try:
+        header = next(csv.reader(io.StringIO(text, newline="")), [])
+    except csv.Error as exc:
+        raise UnreadableFile(f"its header row is not valid CSV: {exc}") from None
+    if not any(h.strip() for h in header):
+        raise UnreadableFile("its first row is blank: there is no header")
+    return FileFacts(sha256_of(path), size, encoding, line_ending_of(sample), header)

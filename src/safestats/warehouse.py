@@ -1,0 +1,83 @@
+"""Set up the warehouse's fixed structure: service roles, schemas, the pseudonymisation key, raw tables."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from importlib.resources import files
+
+import psycopg
+from psycopg import sql
+
+from safestats import credentials, database
+from safestats.config import Settings, settings
+from safestats.contracts import Contract, load_contracts
+
+RAW_BOOKKEEPING_COLUMNS = (
+    ("_load_id", "bigint not null"),
+    ("_source_row_number", "bigint not null"),
+    ("_loaded_at", "timestamptz not null"),
+)
+
+
+def _sql_file(name: str) -> str:
+    return files("safestats").joinpath("sql", name).read_text()
+
+
+def hmac_pads(key: bytes) -> tuple[bytes, bytes]:
+    """HMAC-SHA256's inner and outer pads, so PostgreSQL can compute the HMAC with sha256() alone."""
+    block = key.ljust(64, b"\0")
+    return bytes(b ^ 0x36 for b in block), bytes(b ^ 0x5C for b in block)
+
+
+def pseudonymise(value: str, key: bytes) -> str:
+    """The reference implementation of the dbt `pseudonymise` macro."""
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+
+
+def setup(cfg: Settings | None = None) -> database.Endpoint:
+    """Start the server and bring the warehouse's structure up to date. Idempotent."""
+    cfg = cfg or settings()
+    bootstrap = database.start(cfg)
+    passwords = credentials.load(cfg)
+    script = _sql_file("bootstrap.sql").replace(':"dbname"', sql.Identifier(bootstrap.dbname).as_string(None))
+    with psycopg.connect(bootstrap.conninfo(), autocommit=True) as conn:
+        conn.execute(script)
+        for role, password in passwords.items():
+            conn.execute(sql.SQL("alter role {} password {}").format(sql.Identifier(role), sql.Literal(password)))
+        if conn.execute("select count(*) from private.pseudonymisation_key").fetchone()[0] == 0:
+            inner, outer = hmac_pads(secrets.token_bytes(32))
+            conn.execute("insert into private.pseudonymisation_key (inner_pad, outer_pad) values (%s, %s)",
+                         (inner, outer))
+    with psycopg.connect(loader_endpoint(cfg, bootstrap).conninfo()) as conn:
+        conn.execute(_sql_file("ingest_bookkeeping.sql"))
+        for contract in load_contracts(cfg.project_dir / "models"):
+            ensure_raw_table(conn, contract)
+    return bootstrap
+
+
+def ensure_raw_table(conn: psycopg.Connection, contract: Contract) -> None:
+    """raw.<dataset>: one text column per contract column, as it arrived; new contract columns are added."""
+    table = sql.Identifier("raw", contract.dataset)
+    columns = [(c.name, "text") for c in contract.columns] + list(RAW_BOOKKEEPING_COLUMNS)
+    conn.execute(sql.SQL("create table if not exists {} ({})").format(
+        table, sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in columns)))
+    for name, ctype in columns:
+        conn.execute(sql.SQL("alter table {} add column if not exists {} {}").format(
+            table, sql.Identifier(name), sql.SQL(ctype.replace(" not null", ""))))
+    conn.execute(sql.SQL("create index if not exists {} on {} (_load_id)").format(
+        sql.Identifier(f"{contract.dataset}__load_id"), table))
+
+
+def role_endpoint(role: str, cfg: Settings | None = None, bootstrap: database.Endpoint | None = None):
+    cfg = cfg or settings()
+    bootstrap = bootstrap or database.endpoint(cfg)
+    return bootstrap.as_user(role, credentials.load(cfg)[role])
+
+
+def loader_endpoint(cfg: Settings | None = None, bootstrap: database.Endpoint | None = None):
+    return role_endpoint(credentials.LOADER_ROLE, cfg, bootstrap)
+
+
+def dbt_endpoint(cfg: Settings | None = None, bootstrap: database.Endpoint | None = None):
+    return role_endpoint(credentials.DBT_ROLE, cfg, bootstrap)
