@@ -1,63 +1,82 @@
-"""Row checks of the extract contract, as SQL over the incoming text columns."""
+"""Row checks of the extract contract, as SQL over a raw table's text columns.
+
+Two forms of the same rules: `row_is_valid` is a cheap boolean that runs over every row
+(PostgreSQL's own input functions, no regular expressions where avoidable); `reject_reason`
+spells out every problem and runs only over the rows that failed."""
 from __future__ import annotations
 
 from psycopg import sql
 
 from safestats.contracts import Contract, ContractColumn
 
-NUMBER = r"^[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)$"
-INTEGER = r"^[+-]?[0-9]+$"
-MONTH = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
-DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+NUMBER = r"^\s*[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)\s*$"
+MONTH = r"^\s*[0-9]{4}-(0[1-9]|1[0-2])\s*$"
 RANGES = {"longitude": (-180, 180), "latitude": (-90, 90)}
+INPUT_TYPES = {"integer": "bigint", "number": "numeric", "date": "date"}
 
 
-def _problem(col: ContractColumn, value: sql.Composable, period: str | None) -> list[sql.Composable]:
-    """SQL expressions, each NULL when the value is fine and a reason text when not."""
-    v = sql.SQL("btrim({})").format(value)
-    label = sql.Literal(col.header)
-    checks: list[sql.Composable] = []
-    if col.not_blank:
-        checks.append(sql.SQL("case when coalesce({v}, '') = '' then {label} || ' is blank' end")
-                      .format(v=v, label=label))
-    shown = sql.SQL("{label} || ' \"' || {v} || '\"'").format(label=label, v=v)
+def _blank(v: sql.Composable) -> sql.Composable:
+    return sql.SQL("coalesce(btrim({}), '') = ''").format(v)
 
-    def when_present(condition: sql.Composable, message: str) -> sql.Composable:
-        return sql.SQL("case when coalesce({v}, '') <> '' and not ({cond}) then {shown} || {msg} end").format(
-            v=v, cond=condition, shown=shown, msg=sql.Literal(" " + message))
 
+def _valid_value(col: ContractColumn, v: sql.Composable, period: str | None) -> sql.Composable | None:
+    """A boolean, true for a present value of the right type (the caller handles blanks)."""
     if col.type == "month":
-        checks.append(when_present(sql.SQL("{} ~ {}").format(v, sql.Literal(MONTH)), "is not a YYYY-MM month"))
         if period:
-            checks.append(sql.SQL(
-                "case when {v} ~ {re} and {v} <> {period} then {shown} || {msg} end").format(
-                v=v, re=sql.Literal(MONTH), period=sql.Literal(period), shown=shown,
-                msg=sql.Literal(f" is not the file's month {period}")))
-    elif col.type in RANGES:
+            return sql.SQL("btrim({}) = {}").format(v, sql.Literal(period))
+        return sql.SQL("{} ~ {}").format(v, sql.Literal(MONTH))
+    if col.type in RANGES:
         low, high = RANGES[col.type]
-        checks.append(when_present(
-            sql.SQL("case when {v} ~ {re} then {v}::numeric between {lo} and {hi} else false end").format(
-                v=v, re=sql.Literal(NUMBER), lo=sql.Literal(low), hi=sql.Literal(high)),
-            f"is not a {col.type} between {low} and {high}"))
-    elif col.type == "number":
-        checks.append(when_present(sql.SQL("{} ~ {}").format(v, sql.Literal(NUMBER)), "is not a number"))
-    elif col.type == "integer":
-        checks.append(when_present(sql.SQL("{} ~ {}").format(v, sql.Literal(INTEGER)), "is not a whole number"))
-    elif col.type == "date":
-        checks.append(when_present(
-            sql.SQL("{v} ~ {re} and {v} = to_char(to_date({v}, 'YYYY-MM-DD'), 'YYYY-MM-DD')").format(
-                v=v, re=sql.Literal(DATE)), "is not a YYYY-MM-DD date"))
-    return checks
+        return sql.SQL("case when raw.input_is_valid({v}, 'float8') then {v}::float8 between {lo} and {hi}"
+                       " else false end").format(v=v, lo=sql.Literal(low), hi=sql.Literal(high))
+    if col.type in INPUT_TYPES:
+        return sql.SQL("raw.input_is_valid({}, {})").format(v, sql.Literal(INPUT_TYPES[col.type]))
+    return None
 
 
-def reject_reason(contract: Contract, positions: dict[str, int], period: str | None) -> sql.Composable:
-    """One SQL expression: NULL for a good row, else every problem found, separated by '; '."""
-    checks: list[sql.Composable] = []
-    for col in contract.columns:
-        if col.name not in positions:
-            continue
+def _problems(col: ContractColumn, period: str | None) -> list[sql.Composable]:
+    v = sql.Identifier(col.name)
+    label = sql.Literal(col.header)
+    problems = []
+    if col.not_blank:
+        problems.append(sql.SQL("case when {blank} then {label} || ' is blank' end").format(
+            blank=_blank(v), label=label))
+    valid = _valid_value(col, v, None if col.type == "month" else period)
+    if valid is not None:
+        what = {"month": "a YYYY-MM month", "integer": "a whole number", "number": "a number",
+                "date": "a date"}.get(col.type) or "a {0} between {1} and {2}".format(col.type, *RANGES.get(col.type, (0, 0)))
+        problems.append(sql.SQL("case when not {blank} and not ({valid}) then {label} || ' \"' || {v} || '\" is not ' || {what} end")
+                        .format(blank=_blank(v), valid=valid, label=label, v=v, what=sql.Literal(what)))
+    if col.type == "month" and period:
+        problems.append(sql.SQL("case when {v} ~ {re} and btrim({v}) <> {p} then {label} || ' \"' || {v} || '\" is not the file''s month ' || {p} end")
+                        .format(v=v, re=sql.Literal(MONTH), p=sql.Literal(period), label=label))
+    return problems
+
+
+def _checked(contract: Contract, present: set[str]):
+    return [c for c in contract.columns if c.name in present]
+
+
+def row_is_valid(contract: Contract, present: set[str], period: str | None) -> sql.Composable:
+    """Never NULL: true when the row passes every check of the contract."""
+    terms = []
+    for col in _checked(contract, present):
         col_period = period if col.name == contract.period_column else None
-        checks.extend(_problem(col, sql.Identifier(f"c{positions[col.name]}"), col_period))
-    if not checks:
-        return sql.SQL("null::text")
-    return sql.SQL("nullif(concat_ws('; ', {}), '')").format(sql.SQL(", ").join(checks))
+        v = sql.Identifier(col.name)
+        valid = _valid_value(col, v, col_period)
+        if col.not_blank:
+            # `<>` rather than `not ... =`: COPY ... WHERE does not plan a negated operator (PostgreSQL 16).
+            terms.append(sql.SQL("coalesce(btrim({}), '') <> ''").format(v) if valid is None else valid)
+        elif valid is not None:
+            terms.append(sql.SQL("({} or {})").format(_blank(v), valid))
+    if not terms:
+        return sql.SQL("true")
+    return sql.SQL("coalesce({}, false)").format(sql.SQL(" and ").join(terms))
+
+
+def reject_reason(contract: Contract, present: set[str], period: str | None) -> sql.Composable:
+    """Every problem of a failed row, separated by '; ' (never NULL for a row that failed)."""
+    problems = [p for col in _checked(contract, present)
+                for p in _problems(col, period if col.name == contract.period_column else None)]
+    return sql.SQL("coalesce(nullif(concat_ws('; ', {}), ''), 'row failed validation')").format(
+        sql.SQL(", ").join(problems) if problems else sql.SQL("null"))

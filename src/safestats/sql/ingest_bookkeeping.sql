@@ -35,3 +35,25 @@ create table if not exists raw._rejects (
     record jsonb not null,
     primary key (load_id, source_row_number)
 );
+
+-- Whether a text is valid input for a type. PostgreSQL 16 has pg_input_is_valid (cheap, inlined);
+-- on 15 the same answer comes from trying the cast.
+do $$
+begin
+    if current_setting('server_version_num')::int >= 160000 then
+        create or replace function raw.input_is_valid(value text, type_name text) returns boolean
+            language sql stable parallel safe
+            as 'select pg_input_is_valid(value, type_name)';
+    else
+        create or replace function raw.input_is_valid(value text, type_name text) returns boolean
+            language plpgsql immutable parallel safe as $f$
+            begin
+                execute format('select %L::%s', value, type_name);
+                return true;
+            exception when others then
+                return false;
+            end
+            $f$;
+    end if;
+end
+$$;
