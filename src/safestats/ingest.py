@@ -144,16 +144,22 @@ def _load(conn, path: Path, rec: Recognised, facts: FileFacts, match, result: Fi
         " extra_columns, status) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'loading') returning load_id",
         (path.name, str(path), facts.sha256, contract.dataset, rec.agency, _month_start(rec.period),
          facts.encoding, facts.line_ending, list(match.extra))).fetchone()[0]
-    offset = conn.execute("select nextval(%s)", (f"raw.{contract.dataset}__row_seq",)).fetchone()[0]
-    conn.execute("select set_config('safestats.load_id', %s, true), set_config('safestats.row_offset', %s, true)",
-                 (str(load_id), str(offset)))
     checks = _Checks(contract, set(match.positions), rec.period)
-    if len(match.positions) == len(facts.header):
-        counts = _copy_validated(conn, path, facts, contract, match, load_id, checks)
-    else:
-        counts = None  # extra columns: COPY cannot skip them
+    counts = None
+    if len(match.positions) == len(facts.header):  # else extra columns: COPY cannot skip them
+        for candidate in (facts, facts.fallback):
+            if candidate is None:
+                break
+            try:
+                counts = _copy_validated(conn, path, candidate, contract, match, load_id, checks)
+                facts = candidate
+                break
+            except psycopg.errors.CharacterNotInRepertoire:
+                continue  # not UTF-8 after all
     if counts is None:
+        facts = _readable_encoding(path, facts)
         counts = _copy_row_by_row(conn, path, facts, contract, match, load_id, checks)
+    conn.execute("update raw._loads set encoding = %s where load_id = %s", (facts.encoding, load_id))
     read, loaded, rejected = counts
     superseded = [r[0] for r in conn.execute(
         "update raw._loads set status = 'superseded', superseded_by = %s"
@@ -211,9 +217,15 @@ def _copy_validated(conn, path: Path, facts: FileFacts, contract: Contract, matc
     by_position = {i: name for name, i in match.positions.items()}
     columns = [by_position[i] for i in range(len(facts.header))]
     table = sql.Identifier("raw", contract.dataset)
+    # Row n of the file draws offset + n from the table's sequence (the column defaults read these settings).
+    offset = conn.execute("select nextval(%s)", (f"raw.{contract.dataset}__row_seq",)).fetchone()[0]
+    conn.execute("select set_config('safestats.load_id', %s, true), set_config('safestats.row_offset', %s, true)",
+                 (str(load_id), str(offset)))
     try:
         with conn.transaction():
             loaded = _stream(conn, _copy_stmt(table, columns, facts, checks.valid), path)
+    except psycopg.errors.CharacterNotInRepertoire:
+        raise
     except psycopg.DataError as exc:
         log.info("%s: row-by-row load after COPY refused it: %s", path.name, str(exc).splitlines()[0])
         return None
@@ -275,6 +287,21 @@ def _copy_row_by_row(conn, path: Path, facts: FileFacts, contract: Contract, mat
                 "insert into raw._rejects (load_id, source_row_number, reason, record) values (%s, %s, %s, %s)",
                 [(load_id, n, why, json.dumps({"fields": fields})) for n, why, fields in misshapen])
     return row_number, written - failed, failed + len(misshapen)
+
+
+def _readable_encoding(path: Path, facts: FileFacts) -> FileFacts:
+    """Confirm the guessed encoding over the whole file before parsing it in Python."""
+    for candidate in (facts, facts.fallback):
+        if candidate is None:
+            break
+        try:
+            with path.open("r", encoding=candidate.encoding, newline="") as fh:
+                for _ in iter(lambda: fh.read(1 << 22), ""):
+                    pass
+            return candidate
+        except UnicodeDecodeError:
+            continue
+    raise UnreadableFile(f"it is neither UTF-8 nor Windows-1252")
 
 
 def _only_blank_padding(fields: list[str], width: int) -> bool:

@@ -5,7 +5,7 @@ import codecs
 import csv
 import hashlib
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 SAMPLE_BYTES = 1 << 20
@@ -26,6 +26,11 @@ class FileFacts:
     header: list[str]
 
     @property
+    def fallback(self) -> "FileFacts | None":
+        """The same file read as Windows-1252, when UTF-8 was only guessed from the sample."""
+        return replace(self, encoding="cp1252") if self.encoding == "utf-8" else None
+
+    @property
     def postgres_encoding(self) -> str:
         return POSTGRES_ENCODING[self.encoding]
 
@@ -38,33 +43,17 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def detect_encoding(path: Path) -> str:
-    """UTF-8 (with or without BOM) when every byte decodes as UTF-8, else Windows-1252."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    with path.open("rb") as fh:
-        head = fh.read(3)
-        bom = head == codecs.BOM_UTF8
-        try:
-            decoder.decode(head[3:] if bom else head)
-            for chunk in iter(lambda: fh.read(1 << 22), b""):
-                decoder.decode(chunk)
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            if bom:
-                raise UnreadableFile("it starts with a UTF-8 byte-order mark but is not valid UTF-8") from None
-            return _check_cp1252(path)
-    return "utf-8-sig" if bom else "utf-8"
-
-
-def _check_cp1252(path: Path) -> str:
-    decoder = codecs.getincrementaldecoder("cp1252")()
-    with path.open("rb") as fh:
-        try:
-            for chunk in iter(lambda: fh.read(1 << 22), b""):
-                decoder.decode(chunk)
-        except UnicodeDecodeError as exc:
-            raise UnreadableFile(f"it is neither UTF-8 nor Windows-1252 ({exc.reason} at byte {exc.start})") from None
-    return "cp1252"
+def guess_encoding(sample: bytes) -> str:
+    """UTF-8 with a BOM, else UTF-8 when the sample decodes as UTF-8, else Windows-1252. Only a guess:
+    the load confirms it over the whole file (PostgreSQL validates every byte) and falls back to
+    Windows-1252 when a later byte is not UTF-8."""
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(sample)  # not final: the sample may end mid-character
+        return "utf-8"
+    except UnicodeDecodeError:
+        return "cp1252"
 
 
 def line_ending_of(sample: bytes) -> str:
@@ -79,9 +68,9 @@ def sniff(path: Path) -> FileFacts:
     size = path.stat().st_size
     if size == 0:
         raise UnreadableFile("the file is empty: it has no header row")
-    encoding = detect_encoding(path)
     with path.open("rb") as fh:
         sample = fh.read(SAMPLE_BYTES)
+    encoding = guess_encoding(sample)
     text = sample.decode(encoding, errors="replace")
     try:
         header = next(csv.reader(io.StringIO(text, newline="")), [])

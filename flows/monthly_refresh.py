@@ -1,0 +1,73 @@
+"""The monthly refresh: ingest every new extract, rebuild the warehouse with dbt, summarise.
+
+Thin by design: each task calls the safestats package. Reruns are safe: files already loaded are
+skipped by checksum and dbt rebuilds from raw. Scheduled for 02:00 on the 2nd of each month,
+London time, after the forces publish the previous month."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import flow, get_run_logger, task
+from prefect.schedules import Cron
+
+from safestats import dbt, refresh, warehouse
+from safestats.config import settings
+from safestats.summary import summary_text
+
+SCHEDULE = Cron("0 2 2 * *", timezone="Europe/London")
+
+
+class RefreshFailed(RuntimeError):
+    def __init__(self, summary: refresh.RefreshSummary):
+        super().__init__("the warehouse build failed: " + "; ".join(summary.build.failures[:5]))
+        self.summary = summary
+
+
+@task(retries=2, retry_delay_seconds=10)
+def prepare_warehouse() -> None:
+    warehouse.setup()
+
+
+@task(retries=2, retry_delay_seconds=10)
+def ingest_landing(landing: str, retry_quarantined: bool) -> list:
+    results = refresh.ingest(Path(landing), retry_quarantined=retry_quarantined)
+    log = get_run_logger()
+    for r in results:
+        if r.status == "quarantined":
+            log.warning("quarantined: %s", r.message)
+    return results
+
+
+@task(retries=1, retry_delay_seconds=10)
+def build_warehouse() -> dbt.DbtOutcome:
+    return dbt.build()
+
+
+@task
+def summarise(files: list, build: dbt.DbtOutcome) -> refresh.RefreshSummary:
+    summary = refresh.RefreshSummary(files=files, build=build, exclusions=refresh.exclusions())
+    get_run_logger().info("refresh summary\n%s", summary_text(summary))
+    return summary
+
+
+@flow(name="monthly-refresh", log_prints=True)
+def monthly_refresh(landing: str | None = None, retry_quarantined: bool = False) -> refresh.RefreshSummary:
+    landing = landing or str(settings().landing_dir)
+    prepare_warehouse()
+    files = ingest_landing(landing, retry_quarantined)
+    build = build_warehouse()
+    summary = summarise(files, build)
+    if not summary.ok:
+        raise RefreshFailed(summary)
+    return summary
+
+
+def deployment():
+    """The scheduled deployment (`python flows/monthly_refresh.py` serves it against a Prefect API)."""
+    return monthly_refresh.to_deployment(name="monthly-refresh", schedule=SCHEDULE)
+
+
+if __name__ == "__main__":
+    from prefect import serve
+
+    serve(deployment())

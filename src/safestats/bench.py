@@ -1,0 +1,96 @@
+"""`make bench`: the ingest's speed, validation included, side by side with psql \\copy of the same file."""
+from __future__ import annotations
+
+import dataclasses
+import statistics
+import subprocess
+import time
+from pathlib import Path
+
+import psycopg
+from rich.console import Console
+from rich.table import Table
+
+from safestats import database, warehouse
+from safestats.config import settings
+from safestats.contracts import load_contracts
+from safestats.ingest import ingest_file
+
+BENCH_MONTH = "2025-06"
+MET_ROWS_AT_SCALE_1 = 85_000
+TARGET_RATIO = 0.7
+
+
+def bench_file(rows: int, folder: Path) -> Path:
+    """One synthetic Met street file of about `rows` rows (the synthesiser's own realistic content)."""
+    from safestats.synth import synthesise_police_uk
+
+    path = folder / BENCH_MONTH / f"{BENCH_MONTH}-metropolitan-street.csv"
+    marker = folder / f".rows-{rows}"
+    if not (path.exists() and marker.exists()):
+        for old in folder.glob(".rows-*"):
+            old.unlink()
+        synthesise_police_uk(BENCH_MONTH, BENCH_MONTH, folder, scale=rows / MET_ROWS_AT_SCALE_1)
+        marker.touch()
+    return path
+
+
+def _psql_copy(bootstrap: database.Endpoint, path: Path, columns: list[str]) -> float:
+    with psycopg.connect(bootstrap.conninfo(), autocommit=True) as conn:
+        conn.execute("drop table if exists public.bench_plain_copy")
+        conn.execute("create table public.bench_plain_copy ({})".format(", ".join(f"{c} text" for c in columns)))
+        conn.execute("checkpoint")
+    start = time.perf_counter()
+    subprocess.run([str(database.psql_path()), bootstrap.url(), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c",
+                    f"\\copy public.bench_plain_copy from '{path}' with (format csv, header true)"], check=True)
+    return time.perf_counter() - start
+
+
+def _ingest(bootstrap: database.Endpoint, cfg, path: Path, contracts) -> tuple[float, int]:
+    with psycopg.connect(bootstrap.conninfo(), autocommit=True) as conn:
+        conn.execute("truncate raw.police_uk_street_crimes, raw._rejects, raw._loads")
+        conn.execute("checkpoint")
+    with psycopg.connect(warehouse.loader_endpoint(cfg, bootstrap).conninfo(), autocommit=True) as conn:
+        start = time.perf_counter()
+        result = ingest_file(conn, path, contracts)
+        elapsed = time.perf_counter() - start
+    if result.status != "loaded":
+        raise RuntimeError(f"bench file was not loaded: {result.message}")
+    return elapsed, result.rows_read
+
+
+def run(rows: int, repeats: int, console: Console) -> int:
+    base = settings()
+    # Always its own embedded server, so the warehouse's data is never touched.
+    cfg = dataclasses.replace(base, home=base.home / "bench", database_url=None)
+    bootstrap = warehouse.setup(cfg)
+    contracts = load_contracts(cfg.project_dir / "models")
+    street = next(c for c in contracts if c.dataset == "police_uk_street_crimes")
+    with console.status(f"writing a {rows:,}-row police.uk street file"):
+        path = bench_file(rows, cfg.home / "files")
+    size_mb = path.stat().st_size / 1e6
+    psql_times, ingest_times, read = [], [], 0
+    for i in range(repeats):
+        with console.status(f"run {i + 1}/{repeats}"):
+            # alternate the order so neither side always runs on a warmer cache
+            if i % 2 == 0:
+                psql_times.append(_psql_copy(bootstrap, path, [c.name for c in street.columns]))
+                t, read = _ingest(bootstrap, cfg, path, contracts)
+                ingest_times.append(t)
+            else:
+                t, read = _ingest(bootstrap, cfg, path, contracts)
+                ingest_times.append(t)
+                psql_times.append(_psql_copy(bootstrap, path, [c.name for c in street.columns]))
+    table = Table(title=f"Ingest of {path.name}: {read:,} rows, {size_mb:,.0f} MB, {repeats} runs each (median)")
+    for col in ("method", "median s", "best s", "rows/s (median)"):
+        table.add_column(col, justify="right" if col != "method" else "left")
+    for name, times in (("psql \\copy into a plain text table", psql_times),
+                        ("safestats ingest (checks, validation, COPY)", ingest_times)):
+        med = statistics.median(times)
+        table.add_row(name, f"{med:.2f}", f"{min(times):.2f}", f"{read / med:,.0f}")
+    console.print(table)
+    ratio = statistics.median(psql_times) / statistics.median(ingest_times)
+    verdict = "meets" if ratio >= TARGET_RATIO else "below"
+    console.print(f"ratio (ingest speed / psql \\copy speed): {ratio:.2f}  ({verdict} the {TARGET_RATIO} target)")
+    database.stop(cfg)
+    return 0

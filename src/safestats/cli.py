@@ -1,0 +1,191 @@
+"""`safestats`: the command line. Thin: every command calls the package."""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from safestats import database
+from safestats.config import settings
+
+console = Console(stderr=False)
+err = Console(stderr=True)
+
+
+def _month(value: str) -> str:
+    import re
+
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a month (YYYY-MM)")
+    return value
+
+
+def cmd_db(args) -> int:
+    if args.action == "start":
+        from safestats import warehouse
+
+        ep = warehouse.setup()
+        console.print(f"database ready: {ep.url()}")
+    elif args.action == "stop":
+        console.print("stopped" if database.stop() else "not running (nothing to stop)")
+    elif args.action == "status":
+        info = database.status()
+        console.print_json(json.dumps(info))
+        return 0 if info["running"] else 3
+    elif args.action == "url":
+        print(database.endpoint().url())
+    return 0
+
+
+def cmd_synth(args) -> int:
+    from safestats.synth import synthesise_police_uk
+
+    with console.status("synthesising...") as status:
+        paths = synthesise_police_uk(args.first, args.last, Path(args.out), seed=args.seed, scale=args.scale,
+                                     progress=lambda msg: status.update(f"wrote {msg}"))
+    console.print(f"wrote {len(paths)} files under {args.out}")
+    return 0
+
+
+def load_flow_module():
+    path = settings().project_dir / "flows" / "monthly_refresh.py"
+    spec = importlib.util.spec_from_file_location("safestats_flows_monthly_refresh", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _prefect_environment() -> None:
+    home = settings().home
+    os.environ.setdefault("PREFECT_HOME", str(home / "prefect"))
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+
+def run_refresh(landing: Path, retry_quarantined: bool = False):
+    """Run the monthly refresh flow with a progress bar over the landing folder's files."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from safestats import refresh
+    from safestats.summary import summary_tables
+
+    _prefect_environment()
+    flows = load_flow_module()
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console,
+                  transient=True) as progress:
+        bar = progress.add_task(f"ingesting {landing}", total=None)
+
+        def on_file(result, total):
+            progress.update(bar, total=total, advance=1, description=f"{result.status}: {result.path.name}")
+            if result.status == "quarantined":
+                progress.console.print(f"[yellow]quarantined[/] {result.message}")
+
+        refresh.file_listeners.append(on_file)
+        try:
+            summary = flows.monthly_refresh(landing=str(landing), retry_quarantined=retry_quarantined)
+            failed = None
+        except flows.RefreshFailed as exc:
+            summary, failed = exc.summary, exc
+        finally:
+            refresh.file_listeners.remove(on_file)
+    console.print(summary_tables(summary))
+    if failed:
+        err.print(f"[red]refresh failed:[/] {failed}")
+    return summary
+
+
+def cmd_refresh(args) -> int:
+    landing = Path(args.landing) if args.landing else settings().landing_dir
+    summary = run_refresh(landing.resolve(), args.retry_quarantined)
+    return 0 if summary.ok else 1
+
+
+def cmd_ingest(args) -> int:
+    from safestats import refresh, warehouse
+    from safestats.summary import summary_tables
+
+    warehouse.setup()
+    landing = Path(args.landing) if args.landing else settings().landing_dir
+    files = refresh.ingest(landing.resolve(), retry_quarantined=args.retry_quarantined)
+    console.print(summary_tables(refresh.RefreshSummary(files=files)))
+    return 0
+
+
+def cmd_dbt(args) -> int:
+    from safestats import dbt, warehouse
+
+    warehouse.setup()
+    return 0 if dbt.run(args.dbt_args).success else 1
+
+
+def cmd_demo(args) -> int:
+    from safestats import demo
+
+    return demo.run(months=args.months, scale=args.scale, console=console, refresh_month=run_refresh)
+
+
+def cmd_bench(args) -> int:
+    from safestats import bench
+
+    return bench.run(rows=args.rows, repeats=args.repeats, console=console)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="safestats", description="SafeStats: London's secure community-safety warehouse")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    db = sub.add_parser("db", help="the PostgreSQL server (embedded unless SAFESTATS_DATABASE_URL is set)")
+    db.add_argument("action", choices=["start", "stop", "status", "url"])
+    db.set_defaults(func=cmd_db)
+
+    synth = sub.add_parser("synth", help="write synthetic police.uk extracts")
+    synth.add_argument("--from", dest="first", type=_month, required=True, metavar="YYYY-MM")
+    synth.add_argument("--to", dest="last", type=_month, required=True, metavar="YYYY-MM")
+    synth.add_argument("--out", required=True, metavar="DIR")
+    synth.add_argument("--seed", type=int, default=42)
+    synth.add_argument("--scale", type=float, default=1.0)
+    synth.set_defaults(func=cmd_synth)
+
+    for name, func, text in (("refresh", cmd_refresh, "ingest the landing folder, build with dbt, summarise"),
+                             ("ingest", cmd_ingest, "only ingest the landing folder")):
+        cmd = sub.add_parser(name, help=text)
+        cmd.add_argument("--landing", metavar="DIR", help="default: $SAFESTATS_HOME/landing")
+        cmd.add_argument("--retry-quarantined", action="store_true",
+                         help="try files quarantined earlier again (e.g. after a contract fix)")
+        cmd.set_defaults(func=func)
+
+    d = sub.add_parser("dbt", help="run dbt against the warehouse as the dbt role, e.g. `safestats dbt build`")
+    d.add_argument("dbt_args", nargs=argparse.REMAINDER)
+    d.set_defaults(func=cmd_dbt)
+
+    demo = sub.add_parser("demo", help="everything up with a year of synthetic police data")
+    demo.add_argument("--months", type=int, default=12)
+    demo.add_argument("--scale", type=float, default=1.0)
+    demo.set_defaults(func=cmd_demo)
+
+    bench = sub.add_parser("bench", help="ingest speed against psql \\copy of the same file")
+    bench.add_argument("--rows", type=int, default=1_000_000)
+    bench.add_argument("--repeats", type=int, default=3)
+    bench.set_defaults(func=cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except database.DatabaseError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        return 2
+    except FileNotFoundError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""`make demo`: the warehouse up with a year of synthetic police.uk data, refreshed month by month."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import psycopg
+from rich.console import Console
+from rich.table import Table
+
+from safestats import warehouse
+from safestats.config import settings
+from safestats.ingest import landing_files
+from safestats.sniff import sha256_of
+
+DEMO_LAST_MONTH = "2025-12"   # fixed, so every demo install holds the same data
+
+
+def demo_months(count: int, last: str = DEMO_LAST_MONTH) -> list[str]:
+    year, month = int(last[:4]), int(last[5:7])
+    months = []
+    for _ in range(count):
+        months.append(f"{year:04d}-{month:02d}")
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return months[::-1]
+
+
+def _already_loaded(conn, folder: Path) -> bool:
+    files = landing_files(folder)
+    if not files:
+        return False
+    shas = [sha256_of(p) for p in files]
+    known = conn.execute("select count(distinct sha256) from raw._loads where sha256 = any(%s)"
+                         " and status in ('loaded', 'superseded')", (shas,)).fetchone()[0]
+    return known == len(set(shas))
+
+
+def run(months: int, scale: float, console: Console, refresh_month: Callable) -> int:
+    from safestats.synth import synthesise_police_uk
+
+    cfg = settings()
+    bootstrap = warehouse.setup(cfg)
+    landing = cfg.landing_dir
+    refreshed = 0
+    for month in demo_months(months):
+        folder = landing / month
+        if not (folder.exists() and landing_files(folder)):
+            with console.status(f"synthesising {month}"):
+                synthesise_police_uk(month, month, landing, scale=scale)
+        with psycopg.connect(warehouse.loader_endpoint(cfg, bootstrap).conninfo()) as conn:
+            if _already_loaded(conn, folder):
+                console.print(f"{month}: already loaded")
+                continue
+        console.rule(f"monthly refresh: {month}")
+        summary = refresh_month(folder)
+        if not summary.ok:
+            return 1
+        refreshed += 1
+    _print_warehouse(console, bootstrap)
+    console.print(f"\n{refreshed} month(s) refreshed now. Connect with:\n"
+                  f"  psql \"$(.venv/bin/safestats db url)\"\n"
+                  f"  ({bootstrap.url()})\n"
+                  f"and try: select crime_month, count(*) from marts.fct_street_crimes group by 1 order by 1;")
+    return 0
+
+
+def _print_warehouse(console: Console, bootstrap) -> None:
+    with psycopg.connect(bootstrap.conninfo()) as conn:
+        rows = conn.execute(
+            "select to_char(crime_month, 'YYYY-MM'), count(*), count(distinct borough_code)"
+            " from marts.fct_street_crimes group by 1 order by 1").fetchall()
+    table = Table(title="marts.fct_street_crimes")
+    for col in ("month", "rows", "boroughs"):
+        table.add_column(col, justify="right")
+    for month, n, boroughs in rows:
+        table.add_row(month, f"{n:,}", str(boroughs))
+    console.print(table)

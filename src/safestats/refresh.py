@@ -1,0 +1,68 @@
+"""The monthly refresh's steps, for the Prefect flow and the CLI: ingest the landing folder, build, summarise."""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import psycopg
+
+from safestats import dbt, warehouse
+from safestats.config import Settings, settings
+from safestats.contracts import load_contracts
+from safestats.ingest import FileResult, ingest_landing, landing_files
+
+# Listeners told about each file as the ingest finishes it (the CLI's progress bar); kept out of the
+# flow's parameters, which Prefect records.
+file_listeners: list[Callable[[FileResult, int], None]] = []
+
+
+@dataclass
+class RefreshSummary:
+    files: list[FileResult] = field(default_factory=list)
+    build: dbt.DbtOutcome | None = None
+    exclusions: list[tuple[str, str, int]] = field(default_factory=list)   # (dataset, reason, rows)
+
+    @property
+    def ok(self) -> bool:
+        return self.build is not None and self.build.success
+
+    def file_counts(self) -> Counter:
+        return Counter(f.status for f in self.files)
+
+    def rows_by_dataset(self) -> dict[str, tuple[int, int]]:
+        """dataset -> (rows loaded, rows rejected) in this refresh."""
+        rows: dict[str, tuple[int, int]] = {}
+        for f in self.files:
+            if f.status == "loaded":
+                loaded, rejected = rows.get(f.dataset, (0, 0))
+                rows[f.dataset] = (loaded + f.rows_loaded, rejected + f.rows_rejected)
+        return rows
+
+
+def ingest(landing: Path, *, retry_quarantined: bool = False, cfg: Settings | None = None) -> list[FileResult]:
+    cfg = cfg or settings()
+    if not landing.is_dir():
+        raise FileNotFoundError(f"landing folder {landing} does not exist")
+    total = len(landing_files(landing))
+    contracts = load_contracts(cfg.project_dir / "models")
+
+    def tell(result: FileResult) -> None:
+        for listener in file_listeners:
+            listener(result, total)
+
+    with psycopg.connect(warehouse.loader_endpoint(cfg).conninfo(), autocommit=True) as conn:
+        return ingest_landing(conn, landing, contracts, retry_quarantined=retry_quarantined, on_file=tell)
+
+
+def exclusions(cfg: Settings | None = None) -> list[tuple[str, str, int]]:
+    """Rows kept out of the London marts, by dataset and reason (none disappear uncounted)."""
+    cfg = cfg or settings()
+    with psycopg.connect(warehouse.dbt_endpoint(cfg).conninfo()) as conn:
+        exists = conn.execute("select to_regclass('quality.street_crime_exclusions')").fetchone()[0]
+        if exists is None:
+            return []
+        return conn.execute(
+            "select dataset, reason, sum(row_count)::bigint from quality.street_crime_exclusions"
+            " group by 1, 2 order by 1, 2").fetchall()

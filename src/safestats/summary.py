@@ -1,0 +1,65 @@
+"""The refresh summary as tables: files, rows per dataset, rows kept out of the London marts, dbt."""
+from __future__ import annotations
+
+from io import StringIO
+
+from rich.console import Console, Group
+from rich.table import Table
+
+from safestats.refresh import RefreshSummary
+
+
+def summary_tables(summary: RefreshSummary) -> Group:
+    counts = summary.file_counts()
+    files = Table(title="Files", show_header=True)
+    for col in ("loaded", "skipped", "quarantined"):
+        files.add_column(col, justify="right")
+    files.add_row(*(str(counts.get(c, 0)) for c in ("loaded", "skipped", "quarantined")))
+
+    rows = Table(title="Rows this refresh", show_header=True)
+    rows.add_column("dataset")
+    rows.add_column("loaded", justify="right")
+    rows.add_column("rejected", justify="right")
+    for dataset, (loaded, rejected) in sorted(summary.rows_by_dataset().items()):
+        rows.add_row(dataset, f"{loaded:,}", f"{rejected:,}")
+
+    parts = [files, rows]
+    quarantined = [f for f in summary.files if f.status == "quarantined"]
+    if quarantined:
+        q = Table(title="Quarantined files", show_header=True)
+        q.add_column("file")
+        q.add_column("why")
+        for f in quarantined:
+            q.add_row(str(f.path), f.message)
+        parts.append(q)
+    if summary.exclusions:
+        ex = Table(title="Rows kept out of the London marts (all loads)", show_header=True)
+        ex.add_column("dataset")
+        ex.add_column("reason")
+        ex.add_column("rows", justify="right")
+        for dataset, reason, n in summary.exclusions:
+            ex.add_row(dataset, reason, f"{n:,}")
+        parts.append(ex)
+    if summary.build is not None:
+        b = summary.build
+        d = Table(title="dbt build" + ("" if b.success else " FAILED"), show_header=True)
+        for col in ("seeds", "models", "snapshots", "tests passed", "tests warned", "tests failed", "errors"):
+            d.add_column(col, justify="right")
+        d.add_row(str(b.count("seed", "success")), str(b.count("model", "success")),
+                  str(b.count("snapshot", "success")), str(b.count("test", "pass")),
+                  str(b.count("test", "warn")), str(b.count("test", "fail")),
+                  str(sum(n for (_, s), n in b.counts.items() if s in ("error", "runtime error"))))
+        parts.append(d)
+        if b.failures:
+            f = Table(title="dbt failures", show_header=False)
+            f.add_column("failure")
+            for failure in b.failures[:20]:
+                f.add_row(failure)
+            parts.append(f)
+    return Group(*parts)
+
+
+def summary_text(summary: RefreshSummary) -> str:
+    buffer = StringIO()
+    Console(file=buffer, width=120, color_system=None).print(summary_tables(summary))
+    return buffer.getvalue()
