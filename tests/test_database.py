@@ -1,0 +1,84 @@
+"""The embedded server: a URL psql accepts, passwords that matter, one-line errors for a bad server."""
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+
+import psycopg
+import pytest
+
+from safestats import credentials, database, warehouse
+
+
+def test_db_url_is_accepted_by_psql(cfg, bootstrap):
+    url = subprocess.run([sys.executable, "-m", "safestats.cli", "db", "url"], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert url == bootstrap.url()
+    out = subprocess.run([str(database.psql_path()), url, "-XAtc", "select current_database()"],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "safestats"
+
+
+def test_db_status_reports_the_embedded_server(cfg):
+    out = subprocess.run([sys.executable, "-m", "safestats.cli", "db", "status"], capture_output=True, text=True)
+    assert out.returncode == 0
+    assert '"running": true' in out.stdout and '"mode": "embedded"' in out.stdout
+
+
+def test_service_roles_need_their_password(cfg, bootstrap):
+    loader = warehouse.loader_endpoint(cfg)
+    with psycopg.connect(loader.conninfo()) as conn:
+        assert conn.execute("select current_user").fetchone()[0] == "safestats_loader"
+    for wrong in ("wrong-password", None):
+        with pytest.raises(psycopg.OperationalError, match="password"):
+            psycopg.connect(loader.as_user("safestats_loader", wrong).conninfo(), connect_timeout=5)
+
+
+def test_credentials_file_is_private(cfg):
+    mode = stat.S_IMODE(os.stat(cfg.credentials_file).st_mode)
+    assert mode == 0o600
+    assert set(credentials.load(cfg)) == {"safestats_loader", "safestats_dbt"}
+
+
+def test_service_roles_hold_no_special_powers(superuser):
+    rows = superuser.execute("select rolname, rolsuper, rolbypassrls, rolcreatedb, rolcreaterole from pg_roles"
+                             " where rolname in ('safestats_loader', 'safestats_dbt')").fetchall()
+    assert len(rows) == 2 and all(not any(flags) for _, *flags in rows)
+
+
+def test_nothing_is_granted_to_public(superuser, loader):
+    assert superuser.execute("select has_database_privilege('public', 'safestats', 'connect')").fetchone()[0] is False
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        loader.execute("select * from private.pseudonymisation_key")
+
+
+def test_setup_is_idempotent(cfg, superuser):
+    before = superuser.execute("select inner_pad from private.pseudonymisation_key").fetchone()[0]
+    warehouse.setup(cfg)
+    after = superuser.execute("select inner_pad from private.pseudonymisation_key").fetchone()[0]
+    assert before == after, "the pseudonymisation key must survive a rerun"
+
+
+def test_unreachable_external_server_is_one_clear_line():
+    ep = database.external_endpoint("postgresql://someone@127.0.0.1:1/nowhere")
+    with pytest.raises(database.DatabaseError) as err:
+        database.check_server(ep)
+    assert str(err.value).startswith("cannot reach PostgreSQL at 127.0.0.1:1/nowhere")
+    assert "\n" not in str(err.value)
+
+
+def test_too_old_server_is_refused(bootstrap, monkeypatch):
+    # The embedded server is 16; raise the bar above it to see the refusal it would give a 14.
+    monkeypatch.setattr(database, "MIN_SERVER_VERSION", 170000)
+    with pytest.raises(database.DatabaseError, match=r"PostgreSQL 16\.\d+ at .* is too old"):
+        database.check_server(bootstrap)
+
+
+def test_cli_says_which_when_the_external_server_is_unreachable(tmp_path):
+    env = {**os.environ, "SAFESTATS_DATABASE_URL": "postgresql://x@127.0.0.1:1/db", "SAFESTATS_HOME": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-m", "safestats.cli", "db", "start"], capture_output=True, text=True,
+                         env=env)
+    assert out.returncode == 2
+    assert "cannot reach PostgreSQL at 127.0.0.1:1/db" in out.stderr
