@@ -1,0 +1,188 @@
+-- Past the privacy boundary no relation carries a point location, whatever its columns are called:
+-- no column is named like a coordinate or street description; no text value is a police.uk street or
+-- station description ("On or near ...", any case) or a raw coordinate written as text; and no
+-- non-integer number equals a raw coordinate. Relations are found from the project graph and each is
+-- read once; only candidate values (the prefix, or a decimal number) go on to the join with raw.
+-- depends_on: {{ ref('street_crimes') }}
+-- depends_on: {{ ref('crime_outcomes') }}
+-- depends_on: {{ ref('int_crime_outcomes_latest') }}
+-- depends_on: {{ ref('fct_street_crimes') }}
+-- depends_on: {{ ref('fct_crime_outcomes') }}
+-- depends_on: {{ ref('dim_boroughs') }}
+-- depends_on: {{ ref('street_crime_exclusions') }}
+-- depends_on: {{ ref('snp_crime_outcomes') }}
+{%- set location_column_names = (
+    '^(.*_)?(longitude|latitude|lon|lng|lat|location|street|easting|northing'
+    ~ '|coordinates?|geom|geometry|point|context)$'
+) -%}
+{%- set named_like_locations = [] -%}
+{%- set text_relations = [] -%}
+{%- set number_relations = [] -%}
+{%- for scanned in privacy_scan_columns() -%}
+    {%- set text_columns = [] -%}
+    {%- set number_columns = [] -%}
+    {%- for column in scanned.columns -%}
+        {%- if modules.re.match(location_column_names, column.name | lower) -%}
+            {%- do named_like_locations.append({'relation': scanned.relation, 'column': column}) -%}
+        {%- endif -%}
+        {%- if column.is_string() -%}
+            {%- do text_columns.append(column) -%}
+        {%- elif column.is_numeric() or column.is_float() -%}
+            {%- do number_columns.append(column) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if text_columns -%}
+        {%- do text_relations.append({'relation': scanned.relation, 'columns': text_columns}) -%}
+    {%- endif -%}
+    {%- if number_columns -%}
+        {%- do number_relations.append({'relation': scanned.relation, 'columns': number_columns}) -%}
+    {%- endif -%}
+{%- endfor %}
+
+with
+
+raw_street_crimes as (
+    select * from {{ source('police_uk', 'street_crimes') }}
+),
+
+raw_crime_outcomes as (
+    select * from {{ source('police_uk', 'crime_outcomes') }}
+),
+
+raw_coordinate_texts as (
+    select btrim(longitude) as coordinate_text from raw_street_crimes
+    union all
+    select btrim(latitude) as coordinate_text from raw_street_crimes
+    union all
+    select btrim(longitude) as coordinate_text from raw_crime_outcomes
+    union all
+    select btrim(latitude) as coordinate_text from raw_crime_outcomes
+),
+
+raw_coordinates as (
+    select coordinate_text::numeric as coordinate
+    from raw_coordinate_texts
+    where coordinate_text ~ '^-?[0-9]+(\.[0-9]+)?$'
+),
+
+candidate_texts as (
+    -- text cells that are a street description, or a decimal number that could be a coordinate
+    select
+        null::text as relation_name,
+        null::text as column_name,
+        null::text as scanned_value
+    where false
+    {%- for scanned in text_relations %}
+    union all
+    select
+        '{{ scanned.relation }}' as relation_name,
+        cell.column_name,
+        cell.scanned_value
+    from {{ scanned.relation }} as scanned_relation
+    cross join lateral (
+        values
+        {%- for column in scanned.columns %}
+            ('{{ column.name }}', scanned_relation.{{ adapter.quote(column.name) }}::text)
+            {{- "," if not loop.last }}
+        {%- endfor %}
+    ) as cell (column_name, scanned_value)
+    where
+        lower(left(cell.scanned_value, 11)) = 'on or near '
+        or cell.scanned_value ~ '^\s*-?[0-9]{1,3}\.[0-9]+\s*$'
+    {%- endfor %}
+),
+
+candidate_numbers as (
+    -- non-integer numeric cells
+    select
+        null::text as relation_name,
+        null::text as column_name,
+        null::numeric as scanned_value
+    where false
+    {%- for scanned in number_relations %}
+    union all
+    select
+        '{{ scanned.relation }}' as relation_name,
+        cell.column_name,
+        cell.scanned_value
+    from {{ scanned.relation }} as scanned_relation
+    cross join lateral (
+        values
+        {%- for column in scanned.columns %}
+            ('{{ column.name }}', scanned_relation.{{ adapter.quote(column.name) }}::numeric)
+            {{- "," if not loop.last }}
+        {%- endfor %}
+    ) as cell (column_name, scanned_value)
+    where cell.scanned_value != trunc(cell.scanned_value)
+    {%- endfor %}
+),
+
+candidate_coordinate_texts as (
+    select
+        relation_name,
+        column_name,
+        -- case, so that only decimal numbers are ever cast
+        case
+            when scanned_value ~ '^\s*-?[0-9]{1,3}\.[0-9]+\s*$' then btrim(scanned_value)::numeric
+        end as coordinate
+    from candidate_texts
+),
+
+location_named_columns as (
+    select
+        null::text as relation_name,
+        null::text as column_name
+    where false
+    {%- for named in named_like_locations %}
+    union all
+    select
+        '{{ named.relation }}' as relation_name,
+        '{{ named.column.name }}' as column_name
+    {%- endfor %}
+),
+
+findings as (
+    select
+        relation_name,
+        column_name,
+        'column named like a point location' as finding,
+        1 as finding_count
+    from location_named_columns
+    union all
+    select
+        relation_name,
+        column_name,
+        'street or station description' as finding,
+        count(*) as finding_count
+    from candidate_texts
+    where lower(left(scanned_value, 11)) = 'on or near '
+    group by relation_name, column_name
+    union all
+    select
+        relation_name,
+        column_name,
+        'raw coordinate as text' as finding,
+        count(*) as finding_count
+    from candidate_coordinate_texts
+    where
+        exists (
+            select null from raw_coordinates
+            where raw_coordinates.coordinate = candidate_coordinate_texts.coordinate
+        )
+    group by relation_name, column_name
+    union all
+    select
+        relation_name,
+        column_name,
+        'raw coordinate value' as finding,
+        count(*) as finding_count
+    from candidate_numbers
+    where
+        exists (
+            select null from raw_coordinates
+            where raw_coordinates.coordinate = candidate_numbers.scanned_value
+        )
+    group by relation_name, column_name
+)
+
+select * from findings

@@ -1,0 +1,25 @@
+{#- The relations this project builds past the privacy boundary (all models outside models/staging,
+    and snapshots), each as {'relation': ..., 'columns': [...]}, for the data tests that prove no raw
+    identifier or point location leaks. Relations not built yet are skipped. Empty at parse time. -#}
+{% macro privacy_scan_columns() %}
+    {%- set scanned = [] -%}
+    {%- if execute -%}
+        {%- for node in graph.nodes.values() | sort(attribute='unique_id') -%}
+            {%- if node.resource_type in ['model', 'snapshot']
+                and node.package_name == project_name
+                and node.config.materialized != 'ephemeral'
+                and not node.original_file_path.startswith('models/staging/') -%}
+                {%- set relation = adapter.get_relation(
+                    database=node.database, schema=node.schema, identifier=node.alias
+                ) -%}
+                {%- if relation is not none -%}
+                    {%- do scanned.append({
+                        'relation': relation,
+                        'columns': adapter.get_columns_in_relation(relation),
+                    }) -%}
+                {%- endif -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ return(scanned) }}
+{% endmacro %}

@@ -1,0 +1,43 @@
+-- police.uk outcome rows of the loads that are currently active, typed, trimmed and renamed.
+with
+
+source as (
+    select * from {{ source('police_uk', 'crime_outcomes') }}
+),
+
+loads as (
+    select * from {{ source('ingest', 'loads') }}
+),
+
+active_loads as (
+    select
+        load_id,
+        agency
+    from loads
+    where
+        status = '{{ var("active_load_status") }}'
+        and dataset = '{{ source("police_uk", "crime_outcomes").identifier }}'
+),
+
+renamed as (
+    select
+        source._load_id as load_id,
+        source._source_row_number as source_row_number,
+        active_loads.agency,
+        {{ nullif_blank('source.crime_id') }} as crime_id,
+        to_date(btrim(source.month), 'YYYY-MM') as outcome_month,
+        {{ nullif_blank('source.reported_by') }} as reported_by,
+        {{ nullif_blank('source.falls_within') }} as falls_within,
+        {{ nullif_blank('source.longitude') }}::numeric as longitude,
+        {{ nullif_blank('source.latitude') }}::numeric as latitude,
+        {{ nullif_blank('source.location') }} as location,
+        {{ nullif_blank('source.lsoa_code') }} as lsoa_code,
+        {{ nullif_blank('source.lsoa_name') }} as lsoa_name,
+        {{ nullif_blank('source.outcome_type') }} as outcome_type,
+        source._loaded_at as loaded_at
+    from source
+    inner join active_loads
+        on source._load_id = active_loads.load_id
+)
+
+select * from renamed
