@@ -13,12 +13,17 @@ from safestats.contracts import load_contracts
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 
+# Prefect: no analytics, and quiet (its console handler outlives pytest's captured output).
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
 
 @pytest.fixture(scope="session")
 def cfg(tmp_path_factory):
     home = tmp_path_factory.mktemp("safestats-home")
     old = {k: os.environ.get(k) for k in ("SAFESTATS_HOME", "SAFESTATS_DATABASE_URL")}
     os.environ["SAFESTATS_HOME"] = str(home)
+    os.environ["PREFECT_HOME"] = str(home / "prefect")
     os.environ.pop("SAFESTATS_DATABASE_URL", None)
     current = settings()
     warehouse.setup(current)

@@ -54,8 +54,11 @@ def cmd_synth(args) -> int:
 
 def load_flow_module():
     path = settings().project_dir / "flows" / "monthly_refresh.py"
-    spec = importlib.util.spec_from_file_location("safestats_flows_monthly_refresh", path)
+    if "monthly_refresh" in sys.modules:
+        return sys.modules["monthly_refresh"]
+    spec = importlib.util.spec_from_file_location("monthly_refresh", path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # Prefect finds a deployment's flow by its module
     spec.loader.exec_module(module)
     return module
 

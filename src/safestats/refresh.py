@@ -64,5 +64,5 @@ def exclusions(cfg: Settings | None = None) -> list[tuple[str, str, int]]:
         if exists is None:
             return []
         return conn.execute(
-            "select dataset, reason, sum(row_count)::bigint from quality.street_crime_exclusions"
+            "select dataset, reason, sum(excluded_row_count)::bigint from quality.street_crime_exclusions"
             " group by 1, 2 order by 1, 2").fetchall()
