@@ -1,0 +1,129 @@
+"""dbt over ingested data on the real embedded server: pseudonyms, London marts, supersession, history."""
+from __future__ import annotations
+
+import hmac
+import shutil
+from hashlib import sha256
+
+import pytest
+
+from helpers import STREET_HEADER, street_row, write_csv
+from safestats import dbt
+from safestats.ingest import ingest_file
+
+OUTCOMES_HEADER = ["Crime ID", "Month", "Reported by", "Falls within", "Longitude", "Latitude", "Location",
+                   "LSOA code", "LSOA name", "Outcome type"]
+
+
+def outcome_row(crime_id, month, outcome):
+    return [crime_id, month, "City of London Police", "City of London Police", "-0.09", "51.51",
+            "On or near Wood Street", "E01000001", "City of London 001A", outcome]
+
+
+def build_ok(cfg):
+    outcome = dbt.build(cfg)
+    assert outcome.success, outcome.failures
+    assert outcome.count("test", "fail", "error") == 0
+    return outcome
+
+
+def the_key(conn) -> bytes:
+    inner = conn.execute("select inner_pad from private.pseudonymisation_key").fetchone()[0]
+    return bytes(b ^ 0x36 for b in inner).rstrip(b"\0")
+
+
+@pytest.fixture
+def land(tmp_path):
+    def put(folder, name, header, rows):
+        return write_csv(tmp_path / folder / name, header, rows)
+    return put
+
+
+def test_marts_pseudonymise_locate_and_supersede(cfg, empty_raw, loader, contracts, land):
+    street = [
+        street_row(month="2024-03", crime_id="CRIME-1", lsoa="City of London 001A"),
+        street_row(month="2024-03", crime_id="CRIME-2", lsoa="Tower Hamlets 015B", crime_type="Robbery"),
+        street_row(month="2024-03", crime_id="", lsoa="City of London 001C", crime_type="Anti-social behaviour",
+                   **{"Last outcome category": ""}),
+        street_row(month="2024-03", crime_id="CRIME-3", lsoa="Epping Forest 003B"),
+        street_row(month="2024-03", crime_id="CRIME-4", lon="", lat="", lsoa="", Location="No Location",
+                   **{"LSOA code": ""}),
+    ]
+    first = ingest_file(loader, land("v1", "2024-03-city-of-london-street.csv", STREET_HEADER, street), contracts)
+    ingest_file(loader, land("v1", "2024-03-city-of-london-outcomes.csv", OUTCOMES_HEADER,
+                             [outcome_row("CRIME-1", "2024-03", "Under investigation")]), contracts)
+    build_ok(cfg)
+
+    rows = empty_raw.execute("select crime_pseudo_id, borough_name, iso_3166_2_code, category_group,"
+                             " last_outcome_category from marts.fct_street_crimes order by borough_name,"
+                             " crime_pseudo_id nulls first").fetchall()
+    key = the_key(empty_raw)
+    pseudo = {c: hmac.new(key, c.encode(), sha256).hexdigest() for c in ("CRIME-1", "CRIME-2")}
+    assert {r[0] for r in rows} == {None, pseudo["CRIME-1"], pseudo["CRIME-2"]}
+    assert [r[1] for r in rows] == ["City of London", "City of London", "Tower Hamlets"]
+    assert [r[2] for r in rows] == ["GB-LND", "GB-LND", "GB-TWH"]
+    assert [r[3] for r in rows] == ["Anti-social behaviour", "Acquisitive", "Acquisitive"]
+    assert [r[4] for r in rows] == [None, "Under investigation", "Under investigation"]
+    exclusions = dict(empty_raw.execute(
+        "select reason, excluded_row_count from quality.street_crime_exclusions"
+        " where dataset = 'police_uk_street_crimes'").fetchall())
+    assert exclusions == {"outside_london": 1, "no_location": 1}
+    raw_ids = empty_raw.execute("select count(*) from marts.fct_street_crimes where crime_pseudo_id in"
+                                " ('CRIME-1', 'CRIME-2')").fetchone()[0]
+    assert raw_ids == 0
+
+    # The force revises March: the new file supersedes the old one in the marts.
+    revised = [street_row(month="2024-03", crime_id="CRIME-1", lsoa="City of London 001A")]
+    second = ingest_file(loader, land("v2", "2024-03-city-of-london-street.csv", STREET_HEADER, revised), contracts)
+    assert second.superseded == [first.load_id]
+    build_ok(cfg)
+    assert empty_raw.execute("select count(*) from marts.fct_street_crimes").fetchone()[0] == 1
+    assert empty_raw.execute("select count(*) from quality.street_crime_exclusions"
+                             " where dataset = 'police_uk_street_crimes'").fetchone()[0] == 0
+
+
+def test_snapshot_keeps_each_crimes_outcome_history(cfg, empty_raw, loader, contracts, land):
+    street = [street_row(month="2024-04", crime_id="CRIME-9", lsoa="City of London 001A")]
+    ingest_file(loader, land("m1", "2024-04-city-of-london-street.csv", STREET_HEADER, street), contracts)
+    ingest_file(loader, land("m1", "2024-04-city-of-london-outcomes.csv", OUTCOMES_HEADER,
+                             [outcome_row("CRIME-9", "2024-04", "Under investigation")]), contracts)
+    build_ok(cfg)
+    ingest_file(loader, land("m2", "2024-05-city-of-london-outcomes.csv", OUTCOMES_HEADER,
+                             [outcome_row("CRIME-9", "2024-05", "Offender fined")]), contracts)
+    build_ok(cfg)
+    pseudo = hmac.new(the_key(empty_raw), b"CRIME-9", sha256).hexdigest()
+    history = empty_raw.execute(
+        "select outcome_type, dbt_valid_to is null from snapshots.snp_crime_outcomes"
+        " where crime_pseudo_id = %s order by dbt_valid_from", (pseudo,)).fetchall()
+    assert history == [("Under investigation", False), ("Offender fined", True)]
+    assert empty_raw.execute("select last_outcome_category from marts.fct_street_crimes").fetchone()[0] == \
+        "Offender fined"
+
+
+def test_real_files_build_into_london_marts(cfg, realdata, empty_raw, loader, contracts, tmp_path):
+    picks = {
+        "btp_street/2018-10-btp-street.csv": "2018-10-btp-street.csv",
+        "city_of_london_street/2018-10-city-of-london-street.csv": "2018-10-city-of-london-street.csv",
+        "metropolitan_street_burglary_only/2019-01-metropolitan-street.burglary-only.csv":
+            "2019-01-metropolitan-street.csv",
+        "metropolitan_outcomes_burglary_only/2019-01-metropolitan-outcomes.burglary-only.csv":
+            "2019-01-metropolitan-outcomes.csv",
+    }
+    for src, name in picks.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        shutil.copy(realdata / "police_uk" / src, tmp_path / name)
+        assert ingest_file(loader, tmp_path / name, contracts).status == "loaded"
+    build_ok(cfg)
+    by_agency = dict(empty_raw.execute("select agency, count(*) from marts.fct_street_crimes group by 1").fetchall())
+    staged = dict(empty_raw.execute("select agency, count(*) from staging.stg_police_uk__street_crimes group by 1"
+                                    ).fetchall())
+    excluded = dict(empty_raw.execute(
+        "select agency, sum(excluded_row_count) from quality.street_crime_exclusions"
+        " where dataset = 'police_uk_street_crimes' group by 1").fetchall())
+    for agency in staged:
+        assert by_agency.get(agency, 0) + excluded.get(agency, 0) == staged[agency]
+    # BTP is national: only part of it is in London; the Met file has a few rows outside London.
+    assert 0 < by_agency["btp"] < staged["btp"]
+    boroughs = empty_raw.execute("select count(distinct borough_code) from marts.fct_street_crimes"
+                                 " where agency = 'metropolitan'").fetchone()[0]
+    assert boroughs >= 32  # every Met borough (a few Met rows also fall in City of London LSOAs)
