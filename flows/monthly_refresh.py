@@ -40,7 +40,7 @@ def ingest_landing(landing: str, retry_quarantined: bool) -> list:
 
 @task(retries=1, retry_delay_seconds=10)
 def build_warehouse() -> dbt.DbtOutcome:
-    return dbt.build()
+    return dbt.build(full_scans=False)
 
 
 @task
