@@ -78,7 +78,7 @@ candidate_texts as (
         '{{ scanned.relation }}' as relation_name,
         cell.column_name,
         cell.scanned_value
-    from {{ scanned.relation }} as scanned_relation {{ privacy_scan_sample() }}
+    from {{ scanned.relation }} as scanned_relation {{ privacy_scan_sample(scanned.relation) }}
     cross join lateral (
         values
         {%- for column in scanned.columns %}
@@ -105,7 +105,7 @@ candidate_numbers as (
         '{{ scanned.relation }}' as relation_name,
         cell.column_name,
         cell.scanned_value
-    from {{ scanned.relation }} as scanned_relation {{ privacy_scan_sample() }}
+    from {{ scanned.relation }} as scanned_relation {{ privacy_scan_sample(scanned.relation) }}
     cross join lateral (
         values
         {%- for column in scanned.columns %}

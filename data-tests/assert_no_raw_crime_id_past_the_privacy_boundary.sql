@@ -59,7 +59,7 @@ scanned_values as (
         '{{ scanned.relation }}' as relation_name,
         cell.column_name,
         cell.scanned_value
-    from {{ scanned.relation }} as scanned_relation {{ privacy_scan_sample() }}
+    from {{ scanned.relation }} as scanned_relation {{ privacy_scan_sample(scanned.relation) }}
     cross join lateral (
         values
         {%- for column in scanned.columns %}
