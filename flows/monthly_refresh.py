@@ -53,6 +53,8 @@ def summarise(files: list, build: dbt.DbtOutcome) -> refresh.RefreshSummary:
 @flow(name="monthly-refresh", log_prints=True)
 def monthly_refresh(landing: str | None = None, retry_quarantined: bool = False) -> refresh.RefreshSummary:
     landing = landing or str(settings().landing_dir)
+    if not Path(landing).is_dir():  # not worth a retry
+        raise FileNotFoundError(f"landing folder {landing} does not exist")
     prepare_warehouse()
     files = ingest_landing(landing, retry_quarantined)
     build = build_warehouse()

@@ -127,3 +127,7 @@ def test_real_files_build_into_london_marts(cfg, realdata, empty_raw, loader, co
     boroughs = empty_raw.execute("select count(distinct borough_code) from marts.fct_street_crimes"
                                  " where agency = 'metropolitan'").fetchone()[0]
     assert boroughs >= 32  # every Met borough (a few Met rows also fall in City of London LSOAs)
+
+
+def test_dbt_docs_generate(cfg):
+    assert dbt.run(["docs", "generate"], cfg).success

@@ -14,7 +14,7 @@ from safestats import database
 from safestats.config import settings
 
 console = Console(stderr=False)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # one error, one line, whatever the width
 
 
 def _month(value: str) -> str:
@@ -104,6 +104,8 @@ def run_refresh(landing: Path, retry_quarantined: bool = False):
 
 def cmd_refresh(args) -> int:
     landing = Path(args.landing) if args.landing else settings().landing_dir
+    if not landing.is_dir():
+        raise FileNotFoundError(f"landing folder {landing} does not exist")
     summary = run_refresh(landing.resolve(), args.retry_quarantined)
     return 0 if summary.ok else 1
 
