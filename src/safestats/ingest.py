@@ -97,7 +97,7 @@ def ingest_file(conn: psycopg.Connection, path: Path, contracts: list[Contract],
         recognised = recognise(path, contracts)
         result.dataset, result.agency, result.period = (
             recognised.contract.dataset, recognised.agency, recognised.period)
-        facts = sniff(path)
+        facts = sniff(path, sha)
         match = recognised.contract.match_header(facts.header)
         if not match.ok:
             problems = []
@@ -217,20 +217,25 @@ def _copy_validated(conn, path: Path, facts: FileFacts, contract: Contract, matc
     by_position = {i: name for name, i in match.positions.items()}
     columns = [by_position[i] for i in range(len(facts.header))]
     table = sql.Identifier("raw", contract.dataset)
-    # Row n of the file draws offset + n from the table's sequence (the column defaults read these settings).
-    offset = conn.execute("select nextval(%s)", (f"raw.{contract.dataset}__row_seq",)).fetchone()[0]
-    conn.execute("select set_config('safestats.load_id', %s, true), set_config('safestats.row_offset', %s, true)",
-                 (str(load_id), str(offset)))
+    sequence = f"raw.{contract.dataset}__row_seq"
+    offset = conn.execute("select nextval(%s)", (sequence,)).fetchone()[0]
     try:
         with conn.transaction():
+            # Row n of the file draws offset + n from the sequence. Constant defaults, set and dropped
+            # inside this transaction, cost COPY nothing per row; nobody else ever sees them.
+            conn.execute(sql.SQL(
+                "alter table {t} alter column _load_id set default {load_id},"
+                " alter column _source_row_number set default nextval({seq}::regclass) - {offset}").format(
+                t=table, load_id=sql.Literal(load_id), seq=sql.Literal(sequence), offset=sql.Literal(offset)))
             loaded = _stream(conn, _copy_stmt(table, columns, facts, checks.valid), path)
+            conn.execute(sql.SQL("alter table {} alter column _load_id drop default,"
+                                 " alter column _source_row_number drop default").format(table))
     except psycopg.errors.CharacterNotInRepertoire:
         raise
     except psycopg.DataError as exc:
         log.info("%s: row-by-row load after COPY refused it: %s", path.name, str(exc).splitlines()[0])
         return None
-    read = conn.execute("select currval(%s) - current_setting('safestats.row_offset')::bigint",
-                        (f"raw.{contract.dataset}__row_seq",)).fetchone()[0]
+    read = conn.execute("select currval(%s) - %s", (sequence, offset)).fetchone()[0]
     if read == loaded:
         return read, loaded, 0
     conn.execute(sql.SQL(

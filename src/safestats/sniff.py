@@ -64,7 +64,7 @@ def line_ending_of(sample: bytes) -> str:
     return kinds[0] if len(kinds) == 1 else ("none" if not kinds else "mixed")
 
 
-def sniff(path: Path) -> FileFacts:
+def sniff(path: Path, sha256: str | None = None) -> FileFacts:
     size = path.stat().st_size
     if size == 0:
         raise UnreadableFile("the file is empty: it has no header row")
@@ -78,4 +78,4 @@ def sniff(path: Path) -> FileFacts:
         raise UnreadableFile(f"its header row is not valid CSV: {exc}") from None
     if not any(h.strip() for h in header):
         raise UnreadableFile("its first row is blank: there is no header")
-    return FileFacts(sha256_of(path), size, encoding, line_ending_of(sample), header)
+    return FileFacts(sha256 or sha256_of(path), size, encoding, line_ending_of(sample), header)

@@ -68,16 +68,12 @@ def ensure_raw_table(conn: psycopg.Connection, contract: Contract) -> None:
     # Loads append in load order, so a BRIN index finds a load's rows at almost no cost to COPY.
     conn.execute(sql.SQL("create index if not exists {} on {} using brin (_load_id)").format(
         sql.Identifier(f"{contract.dataset}__load_id"), table))
-    # COPY fills the bookkeeping columns itself: the load id and the first row's offset are set by the
-    # loader for its transaction (see ingest._load), and rows are numbered in the order they arrive.
-    sequence = sql.Identifier("raw", f"{contract.dataset}__row_seq")
-    conn.execute(sql.SQL("create sequence if not exists {}").format(sequence))
-    conn.execute(sql.SQL(
-        "alter table {t} alter column _load_id set default current_setting('safestats.load_id')::bigint,"
-        " alter column _source_row_number set default"
-        " nextval({seq}) - current_setting('safestats.row_offset')::bigint,"
-        " alter column _loaded_at set default now()").format(
-        t=table, seq=sql.Literal(f"raw.{contract.dataset}__row_seq")))
+    # Row numbers come from the table's sequence; the load sets the column defaults for its own
+    # transaction (see ingest._copy_validated), so outside a load a row without them is refused.
+    conn.execute(sql.SQL("create sequence if not exists {}").format(sql.Identifier("raw", f"{contract.dataset}__row_seq")))
+    conn.execute(sql.SQL("alter table {} alter column _load_id drop default,"
+                         " alter column _source_row_number drop default,"
+                         " alter column _loaded_at set default now()").format(table))
 
 
 def role_endpoint(role: str, cfg: Settings | None = None, bootstrap: database.Endpoint | None = None):
