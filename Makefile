@@ -18,6 +18,7 @@ demo: install
 	$(BIN)/safestats demo
 
 lint: install
+	$(BIN)/ruff check src tests flows
 	$(BIN)/sqlfluff lint models macros snapshots data-tests --processes 2
 
 test: install lint

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import pytest
-
 from helpers import STREET_HEADER, data_rows, street_row, write_csv
-from safestats.ingest import ingest_file, ingest_landing, recognise, Quarantine
+
+from safestats.ingest import Quarantine, ingest_file, ingest_landing, recognise
 
 
 def raw_count(conn, load_id, table="raw.police_uk_street_crimes"):
@@ -58,7 +58,7 @@ def test_source_row_numbers_follow_the_file(tmp_path, empty_raw, loader, contrac
 
 
 def test_same_file_again_is_skipped(tmp_path, empty_raw, loader, contracts):
-    path = write_csv(tmp_path / "land" / "2024-01-metropolitan-street.csv", STREET_HEADER, [street_row()])
+    write_csv(tmp_path / "land" / "2024-01-metropolitan-street.csv", STREET_HEADER, [street_row()])
     first = ingest_landing(loader, tmp_path / "land", contracts)
     again = ingest_landing(loader, tmp_path / "land", contracts)
     assert [r.status for r in first] == ["loaded"]

@@ -5,8 +5,8 @@ import re
 import shutil
 
 import pytest
-
 from helpers import data_rows
+
 from safestats.ingest import ingest_file
 
 pytestmark = pytest.mark.realdata

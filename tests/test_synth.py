@@ -13,7 +13,11 @@ import pytest
 
 from safestats.synth.calibration import CALIBRATION_PATH, build_calibration, london_boroughs
 from safestats.synth.police_uk import (
-    OUTCOMES_HEADER, STREET_HEADER, Synthesiser, expected_rows, synthesise_police_uk,
+    OUTCOMES_HEADER,
+    STREET_HEADER,
+    Synthesiser,
+    expected_rows,
+    synthesise_police_uk,
 )
 
 REPO = Path(__file__).resolve().parents[1]

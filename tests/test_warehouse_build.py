@@ -6,8 +6,8 @@ import shutil
 from hashlib import sha256
 
 import pytest
-
 from helpers import STREET_HEADER, street_row, write_csv
+
 from safestats import dbt
 from safestats.ingest import ingest_file
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import csv
-import io
 import json
 import logging
 from dataclasses import dataclass, field
@@ -13,9 +12,9 @@ from typing import Callable, Iterable
 import psycopg
 from psycopg import sql
 
+from safestats import validation
 from safestats.contracts import Contract
 from safestats.sniff import FileFacts, UnreadableFile, sha256_of, sniff
-from safestats import validation
 
 log = logging.getLogger(__name__)
 COPY_CHUNK = 1 << 20
@@ -67,7 +66,8 @@ def recognise(path: Path, contracts: Iterable[Contract]) -> Recognised:
 
 def landing_files(landing: Path) -> list[Path]:
     """Every file under the landing folder, oldest month first (names start YYYY-MM), hidden files aside."""
-    files = [p for p in landing.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(landing).parts)]
+    files = [p for p in landing.rglob("*")
+             if p.is_file() and not any(part.startswith(".") for part in p.relative_to(landing).parts)]
     return sorted(files, key=lambda p: (p.name, str(p)))
 
 
@@ -306,7 +306,7 @@ def _readable_encoding(path: Path, facts: FileFacts) -> FileFacts:
             return candidate
         except UnicodeDecodeError:
             continue
-    raise UnreadableFile(f"it is neither UTF-8 nor Windows-1252")
+    raise UnreadableFile("it is neither UTF-8 nor Windows-1252")
 
 
 def _only_blank_padding(fields: list[str], width: int) -> bool:

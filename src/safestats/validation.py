@@ -34,22 +34,26 @@ def _valid_value(col: ContractColumn, v: sql.Composable, period: str | None) -> 
     return None
 
 
+EXPECTED = {"month": "a YYYY-MM month", "integer": "a whole number", "number": "a number", "date": "a date",
+            **{kind: f"a {kind} between {low} and {high}" for kind, (low, high) in RANGES.items()}}
+
+
 def _problems(col: ContractColumn, period: str | None) -> list[sql.Composable]:
     v = sql.Identifier(col.name)
     label = sql.Literal(col.header)
+    quoted = sql.SQL("{label} || ' \"' || {v} || '\"'").format(label=label, v=v)   # Month "2024-13"
     problems = []
     if col.not_blank:
         problems.append(sql.SQL("case when {blank} then {label} || ' is blank' end").format(
             blank=_blank(v), label=label))
-    valid = _valid_value(col, v, None if col.type == "month" else period)
+    valid = _valid_value(col, v, None)
     if valid is not None:
-        what = {"month": "a YYYY-MM month", "integer": "a whole number", "number": "a number",
-                "date": "a date"}.get(col.type) or "a {0} between {1} and {2}".format(col.type, *RANGES.get(col.type, (0, 0)))
-        problems.append(sql.SQL("case when not {blank} and not ({valid}) then {label} || ' \"' || {v} || '\" is not ' || {what} end")
-                        .format(blank=_blank(v), valid=valid, label=label, v=v, what=sql.Literal(what)))
+        problems.append(sql.SQL("case when not {blank} and not ({valid}) then {quoted} || {what} end").format(
+            blank=_blank(v), valid=valid, quoted=quoted, what=sql.Literal(" is not " + EXPECTED[col.type])))
     if col.type == "month" and period:
-        problems.append(sql.SQL("case when {v} ~ {re} and btrim({v}) <> {p} then {label} || ' \"' || {v} || '\" is not the file''s month ' || {p} end")
-                        .format(v=v, re=sql.Literal(MONTH), p=sql.Literal(period), label=label))
+        problems.append(sql.SQL("case when {v} ~ {re} and btrim({v}) <> {p} then {quoted} || {what} end").format(
+            v=v, re=sql.Literal(MONTH), p=sql.Literal(period), quoted=quoted,
+            what=sql.Literal(f" is not the file's month {period}")))
     return problems
 
 

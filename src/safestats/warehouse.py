@@ -70,7 +70,8 @@ def ensure_raw_table(conn: psycopg.Connection, contract: Contract) -> None:
         sql.Identifier(f"{contract.dataset}__load_id"), table))
     # Row numbers come from the table's sequence; the load sets the column defaults for its own
     # transaction (see ingest._copy_validated), so outside a load a row without them is refused.
-    conn.execute(sql.SQL("create sequence if not exists {}").format(sql.Identifier("raw", f"{contract.dataset}__row_seq")))
+    sequence = sql.Identifier("raw", f"{contract.dataset}__row_seq")
+    conn.execute(sql.SQL("create sequence if not exists {}").format(sequence))
     conn.execute(sql.SQL("alter table {} alter column _load_id drop default,"
                          " alter column _source_row_number drop default,"
                          " alter column _loaded_at set default now()").format(table))
