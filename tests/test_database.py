@@ -82,3 +82,23 @@ def test_cli_says_which_when_the_external_server_is_unreachable(tmp_path):
                          env=env)
     assert out.returncode == 2
     assert "cannot reach PostgreSQL at 127.0.0.1:1/db" in out.stderr
+
+
+def test_an_external_server_is_used_as_given(cfg, bootstrap, tmp_path, monkeypatch):
+    """SAFESTATS_DATABASE_URL mode, pointed at the test server: set-up, roles and ingest work through it."""
+    from safestats.config import settings
+
+    monkeypatch.setenv("SAFESTATS_DATABASE_URL", bootstrap.url())
+    monkeypatch.setenv("SAFESTATS_HOME", str(tmp_path / "home"))
+    external = settings()
+    assert external.database_url == bootstrap.url()
+    ep = warehouse.setup(external)
+    assert (ep.host, ep.dbname) == (bootstrap.host, bootstrap.dbname)
+    assert not external.pgdata.exists(), "no embedded server is started"
+    # its own credentials file: the service roles' passwords are reset for this install
+    with psycopg.connect(warehouse.loader_endpoint(external).conninfo()) as conn:
+        assert conn.execute("select current_user").fetchone()[0] == "safestats_loader"
+    assert database.status(external)["mode"] == "external"
+    assert database.stop(external) is False
+    # hand the roles back to the session's own install
+    warehouse.setup(cfg)

@@ -32,7 +32,10 @@ def cmd_db(args) -> int:
         ep = warehouse.setup()
         console.print(f"database ready: {ep.url()}")
     elif args.action == "stop":
-        console.print("stopped" if database.stop() else "not running (nothing to stop)")
+        if settings().database_url:
+            console.print("SAFESTATS_DATABASE_URL is set: SafeStats does not stop an external server")
+        else:
+            console.print("stopped" if database.stop() else "not running (nothing to stop)")
     elif args.action == "status":
         info = database.status()
         console.print_json(json.dumps(info))
