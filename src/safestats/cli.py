@@ -131,6 +131,48 @@ def cmd_dbt(args) -> int:
     return 0 if dbt.run(args.dbt_args).success else 1
 
 
+def cmd_policies(args) -> int:
+    from rich.table import Table
+
+    from safestats import warehouse
+    from safestats.policies import service
+    from safestats.policies.agreements import AgreementError
+
+    try:
+        warehouse.setup()
+        if args.action == "plan":
+            policies, plan, lines = service.plan()
+            for warning in policies.agreements.warnings:
+                err.print(f"[yellow]warning:[/] {warning}")
+            console.print("\n".join(lines) if lines else "no changes: the database matches access_policies/",
+                          soft_wrap=True, highlight=False)
+        elif args.action == "apply":
+            plan = service.apply()
+            for change in plan.changes:
+                console.print(f"applied: {change.summary}", soft_wrap=True, highlight=False)
+            console.print(f"{len(plan.changes)} change(s) applied" if plan.changes else "no changes")
+        elif args.action == "matrix":
+            table = Table(title="Access by organisation and relation")
+            for col in ("organisation", "relation", "agreement", "level", "geography", "columns", "rows visible"):
+                table.add_column(col)
+            for row in service.matrix():
+                table.add_row(row["organisation"], row["relation"], row["agreement"], row["level"], row["geography"],
+                              row["columns"] or "(not built)",
+                              "" if row["rows_visible"] is None else f"{row['rows_visible']:,}")
+            console.print(table)
+    except AgreementError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        return 2
+    return 0
+
+
+def cmd_dev_dsn(args) -> int:
+    from safestats.policies import service
+
+    print(service.user_endpoint(args.user).url())
+    return 0
+
+
 def cmd_demo(args) -> int:
     from safestats import demo
 
@@ -170,6 +212,16 @@ def parser() -> argparse.ArgumentParser:
     d = sub.add_parser("dbt", help="run dbt against the warehouse as the dbt role, e.g. `safestats dbt build`")
     d.add_argument("dbt_args", nargs=argparse.REMAINDER)
     d.set_defaults(func=cmd_dbt)
+
+    pol = sub.add_parser("policies", help="Data Sharing Agreements: plan, apply, access matrix")
+    pol.add_argument("action", choices=["plan", "apply", "matrix"])
+    pol.set_defaults(func=cmd_policies)
+
+    dev = sub.add_parser("dev", help="developer and support tools")
+    dev_sub = dev.add_subparsers(dest="dev_command", required=True)
+    dsn = dev_sub.add_parser("dsn", help="a libpq URL that logs in as a named user's own role")
+    dsn.add_argument("--user", required=True)
+    dsn.set_defaults(func=cmd_dev_dsn)
 
     demo = sub.add_parser("demo", help="everything up with a year of synthetic police data")
     demo.add_argument("--months", type=int, default=12)

@@ -24,6 +24,24 @@ def load(cfg: Settings | None = None) -> dict[str, str]:
     return stored
 
 
+def user_passwords_file(cfg: Settings | None = None) -> Path:
+    return (cfg or settings()).home / "user_credentials.json"
+
+
+def user_passwords(cfg: Settings | None = None) -> dict[str, str]:
+    """Named users' passwords in this install (username -> password)."""
+    path = user_passwords_file(cfg)
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def save_user_passwords(passwords: dict[str, str], cfg: Settings | None = None) -> None:
+    _write_private(user_passwords_file(cfg), json.dumps(dict(sorted(passwords.items())), indent=2) + "\n")
+
+
+def new_password() -> str:
+    return secrets.token_urlsafe(24)
+
+
 def _write_private(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -40,6 +40,10 @@ def run(months: int, scale: float, console: Console, refresh_month: Callable) ->
 
     cfg = settings()
     bootstrap = warehouse.setup(cfg)
+    from safestats.policies import service
+
+    changes = service.apply(cfg).changes
+    console.print(f"access policies: {len(changes)} change(s) applied" if changes else "access policies: up to date")
     landing = cfg.landing_dir
     refreshed = 0
     for month in demo_months(months):
@@ -57,6 +61,7 @@ def run(months: int, scale: float, console: Console, refresh_month: Callable) ->
             return 1
         refreshed += 1
     _print_warehouse(console, bootstrap)
+    _print_logins(console, cfg)
     console.print(f"\n{refreshed} month(s) refreshed now. Connect with:\n"
                   f"  psql \"$(.venv/bin/safestats db url)\"\n"
                   f"  ({bootstrap.url()})\n"
@@ -74,4 +79,21 @@ def _print_warehouse(console: Console, bootstrap) -> None:
         table.add_column(col, justify="right")
     for month, n, boroughs in rows:
         table.add_row(month, f"{n:,}", str(boroughs))
+    console.print(table)
+
+
+def _print_logins(console: Console, cfg) -> None:
+    from safestats.policies import service
+
+    policies = service.load(cfg)
+    table = Table(title="Demo users (access_policies/users): log in with `safestats dev dsn --user NAME`")
+    for col in ("user", "organisation", "role", "can log in"):
+        table.add_column(col)
+    from datetime import date
+
+    today = date.today()
+    for user in sorted(policies.agreements.users.values(), key=lambda u: (u.organisation, u.username)):
+        org = policies.agreements.organisations[user.organisation]
+        ok = org.has_access(today) and user.expires_on >= today
+        table.add_row(user.username, org.name, user.role, "yes" if ok else "no (expired or no agreement)")
     console.print(table)

@@ -44,3 +44,65 @@ create schema if not exists intermediate authorization safestats_dbt;
 create schema if not exists snapshots authorization safestats_dbt;
 create schema if not exists marts authorization safestats_dbt;
 create schema if not exists quality authorization safestats_dbt;
+
+-- Access policies: the statements each marts relation needs, stored by `safestats policies apply` and
+-- re-run by dbt's post-hook inside the transaction that rebuilds the relation.
+create table if not exists private.access_policy_statements (
+    relation_schema text not null,
+    relation text not null,
+    position int not null,
+    statement text not null,
+    primary key (relation_schema, relation, position)
+);
+revoke all on private.access_policy_statements from public;
+grant select on private.access_policy_statements to safestats_dbt;
+
+create or replace function private.apply_access_policies(schema_name text, relation_name text)
+returns void
+language plpgsql
+security invoker
+set search_path = pg_catalog
+as $$
+declare
+    statement text;
+begin
+    -- Fail closed even for a relation no agreement mentions yet: RLS on, no policy, no grant.
+    if exists (
+        select from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = schema_name and c.relname = relation_name and c.relkind in ('r', 'p')
+    ) then
+        execute format('alter table %I.%I enable row level security', schema_name, relation_name);
+        execute format('alter table %I.%I force row level security', schema_name, relation_name);
+        -- Forced RLS binds the owner too: the builder reads every row by a policy of its own
+        -- (the same as safestats.policies.compiler.builder_policy).
+        execute format('drop policy if exists %I on %I.%I', 'builder__' || relation_name, schema_name, relation_name);
+        execute format('create policy %I on %I.%I as permissive for all to safestats_dbt using (true) with check (true)',
+                       'builder__' || relation_name, schema_name, relation_name);
+        execute format('comment on policy %I on %I.%I is %L', 'builder__' || relation_name, schema_name,
+                       relation_name, 'safestats:builder');
+    end if;
+    for statement in
+        select s.statement from private.access_policy_statements as s
+        where s.relation_schema = schema_name and s.relation = relation_name
+        order by s.position
+    loop
+        execute statement;
+    end loop;
+end
+$$;
+revoke all on function private.apply_access_policies(text, text) from public;
+grant execute on function private.apply_access_policies(text, text) to safestats_dbt;
+
+-- Audit: append-only record of what the platform did (policy changes here; logins and queries later).
+create schema if not exists audit;
+revoke all on schema audit from public;
+create table if not exists audit.events (
+    event_id bigint generated always as identity primary key,
+    event_time timestamptz not null default now(),
+    username text not null,
+    organisation text,
+    event_type text not null,
+    object text,
+    detail jsonb
+);
+revoke all on audit.events from public;

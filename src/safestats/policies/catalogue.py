@@ -1,0 +1,48 @@
+"""The relations analysts may be given: every model in models/marts with `meta.access` in its YAML."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+LEVELS = ("record", "aggregate", "reference")
+
+
+@dataclass(frozen=True)
+class MartRelation:
+    name: str
+    level: str                       # record (fct_), aggregate (agg_), reference (dim_: shared lookups)
+    dataset: str | None              # the dataset an agreement names; None for reference relations
+    geography_column: str | None     # the borough code column row access keys on
+    columns: tuple[str, ...]
+
+
+def load_catalogue(models_dir: Path) -> dict[str, MartRelation]:
+    relations = {}
+    for path in sorted((models_dir / "marts").rglob("*.yml")):
+        doc = yaml.safe_load(path.read_text()) or {}
+        for model in doc.get("models", []):
+            access = (model.get("meta") or {}).get("access")
+            if not access:
+                continue
+            level = access.get("level")
+            if level not in LEVELS:
+                raise ValueError(f"{path}: model {model['name']}: meta.access.level must be one of {LEVELS}")
+            relations[model["name"]] = MartRelation(
+                name=model["name"],
+                level=level,
+                dataset=access.get("dataset"),
+                geography_column=access.get("geography_column"),
+                columns=tuple(c["name"] for c in model.get("columns", [])),
+            )
+    return relations
+
+
+def datasets(catalogue: dict[str, MartRelation]) -> dict[str, set[str]]:
+    """dataset -> the columns of its relations (what an agreement may withhold)."""
+    found: dict[str, set[str]] = {}
+    for rel in catalogue.values():
+        if rel.dataset:
+            found.setdefault(rel.dataset, set()).update(rel.columns)
+    return found

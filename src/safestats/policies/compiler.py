@@ -1,0 +1,111 @@
+"""From agreements to the exact access each organisation gets on each marts relation."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date
+
+from psycopg import sql
+
+from safestats.policies.agreements import Agreements, Organisation
+from safestats.policies.catalogue import MartRelation
+
+MARTS = "marts"
+BUILDER_ROLE = "safestats_dbt"   # builds and tests the marts; analysts never connect as it
+
+
+def builder_policy_name(relation: str) -> str:
+    return f"builder__{relation}"[:63]
+
+
+def builder_policy(relation: str) -> list[sql.Composable]:
+    """Row-level security is forced, so it binds the owner too: the builder reads every row by an
+    explicit policy of its own (dbt's tests and downstream models need them), never by exemption.
+    dbt's post-hook creates the same policy in SQL (private.apply_access_policies)."""
+    table, policy = sql.Identifier(MARTS, relation), sql.Identifier(builder_policy_name(relation))
+    return [
+        sql.SQL("drop policy if exists {} on {}").format(policy, table),
+        sql.SQL("create policy {} on {} as permissive for all to {} using (true) with check (true)").format(
+            policy, table, sql.Identifier(BUILDER_ROLE)),
+        sql.SQL("comment on policy {} on {} is {}").format(policy, table, sql.Literal(BUILDER_FINGERPRINT)),
+    ]
+
+
+BUILDER_FINGERPRINT = "safestats:builder"
+
+
+@dataclass(frozen=True)
+class RelationGrant:
+    """One organisation's access to one relation: the columns it may select and the rows it may see."""
+    relation: str
+    org_role: str
+    columns: tuple[str, ...]
+    boroughs: tuple[str, ...] | None       # None: all of London
+    geography_column: str | None
+    expires_on: date
+
+    @property
+    def policy_name(self) -> str:
+        return f"dsa_{self.org_role.removeprefix('org_')}__{self.relation}"[:63]
+
+    def predicate(self) -> sql.Composable:
+        """Static: the geography and the agreement's expiry are in the predicate itself, no setting is read."""
+        expiry = sql.SQL("current_date <= {}::date").format(sql.Literal(self.expires_on.isoformat()))
+        if self.boroughs is None:
+            return expiry
+        return sql.SQL("{col} = any ({codes}::text[]) and {expiry}").format(
+            col=sql.Identifier(self.geography_column), codes=sql.Literal(list(self.boroughs)), expiry=expiry)
+
+    def fingerprint(self) -> str:
+        text = f"{self.org_role}|{self.boroughs}|{self.geography_column}|{self.expires_on}"
+        return "safestats:" + hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _access_to(org: Organisation, rel: MartRelation) -> tuple[tuple[str, ...] | None, tuple[str, ...]] | None:
+    """(boroughs, withheld columns) when the organisation may read the relation, else None."""
+    if rel.level == "reference":
+        return (None, ()) if org.datasets else None
+    access = org.datasets.get(rel.dataset)
+    if access is None or (rel.level == "record" and access.level != "record"):
+        return None  # aggregate-level agreements reach only the dataset's agg_ relations
+    if access.boroughs is not None and rel.geography_column is None:
+        return None  # rows cannot be restricted to an area: fail closed
+    return access.boroughs, access.withheld_columns
+
+
+def compile_grants(agreements: Agreements, catalogue: dict[str, MartRelation], today: date) -> list[RelationGrant]:
+    grants = []
+    for org in sorted(agreements.organisations.values(), key=lambda o: o.slug):
+        if not org.has_access(today):
+            continue
+        for rel in sorted(catalogue.values(), key=lambda r: r.name):
+            access = _access_to(org, rel)
+            if access is None:
+                continue
+            boroughs, withheld = access
+            columns = tuple(c for c in rel.columns if c not in withheld)
+            grants.append(RelationGrant(rel.name, org.role, columns, boroughs, rel.geography_column, org.expires_on))
+    return grants
+
+
+def relation_statements(relation: str, grants: list[RelationGrant]) -> list[sql.Composable]:
+    """Everything a freshly (re)built relation needs, in order; run by dbt's post-hook in the rebuild's
+    transaction, so the relation is never readable without them."""
+    table = sql.Identifier(MARTS, relation)
+    out: list[sql.Composable] = [
+        sql.SQL("alter table {} enable row level security").format(table),
+        sql.SQL("alter table {} force row level security").format(table),
+    ]
+    for g in grants:
+        if g.relation != relation:
+            continue
+        policy = sql.Identifier(g.policy_name)
+        out += [
+            sql.SQL("drop policy if exists {} on {}").format(policy, table),
+            sql.SQL("create policy {} on {} as permissive for select to {} using ({})").format(
+                policy, table, sql.Identifier(g.org_role), g.predicate()),
+            sql.SQL("comment on policy {} on {} is {}").format(policy, table, sql.Literal(g.fingerprint())),
+            sql.SQL("grant select ({}) on {} to {}").format(
+                sql.SQL(", ").join(sql.Identifier(c) for c in g.columns), table, sql.Identifier(g.org_role)),
+        ]
+    return out

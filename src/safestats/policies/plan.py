@@ -1,0 +1,241 @@
+"""Compare the compiled access with the live database: the exact changes, then apply them in one transaction."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import psycopg
+from psycopg import sql
+
+from safestats.policies.agreements import Agreements
+from safestats.policies.catalogue import MartRelation
+from safestats.policies.compiler import (
+    BUILDER_FINGERPRINT,
+    MARTS,
+    RelationGrant,
+    builder_policy,
+    builder_policy_name,
+    compile_grants,
+    relation_statements,
+)
+
+LONDON = ZoneInfo("Europe/London")
+ORG_MARK = "safestats:organisation:"
+USER_MARK = "safestats:user:"
+
+
+@dataclass(frozen=True)
+class Change:
+    summary: str
+    statements: tuple = ()
+    secret: bool = False   # the statements carry a password: show the summary only
+
+
+@dataclass
+class Plan:
+    changes: list[Change] = field(default_factory=list)
+    grants: list[RelationGrant] = field(default_factory=list)
+    new_passwords: dict[str, str] = field(default_factory=dict)
+
+    def add(self, summary: str, *statements, secret: bool = False) -> None:
+        self.changes.append(Change(summary, tuple(statements), secret))
+
+
+def valid_until(expires_on: date) -> datetime:
+    """A login works to the end of its expiry day, London time."""
+    return datetime.combine(expires_on + timedelta(days=1), time(0), LONDON)
+
+
+def _live(conn) -> dict:
+    roles = {r[0]: r for r in conn.execute(
+        "select rolname, rolcanlogin, rolvaliduntil, shobj_description(oid, 'pg_authid') from pg_roles"
+        " where shobj_description(oid, 'pg_authid') like 'safestats:%'").fetchall()}
+    members = conn.execute(
+        "select m.rolname, g.rolname from pg_auth_members a join pg_roles m on m.oid = a.member"
+        " join pg_roles g on g.oid = a.roleid").fetchall()
+    relations = {r[0]: r for r in conn.execute(
+        "select c.relname, c.relrowsecurity, c.relforcerowsecurity from pg_class c"
+        " join pg_namespace n on n.oid = c.relnamespace where n.nspname = %s and c.relkind in ('r', 'p')",
+        (MARTS,)).fetchall()}
+    org_roles = [name for name, r in roles.items() if r[3].startswith(ORG_MARK)]
+    columns = {}
+    for role, rel, col in conn.execute(
+            "select g.rolname, c.relname, a.attname from pg_class c"
+            " join pg_namespace n on n.oid = c.relnamespace"
+            " join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped"
+            " cross join pg_roles g"
+            " where n.nspname = %s and c.relkind in ('r', 'p', 'v', 'm') and g.rolname = any(%s)"
+            " and has_column_privilege(g.oid, c.oid, a.attnum, 'SELECT')", (MARTS, org_roles)).fetchall():
+        columns.setdefault((rel, role), set()).add(col)
+    public_grants = {r[0] for r in conn.execute(
+        "select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace,"
+        " aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) acl"
+        " where n.nspname = %s and acl.grantee = 0", (MARTS,)).fetchall()}
+    policies = {(r[0], r[1]): r[2] for r in conn.execute(
+        "select c.relname, p.polname, obj_description(p.oid, 'pg_policy') from pg_policy p"
+        " join pg_class c on c.oid = p.polrelid join pg_namespace n on n.oid = c.relnamespace"
+        " where n.nspname = %s", (MARTS,)).fetchall()}
+    reach = {r[0]: (r[1], r[2]) for r in conn.execute(
+        "select rolname, has_database_privilege(oid, current_database(), 'CONNECT'),"
+        " coalesce(has_schema_privilege(oid, %s, 'USAGE'), false) from pg_roles where rolname = any(%s)",
+        (MARTS, org_roles)).fetchall()} if conn.execute("select to_regnamespace(%s)", (MARTS,)).fetchone()[0] \
+        else {r: (False, False) for r in org_roles}
+    return {"roles": roles, "members": members, "relations": relations, "columns": columns,
+            "public": public_grants, "policies": policies, "reach": reach}
+
+
+def make_plan(conn: psycopg.Connection, agreements: Agreements, catalogue: dict[str, MartRelation], today: date,
+              passwords: dict[str, str], new_password) -> Plan:
+    live = _live(conn)
+    plan = Plan(grants=compile_grants(agreements, catalogue, today))
+    dbname = sql.Identifier(conn.info.dbname)
+    ident = sql.Identifier
+    org_roles = {o.role: o for o in agreements.organisations.values()}
+    with_access = {g.org_role for g in plan.grants}
+
+    # Organisations: one NOLOGIN role each; CONNECT and schema USAGE only while the agreement gives access.
+    for role, org in sorted(org_roles.items()):
+        mark = ORG_MARK + org.slug
+        if role not in live["roles"]:
+            plan.add(f"create organisation role {role}",
+                     sql.SQL("create role {} nologin").format(ident(role)),
+                     sql.SQL("comment on role {} is {}").format(ident(role), sql.Literal(mark)))
+        connect, usage = live["reach"].get(role, (False, False))
+        if role in with_access and not (connect and usage):
+            plan.add(f"let {role} connect and use schema {MARTS}",
+                     sql.SQL("grant connect on database {} to {}").format(dbname, ident(role)),
+                     sql.SQL("grant usage on schema {} to {}").format(ident(MARTS), ident(role)))
+        if role not in with_access and (connect or usage):
+            plan.add(f"{role} has no agreement in force: no connect, no schema usage",
+                     sql.SQL("revoke connect on database {} from {}").format(dbname, ident(role)),
+                     sql.SQL("revoke usage on schema {} from {}").format(ident(MARTS), ident(role)))
+
+    # Named users: LOGIN while their organisation's agreement is in force, VALID UNTIL their expiry,
+    # member of exactly their organisation's role.
+    wanted_users = agreements.users
+    for username, user in sorted(wanted_users.items()):
+        org = agreements.organisations[user.organisation]
+        role, mark = org.role, USER_MARK + org.slug
+        login = org.has_access(today)
+        until = valid_until(user.expires_on)
+        login_sql = sql.SQL("login" if login else "nologin")
+        live_role = live["roles"].get(username)
+        if live_role is None:
+            password = passwords.get(username) or new_password()
+            plan.new_passwords[username] = password
+            state = f"{'login' if login else 'no login'} to the end of {user.expires_on}"
+            plan.add(f"create user {username} of {org.slug} ({state})",
+                     sql.SQL("create role {} {} inherit password {} valid until {}").format(
+                         ident(username), login_sql, sql.Literal(password), sql.Literal(until.isoformat())),
+                     sql.SQL("comment on role {} is {}").format(ident(username), sql.Literal(mark)),
+                     secret=True)
+        else:
+            _, can_login, live_until, live_mark = live_role
+            if can_login != login or live_until != until or live_mark != mark:
+                plan.add(f"user {username}: {'login' if login else 'no login'} to the end of {user.expires_on}",
+                         sql.SQL("alter role {} {} valid until {}").format(
+                             ident(username), login_sql, sql.Literal(until.isoformat())),
+                         sql.SQL("comment on role {} is {}").format(ident(username), sql.Literal(mark)))
+            if username not in passwords:
+                password = new_password()
+                plan.new_passwords[username] = password
+                plan.add(f"user {username}: new password (none on record in this install)",
+                         sql.SQL("alter role {} password {}").format(ident(username), sql.Literal(password)),
+                         secret=True)
+        groups = {g for m, g in live["members"] if m == username}
+        if role not in groups:
+            plan.add(f"user {username} joins {role}",
+                     sql.SQL("grant {} to {}").format(ident(role), ident(username)))
+        for other in sorted(groups - {role}):
+            plan.add(f"user {username} leaves {other}",
+                     sql.SQL("revoke {} from {}").format(ident(other), ident(username)))
+
+    for name, (_, can_login, _, mark) in sorted(live["roles"].items()):
+        if mark.startswith(USER_MARK) and name not in wanted_users:
+            groups = sorted(g for m, g in live["members"] if m == name)
+            plan.add(f"user {name} removed from access_policies: login disabled",
+                     *([sql.SQL("alter role {} nologin").format(ident(name))] if can_login else []),
+                     *(sql.SQL("revoke {} from {}").format(ident(g), ident(name)) for g in groups))
+
+    # Relations: RLS enabled and forced, exactly the compiled policies and column grants.
+    for rel, (_, enabled, forced) in sorted(live["relations"].items()):
+        table = sql.Identifier(MARTS, rel)
+        if not enabled:
+            plan.add(f"{MARTS}.{rel}: enable row-level security",
+                     sql.SQL("alter table {} enable row level security").format(table))
+        if not forced:
+            plan.add(f"{MARTS}.{rel}: force row-level security",
+                     sql.SQL("alter table {} force row level security").format(table))
+        if rel in live["public"]:
+            plan.add(f"{MARTS}.{rel}: revoke everything from PUBLIC",
+                     sql.SQL("revoke all on {} from public").format(table))
+        wanted = {g.policy_name: g for g in plan.grants if g.relation == rel}
+        builder = builder_policy_name(rel)
+        if live["policies"].get((rel, builder)) != BUILDER_FINGERPRINT:
+            plan.add(f"{MARTS}.{rel}: policy {builder} (the builder reads every row)", *builder_policy(rel))
+        for (prel, pname), comment in sorted(live["policies"].items()):
+            if prel == rel and pname not in wanted and pname != builder:
+                plan.add(f"{MARTS}.{rel}: drop policy {pname}",
+                         sql.SQL("drop policy {} on {}").format(ident(pname), table))
+        for g in wanted.values():
+            if live["policies"].get((rel, g.policy_name)) != g.fingerprint():
+                create = relation_statements(rel, [g])[2:5]   # drop, create, comment: not RLS, not the grant
+                plan.add(f"{MARTS}.{rel}: policy {g.policy_name} for {g.org_role}", *create)
+        for role in sorted(set(org_roles) | {r for (lrel, r) in live["columns"] if lrel == rel}):
+            have = live["columns"].get((rel, role), set())
+            grant = next((g for g in wanted.values() if g.org_role == role), None)
+            want = set(grant.columns) if grant else set()
+            if have == want:
+                continue
+            statements = []
+            if have - want:
+                statements += [sql.SQL("revoke select on {} from {}").format(table, ident(role)),
+                               sql.SQL("revoke select ({}) on {} from {}").format(
+                                   sql.SQL(", ").join(ident(c) for c in sorted(have)), table, ident(role))]
+                have = set()
+            if want - have:
+                statements.append(sql.SQL("grant select ({}) on {} to {}").format(
+                    sql.SQL(", ").join(ident(c) for c in grant.columns if c not in have), table, ident(role)))
+            plan.add(f"{MARTS}.{rel}: {role} may select {len(want)} column(s)", *statements)
+
+    # Organisations no longer in access_policies: everything above removed their grants; now the role.
+    for name, (_, _, _, mark) in sorted(live["roles"].items()):
+        if mark.startswith(ORG_MARK) and name not in org_roles:
+            plan.add(f"organisation role {name} removed from access_policies",
+                     sql.SQL("revoke all on all tables in schema {} from {}").format(ident(MARTS), ident(name)),
+                     sql.SQL("revoke usage on schema {} from {}").format(ident(MARTS), ident(name)),
+                     sql.SQL("revoke connect on database {} from {}").format(dbname, ident(name)),
+                     *(sql.SQL("revoke {} from {}").format(ident(name), ident(m))
+                       for m, g in live["members"] if g == name),
+                     sql.SQL("drop role {}").format(ident(name)))
+    return plan
+
+
+def rendered(plan: Plan, conn) -> list[str]:
+    lines = []
+    for change in plan.changes:
+        lines.append(f"- {change.summary}")
+        if not change.secret:
+            lines.extend(f"    {s.as_string(conn)};" for s in change.statements)
+    return lines
+
+
+def apply_plan(conn: psycopg.Connection, plan: Plan, catalogue: dict[str, MartRelation], actor: str) -> None:
+    """Make every change, store each relation's statements for dbt's post-hook, audit: one transaction."""
+    with conn.transaction():
+        for change in plan.changes:
+            for statement in change.statements:
+                conn.execute(statement)
+        conn.execute("delete from private.access_policy_statements")
+        with conn.cursor() as cur:
+            cur.executemany(
+                "insert into private.access_policy_statements (relation_schema, relation, position, statement)"
+                " values (%s, %s, %s, %s)",
+                [(MARTS, rel, i, s.as_string(conn)) for rel in sorted(catalogue)
+                 for i, s in enumerate(relation_statements(rel, plan.grants))])
+        conn.execute(
+            "insert into audit.events (username, organisation, event_type, object, detail)"
+            " values (%s, null, 'policy_change', 'access_policies', %s)",
+            (actor, json.dumps({"changes": [c.summary for c in plan.changes]})))
