@@ -28,6 +28,8 @@ class DatasetAccess:
     level: str                               # record | aggregate
     boroughs: tuple[str, ...] | None         # None: all of London
     withheld_columns: tuple[str, ...] = ()
+    aggregate_boroughs: tuple[str, ...] | None = None   # agg_ relations; None: all of London
+
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,12 @@ def _schema_problems(doc, schema: dict, where: Path) -> list[str]:
             for e in sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))]
 
 
+def _boroughs(geography, area: tuple[str, ...]) -> tuple[str, ...] | None:
+    if geography == "london":
+        return None
+    return tuple(sorted(area if geography == "own_area" else geography))
+
+
 def _date(text) -> date | None:
     return date.fromisoformat(text) if text else None
 
@@ -112,12 +120,13 @@ def load_agreements(policies_dir: Path, catalogue: dict[str, MartRelation]) -> A
             if unknown:
                 problems.append(f"{path}:{line}: {dataset}: unknown column(s) {', '.join(unknown)}")
                 continue
-            geography = spec["geography"]
-            if geography == "own_area" and not area:
+            if "own_area" in (spec["geography"], spec.get("aggregate_geography")) and not area:
                 problems.append(f"{path}:{line}: {dataset}: geography own_area but the organisation has no area")
                 continue
-            boroughs = None if geography == "london" else tuple(sorted(area if geography == "own_area" else geography))
-            grants[dataset] = DatasetAccess(dataset, spec["level"], boroughs, tuple(spec.get("withheld_columns", [])))
+            boroughs = _boroughs(spec["geography"], area)
+            aggregate = _boroughs(spec.get("aggregate_geography", spec["geography"]), area)
+            grants[dataset] = DatasetAccess(dataset, spec["level"], boroughs,
+                                            tuple(spec.get("withheld_columns", [])), aggregate)
         dsa, onboarding = doc["dsa"], doc["onboarding"]
         organisations[slug] = Organisation(
             slug=slug, name=doc["name"], type=doc["type"], area=area, dsa_reference=dsa["reference"],

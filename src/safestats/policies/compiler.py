@@ -68,9 +68,10 @@ def _access_to(org: Organisation, rel: MartRelation) -> tuple[tuple[str, ...] | 
     access = org.datasets.get(rel.dataset)
     if access is None or (rel.level == "record" and access.level != "record"):
         return None  # aggregate-level agreements reach only the dataset's agg_ relations
-    if access.boroughs is not None and rel.geography_column is None:
+    boroughs = access.aggregate_boroughs if rel.level == "aggregate" else access.boroughs
+    if boroughs is not None and rel.geography_column is None:
         return None  # rows cannot be restricted to an area: fail closed
-    return access.boroughs, access.withheld_columns
+    return boroughs, access.withheld_columns
 
 
 def compile_grants(agreements: Agreements, catalogue: dict[str, MartRelation], today: date) -> list[RelationGrant]:
