@@ -34,29 +34,6 @@ MARTS = "marts"
 SERVICE_LOGINS = {"postgres", "safestats_loader", "safestats_dbt"}
 OTHER_SCHEMAS = ("raw", "staging", "suppressed", "intermediate", "snapshots", "quality", "seeds", "private", "audit")
 
-# Product bugs found by this module, each a strict xfail below (reported, not fixed here).
-LARGE_OBJECTS_BUG = (
-    "analyst logins can write to the database: PUBLIC keeps EXECUTE on the large object functions (lo_from_bytea, "
-    "lo_create, lowrite, lo_put), so an analyst creates and owns a large object; SQL Lab is not read-only in the "
-    "database itself")
-OTHER_DATABASES_BUG = (
-    "analyst logins can connect to the server's other databases: `postgres` keeps PUBLIC's default CONNECT and "
-    "TEMPORARY (and template1 CONNECT), so an analyst gets a session with temporary tables and functions outside "
-    "the locked-down warehouse database (fail open)")
-TIMEZONE_BUG = (
-    "the agreement's expiry term `current_date <= '<expiry>'` is evaluated in the session's TimeZone, a setting "
-    "every analyst can change (SET TimeZone, or persistently ALTER ROLE CURRENT_USER SET timezone): a session open "
-    "at the agreement's end sees rows until ~12:00 London time the next day with TimeZone 'Etc/GMT+12'; the "
-    "server's own TimeZone is UTC, not London, so even untouched the term ends at 01:00 London in summer time")
-INFINITY_BUG = (
-    "`safestats policies plan/apply` crash (psycopg DataError: timestamp too large (after year 10K): 'infinity') "
-    "when any safestats-managed role has VALID UNTIL 'infinity', so that drift cannot be repaired and no other "
-    "access change (e.g. taking access away) can be applied until someone fixes the role by hand")
-PHANTOM_CHANGE_BUG = (
-    "the plan is never empty again once a user has been removed from access_policies: make_plan adds 'user X "
-    "removed from access_policies: login disabled' with no statements on every run (plan.py, removed-users loop: "
-    "the Change is added even when the role is already NOLOGIN and in no group), so `policies plan` always reports "
-    "a change and every apply audits it")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -100,7 +77,8 @@ def allowed(org: dict, rel: MartRelation, today: date) -> Allowed | None:
     if boroughs is not None and rel.geography_column is None:
         return None
     withheld = set(spec.get("withheld_columns") or [])
-    return Allowed(boroughs, tuple(c for c in rel.columns if c not in withheld))
+    columns = tuple(c for c in rel.columns if c not in withheld)
+    return Allowed(boroughs, columns) if columns else None   # every column withheld: no access at all
 
 
 def may_log_in(org: dict, user: dict, catalogue: dict[str, MartRelation], today: date, now: datetime) -> bool:
@@ -198,8 +176,7 @@ def managed_roles(su) -> set[str]:
 def restore_access(cfg, su, found: set[str]) -> None:
     """Leave access as the module found it: the demo organisations and users it found (all of them, after
     another module applied the demo agreements; none in a fresh session) applied again, every role the module
-    created dropped. A removed user's role left behind would otherwise stay a phantom change in every later
-    plan, failing other modules' idempotence checks (see PHANTOM_CHANGE_BUG)."""
+    created dropped."""
     catalogue = load_catalogue(cfg.project_dir / "models")
     demo = load_agreements(cfg.project_dir / "access_policies", catalogue)
     orgs = {slug: o for slug, o in demo.organisations.items() if o.role in found}
@@ -578,7 +555,6 @@ def test_other_sessions_queries_are_hidden(cfg, bootstrap, su, attack, attacker,
         assert su.execute("select query from pg_stat_activity where pid = %s", (pid,)).fetchone()[0].find(marker) >= 0
 
 
-@pytest.mark.xfail(strict=True, raises=pytest.fail.Exception, reason=LARGE_OBJECTS_BUG)
 def test_an_analyst_cannot_store_large_objects(su, attack):
     before = su.execute("select count(*) from pg_largeobject_metadata").fetchone()[0]
     try:
@@ -591,7 +567,6 @@ def test_an_analyst_cannot_store_large_objects(su, attack):
         assert su.execute("select count(*) from pg_largeobject_metadata").fetchone()[0] == before
 
 
-@pytest.mark.xfail(strict=True, raises=pytest.fail.Exception, reason=OTHER_DATABASES_BUG)
 def test_an_analyst_cannot_connect_to_other_databases(bootstrap, attacker, passwords):
     for dbname in ("postgres", "template1"):
         with pytest.raises(psycopg.OperationalError):
@@ -599,7 +574,6 @@ def test_an_analyst_cannot_connect_to_other_databases(bootstrap, attacker, passw
                 dbname=dbname), connect_timeout=5).close()
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=TIMEZONE_BUG)
 def test_the_expiry_term_ignores_the_session_timezone(cfg, bootstrap, su, catalogue, tmp_path):
     # The date in UTC-12, the last place on earth to reach a new day: an agreement whose last day it is is in
     # force there, and already over in UTC+14 (always a later date), whatever the time now.
@@ -749,7 +723,6 @@ def test_apply_repairs_tampering(cfg, bootstrap, su, catalogue, demo, passwords,
     check_matrix(bootstrap, su, catalogue, orgs, users, passwords)
 
 
-@pytest.mark.xfail(strict=True, raises=psycopg.DataError, reason=INFINITY_BUG)
 def test_apply_repairs_a_login_made_valid_forever(cfg, su, attacker):
     wanted = su.execute("select rolvaliduntil from pg_roles where rolname = %s", (attacker.username,)).fetchone()[0]
     su.execute(sql.SQL("alter role {} valid until 'infinity'").format(sql.Identifier(attacker.username)))
@@ -766,12 +739,11 @@ def test_apply_repairs_a_login_made_valid_forever(cfg, su, attacker):
 
 
 def real_changes(plan) -> list[str]:
-    """The plan's changes that would execute something. A change without statements is the phantom of a user
-    removed from access_policies earlier (test_plan_is_empty_after_a_user_is_removed, a product bug)."""
+    """The plan's changes that would execute something (test_plan_is_empty_after_a_user_is_removed proves
+    there are no others)."""
     return [c.summary for c in plan.changes if c.statements]
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=PHANTOM_CHANGE_BUG)
 def test_plan_is_empty_after_a_user_is_removed(cfg, su, catalogue, tmp_path):
     root = tmp_path / "access_policies"
     shutil.copytree(cfg.project_dir / "access_policies", root)

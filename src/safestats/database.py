@@ -100,6 +100,9 @@ def start(cfg: Settings | None = None) -> Endpoint:
         exists = conn.execute("select 1 from pg_database where datname = %s", (DATABASE_NAME,)).fetchone()
         if not exists:
             conn.execute(f'create database "{DATABASE_NAME}"')
+        # The embedded server is ours alone: its other databases are closed to everyone but the superuser.
+        for other in ("postgres", "template1"):
+            conn.execute(f'revoke connect, temporary on database "{other}" from public')
     return replace(bootstrap, dbname=DATABASE_NAME)
 
 

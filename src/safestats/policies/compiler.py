@@ -49,8 +49,10 @@ class RelationGrant:
         return f"dsa_{self.org_role.removeprefix('org_')}__{self.relation}"[:63]
 
     def predicate(self) -> sql.Composable:
-        """Static: the geography and the agreement's expiry are in the predicate itself, no setting is read."""
-        expiry = sql.SQL("current_date <= {}::date").format(sql.Literal(self.expires_on.isoformat()))
+        """Static: the geography and the agreement's expiry are in the predicate itself, no setting is read.
+        The date is London's, whatever time zone the session sets (current_date would follow it)."""
+        expiry = sql.SQL("(now() at time zone 'Europe/London')::date <= {}::date").format(
+            sql.Literal(self.expires_on.isoformat()))
         if self.boroughs is None:
             return expiry
         return sql.SQL("{col} = any ({codes}::text[]) and {expiry}").format(
@@ -85,6 +87,8 @@ def compile_grants(agreements: Agreements, catalogue: dict[str, MartRelation], t
                 continue
             boroughs, withheld = access
             columns = tuple(c for c in rel.columns if c not in withheld)
+            if not columns:
+                continue  # every column withheld: no access to the relation at all
             grants.append(RelationGrant(rel.name, org.role, columns, boroughs, rel.geography_column, org.expires_on))
     return grants
 

@@ -49,8 +49,12 @@ def valid_until(expires_on: date) -> datetime:
 
 
 def _live(conn) -> dict:
+    # 'infinity' has no Python datetime: read it as a marker that never equals a real expiry.
     roles = {r[0]: r for r in conn.execute(
-        "select rolname, rolcanlogin, rolvaliduntil, shobj_description(oid, 'pg_authid') from pg_roles"
+        "select rolname, rolcanlogin,"
+        " case when isfinite(rolvaliduntil) then rolvaliduntil::text else coalesce(rolvaliduntil::text, 'none') end,"
+        " shobj_description(oid, 'pg_authid'),"
+        " rolsuper or rolcreatedb or rolcreaterole or rolreplication or rolbypassrls from pg_roles"
         " where shobj_description(oid, 'pg_authid') like 'safestats:%'").fetchall()}
     members = conn.execute(
         "select m.rolname, g.rolname from pg_auth_members a join pg_roles m on m.oid = a.member"
@@ -59,6 +63,8 @@ def _live(conn) -> dict:
         "select c.relname, c.relrowsecurity, c.relforcerowsecurity from pg_class c"
         " join pg_namespace n on n.oid = c.relnamespace where n.nspname = %s and c.relkind in ('r', 'p')",
         (MARTS,)).fetchall()}
+    roles = {name: (n, login, until if until in ("none", "infinity") else datetime.fromisoformat(until), mark, power)
+             for name, (n, login, until, mark, power) in roles.items()}
     org_roles = [name for name, r in roles.items() if r[3].startswith(ORG_MARK)]
     columns = {}
     for role, rel, col in conn.execute(
@@ -132,7 +138,11 @@ def make_plan(conn: psycopg.Connection, agreements: Agreements, catalogue: dict[
                      sql.SQL("comment on role {} is {}").format(ident(username), sql.Literal(mark)),
                      secret=True)
         else:
-            _, can_login, live_until, live_mark = live_role
+            _, can_login, live_until, live_mark, powers = live_role
+            if powers:
+                plan.add(f"user {username}: strip powers granted by hand",
+                         sql.SQL("alter role {} nosuperuser nocreatedb nocreaterole noreplication nobypassrls").format(
+                             ident(username)))
             if can_login != login or live_until != until or live_mark != mark:
                 plan.add(f"user {username}: {'login' if login else 'no login'} to the end of {user.expires_on}",
                          sql.SQL("alter role {} {} valid until {}").format(
@@ -152,12 +162,13 @@ def make_plan(conn: psycopg.Connection, agreements: Agreements, catalogue: dict[
             plan.add(f"user {username} leaves {other}",
                      sql.SQL("revoke {} from {}").format(ident(other), ident(username)))
 
-    for name, (_, can_login, _, mark) in sorted(live["roles"].items()):
+    for name, (_, can_login, _, mark, _) in sorted(live["roles"].items()):
         if mark.startswith(USER_MARK) and name not in wanted_users:
             groups = sorted(g for m, g in live["members"] if m == name)
-            plan.add(f"user {name} removed from access_policies: login disabled",
-                     *([sql.SQL("alter role {} nologin").format(ident(name))] if can_login else []),
-                     *(sql.SQL("revoke {} from {}").format(ident(g), ident(name)) for g in groups))
+            if can_login or groups:   # already disabled: nothing to do
+                plan.add(f"user {name} removed from access_policies: login disabled",
+                         *([sql.SQL("alter role {} nologin").format(ident(name))] if can_login else []),
+                         *(sql.SQL("revoke {} from {}").format(ident(g), ident(name)) for g in groups))
 
     # Relations: RLS enabled and forced, exactly the compiled policies and column grants.
     for rel, (_, enabled, forced) in sorted(live["relations"].items()):
@@ -201,7 +212,7 @@ def make_plan(conn: psycopg.Connection, agreements: Agreements, catalogue: dict[
             plan.add(f"{MARTS}.{rel}: {role} may select {len(want)} column(s)", *statements)
 
     # Organisations no longer in access_policies: everything above removed their grants; now the role.
-    for name, (_, _, _, mark) in sorted(live["roles"].items()):
+    for name, (_, _, _, mark, _) in sorted(live["roles"].items()):
         if mark.startswith(ORG_MARK) and name not in org_roles:
             plan.add(f"organisation role {name} removed from access_policies",
                      sql.SQL("revoke all on all tables in schema {} from {}").format(ident(MARTS), ident(name)),

@@ -18,6 +18,21 @@ revoke all on database :"dbname" from public;
 grant connect, temporary on database :"dbname" to safestats_loader, safestats_dbt;
 revoke create on schema public from public;
 
+-- Large objects are storage outside any table: nobody but the bootstrap superuser may create or write them.
+do $$
+declare
+    fn regprocedure;
+begin
+    for fn in
+        select p.oid::regprocedure from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+        where n.nspname = 'pg_catalog'
+          and (p.proname like 'lo\_%' or p.proname in ('lowrite', 'loread'))
+    loop
+        execute format('revoke execute on function %s from public', fn);
+    end loop;
+end
+$$;
+
 -- raw: what arrived, owned by the loader; dbt reads it.
 create schema if not exists raw authorization safestats_loader;
 grant usage on schema raw to safestats_dbt;
