@@ -97,10 +97,18 @@ def make_plan(conn: psycopg.Connection, agreements: Agreements, catalogue: dict[
     live = _live(conn)
     plan = Plan(grants=compile_grants(agreements, catalogue, today))
     dbname = sql.Identifier(conn.info.dbname)
-    ident = sql.Identifier
     org_roles = {o.role: o for o in agreements.organisations.values()}
-    with_access = {g.org_role for g in plan.grants}
+    _plan_organisations(plan, live, org_roles, dbname)
+    _plan_users(plan, live, agreements, today, passwords, new_password)
+    _plan_removed_users(plan, live, agreements.users)
+    _plan_relations(plan, live, org_roles)
+    _plan_removed_organisations(plan, live, org_roles, dbname)
+    return plan
 
+
+def _plan_organisations(plan: Plan, live: dict, org_roles: dict, dbname: sql.Identifier) -> None:
+    ident = sql.Identifier
+    with_access = {g.org_role for g in plan.grants}
     # Organisations: one NOLOGIN role each; CONNECT and schema USAGE only while the agreement gives access.
     for role, org in sorted(org_roles.items()):
         mark = ORG_MARK + org.slug
@@ -118,6 +126,10 @@ def make_plan(conn: psycopg.Connection, agreements: Agreements, catalogue: dict[
                      sql.SQL("revoke connect on database {} from {}").format(dbname, ident(role)),
                      sql.SQL("revoke usage on schema {} from {}").format(ident(MARTS), ident(role)))
 
+
+def _plan_users(plan: Plan, live: dict, agreements: Agreements, today: date, passwords: dict[str, str],
+               new_password) -> None:
+    ident = sql.Identifier
     # Named users: LOGIN while their organisation's agreement is in force, VALID UNTIL their expiry,
     # member of exactly their organisation's role.
     wanted_users = agreements.users
@@ -162,6 +174,9 @@ def make_plan(conn: psycopg.Connection, agreements: Agreements, catalogue: dict[
             plan.add(f"user {username} leaves {other}",
                      sql.SQL("revoke {} from {}").format(ident(other), ident(username)))
 
+
+def _plan_removed_users(plan: Plan, live: dict, wanted_users: dict) -> None:
+    ident = sql.Identifier
     for name, (_, can_login, _, mark, _) in sorted(live["roles"].items()):
         if mark.startswith(USER_MARK) and name not in wanted_users:
             groups = sorted(g for m, g in live["members"] if m == name)
@@ -170,6 +185,9 @@ def make_plan(conn: psycopg.Connection, agreements: Agreements, catalogue: dict[
                          *([sql.SQL("alter role {} nologin").format(ident(name))] if can_login else []),
                          *(sql.SQL("revoke {} from {}").format(ident(g), ident(name)) for g in groups))
 
+
+def _plan_relations(plan: Plan, live: dict, org_roles: dict) -> None:
+    ident = sql.Identifier
     # Relations: RLS enabled and forced, exactly the compiled policies and column grants.
     for rel, (_, enabled, forced) in sorted(live["relations"].items()):
         table = sql.Identifier(MARTS, rel)
@@ -211,6 +229,9 @@ def make_plan(conn: psycopg.Connection, agreements: Agreements, catalogue: dict[
                     sql.SQL(", ").join(ident(c) for c in grant.columns if c not in have), table, ident(role)))
             plan.add(f"{MARTS}.{rel}: {role} may select {len(want)} column(s)", *statements)
 
+
+def _plan_removed_organisations(plan: Plan, live: dict, org_roles: dict, dbname: sql.Identifier) -> None:
+    ident = sql.Identifier
     # Organisations no longer in access_policies: everything above removed their grants; now the role.
     for name, (_, _, _, mark, _) in sorted(live["roles"].items()):
         if mark.startswith(ORG_MARK) and name not in org_roles:
@@ -221,7 +242,7 @@ def make_plan(conn: psycopg.Connection, agreements: Agreements, catalogue: dict[
                      *(sql.SQL("revoke {} from {}").format(ident(name), ident(m))
                        for m, g in live["members"] if g == name),
                      sql.SQL("drop role {}").format(ident(name)))
-    return plan
+
 
 
 def rendered(plan: Plan, conn) -> list[str]:
