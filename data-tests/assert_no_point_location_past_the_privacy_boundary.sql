@@ -16,28 +16,13 @@
     ~ '|coordinates?|geom|geometry|point|context)$'
 ) -%}
 {%- set named_like_locations = [] -%}
-{%- set text_relations = [] -%}
-{%- set number_relations = [] -%}
 {%- for scanned in privacy_scan_columns() -%}
-    {%- set text_columns = [] -%}
-    {%- set number_columns = [] -%}
-    {%- for column in scanned.columns -%}
-        {%- if modules.re.match(location_column_names, column.name | lower) -%}
-            {%- do named_like_locations.append({'relation': scanned.relation, 'column': column}) -%}
-        {%- endif -%}
-        {%- if column.is_string() -%}
-            {%- do text_columns.append(column) -%}
-        {%- elif column.is_numeric() or column.is_float() -%}
-            {%- do number_columns.append(column) -%}
-        {%- endif -%}
+    {%- for column in scanned.columns if modules.re.match(location_column_names, column.name | lower) -%}
+        {%- do named_like_locations.append({'relation': scanned.relation, 'column': column}) -%}
     {%- endfor -%}
-    {%- if text_columns -%}
-        {%- do text_relations.append({'relation': scanned.relation, 'columns': text_columns}) -%}
-    {%- endif -%}
-    {%- if number_columns -%}
-        {%- do number_relations.append({'relation': scanned.relation, 'columns': number_columns}) -%}
-    {%- endif -%}
-{%- endfor %}
+{%- endfor -%}
+{%- set text_relations = privacy_scan_relations('text') -%}
+{%- set number_relations = privacy_scan_relations('number') %}
 
 with
 
@@ -74,18 +59,7 @@ candidate_texts as (
     where false
     {%- for scanned in text_relations %}
     union all
-    select
-        '{{ scanned.relation }}' as relation_name,
-        cell.column_name,
-        cell.scanned_value
-    from {{ scanned.relation }} as scanned_relation {{ privacy_scan_sample(scanned.relation) }}
-    cross join lateral (
-        values
-        {%- for column in scanned.columns %}
-            ('{{ column.name }}', scanned_relation.{{ adapter.quote(column.name) }}::text)
-            {{- "," if not loop.last }}
-        {%- endfor %}
-    ) as cell (column_name, scanned_value)
+    {{ privacy_scan_cells(scanned, 'text') }}
     where
         lower(left(cell.scanned_value, 11)) = 'on or near '
         or cell.scanned_value ~ '^\s*-?[0-9]{1,3}\.[0-9]+\s*$'
@@ -101,18 +75,7 @@ candidate_numbers as (
     where false
     {%- for scanned in number_relations %}
     union all
-    select
-        '{{ scanned.relation }}' as relation_name,
-        cell.column_name,
-        cell.scanned_value
-    from {{ scanned.relation }} as scanned_relation {{ privacy_scan_sample(scanned.relation) }}
-    cross join lateral (
-        values
-        {%- for column in scanned.columns %}
-            ('{{ column.name }}', scanned_relation.{{ adapter.quote(column.name) }}::numeric)
-            {{- "," if not loop.last }}
-        {%- endfor %}
-    ) as cell (column_name, scanned_value)
+    {{ privacy_scan_cells(scanned, 'numeric') }}
     where cell.scanned_value != trunc(cell.scanned_value)
     {%- endfor %}
 ),

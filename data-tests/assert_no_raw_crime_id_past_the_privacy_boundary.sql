@@ -10,16 +10,7 @@
 -- depends_on: {{ ref('dim_boroughs') }}
 -- depends_on: {{ ref('street_crime_exclusions') }}
 -- depends_on: {{ ref('snp_crime_outcomes') }}
-{%- set scanned_relations = [] -%}
-{%- for scanned in privacy_scan_columns() -%}
-    {%- set text_columns = [] -%}
-    {%- for column in scanned.columns if column.is_string() -%}
-        {%- do text_columns.append(column) -%}
-    {%- endfor -%}
-    {%- if text_columns -%}
-        {%- do scanned_relations.append({'relation': scanned.relation, 'columns': text_columns}) -%}
-    {%- endif -%}
-{%- endfor %}
+{%- set scanned_relations = privacy_scan_relations('text') %}
 
 with
 
@@ -55,18 +46,7 @@ scanned_values as (
     where false
     {%- for scanned in scanned_relations %}
     union all
-    select
-        '{{ scanned.relation }}' as relation_name,
-        cell.column_name,
-        cell.scanned_value
-    from {{ scanned.relation }} as scanned_relation {{ privacy_scan_sample(scanned.relation) }}
-    cross join lateral (
-        values
-        {%- for column in scanned.columns %}
-            ('{{ column.name }}', scanned_relation.{{ adapter.quote(column.name) }}::text)
-            {{- "," if not loop.last }}
-        {%- endfor %}
-    ) as cell (column_name, scanned_value)
+    {{ privacy_scan_cells(scanned, 'text') }}
     cross join crime_id_lengths
     where length(cell.scanned_value) between crime_id_lengths.min_length and crime_id_lengths.max_length
     {%- endfor %}
