@@ -46,11 +46,11 @@ def cmd_db(args) -> int:
 
 
 def cmd_synth(args) -> int:
-    from safestats.synth import synthesise_police_uk
+    from safestats.synth import synthesise
 
     with console.status("synthesising...") as status:
-        paths = synthesise_police_uk(args.first, args.last, Path(args.out), seed=args.seed, scale=args.scale,
-                                     progress=lambda msg: status.update(f"wrote {msg}"))
+        paths = synthesise(args.first, args.last, Path(args.out), only=args.dataset, seed=args.seed,
+                           scale=args.scale, progress=lambda msg: status.update(f"wrote {msg}"))
     console.print(f"wrote {len(paths)} files under {args.out}")
     return 0
 
@@ -193,12 +193,14 @@ def parser() -> argparse.ArgumentParser:
     db.add_argument("action", choices=["start", "stop", "status", "url"])
     db.set_defaults(func=cmd_db)
 
-    synth = sub.add_parser("synth", help="write synthetic police.uk extracts")
+    synth = sub.add_parser("synth", help="write synthetic extracts of every dataset (or those given by --dataset)")
     synth.add_argument("--from", dest="first", type=_month, required=True, metavar="YYYY-MM")
     synth.add_argument("--to", dest="last", type=_month, required=True, metavar="YYYY-MM")
     synth.add_argument("--out", required=True, metavar="DIR")
     synth.add_argument("--seed", type=int, default=42)
-    synth.add_argument("--scale", type=float, default=1.0)
+    synth.add_argument("--scale", type=float, default=1.0, help="multiplies every volume (e.g. 10 for benchmarks)")
+    synth.add_argument("--dataset", action="append", metavar="NAME",
+                       help="only this generator (repeatable): police_uk, ... (default: all)")
     synth.set_defaults(func=cmd_synth)
 
     for name, func, text in (("refresh", cmd_refresh, "ingest the landing folder, build with dbt, summarise"),

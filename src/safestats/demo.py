@@ -36,7 +36,7 @@ def _already_loaded(conn, folder: Path) -> bool:
 
 
 def run(months: int, scale: float, console: Console, refresh_month: Callable) -> int:
-    from safestats.synth import synthesise_police_uk
+    from safestats.synth import synthesise
 
     cfg = settings()
     bootstrap = warehouse.setup(cfg)
@@ -50,7 +50,7 @@ def run(months: int, scale: float, console: Console, refresh_month: Callable) ->
         folder = landing / month
         if not (folder.exists() and landing_files(folder)):
             with console.status(f"synthesising {month}"):
-                synthesise_police_uk(month, month, landing, scale=scale)
+                synthesise(month, month, landing, scale=scale)
         with psycopg.connect(warehouse.loader_endpoint(cfg, bootstrap).conninfo()) as conn:
             if _already_loaded(conn, folder):
                 console.print(f"{month}: already loaded")

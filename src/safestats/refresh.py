@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Callable
 
 import psycopg
+import psycopg.sql
 
 from safestats import dbt, warehouse
 from safestats.config import Settings, settings
@@ -57,12 +58,22 @@ def ingest(landing: Path, *, retry_quarantined: bool = False, cfg: Settings | No
 
 
 def exclusions(cfg: Settings | None = None) -> list[tuple[str, str, int]]:
-    """Rows kept out of the London marts, by dataset and reason (none disappear uncounted)."""
+    """Rows kept out of the marts, by dataset and reason (none disappear uncounted).
+
+    Every dataset counts what it keeps out in its own quality.<something>_exclusions table with the columns
+    dataset, reason and excluded_row_count; this reads them all.
+    """
     cfg = cfg or settings()
     with psycopg.connect(warehouse.dbt_endpoint(cfg).conninfo()) as conn:
-        exists = conn.execute("select to_regclass('quality.street_crime_exclusions')").fetchone()[0]
-        if exists is None:
+        tables = [r[0] for r in conn.execute(
+            "select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace"
+            " where n.nspname = 'quality' and c.relname like '%\\_exclusions' and c.relkind in ('r', 'v', 'm')"
+            " order by 1").fetchall()]
+        if not tables:
             return []
-        return conn.execute(
-            "select dataset, reason, sum(excluded_row_count)::bigint from quality.street_crime_exclusions"
-            " group by 1, 2 order by 1, 2").fetchall()
+        union = psycopg.sql.SQL(" union all ").join(
+            psycopg.sql.SQL("select dataset, reason, excluded_row_count from quality.{}").format(
+                psycopg.sql.Identifier(t)) for t in tables)
+        return conn.execute(psycopg.sql.SQL(
+            "select dataset, reason, sum(excluded_row_count)::bigint from ({}) as excluded"
+            " group by 1, 2 order by 1, 2").format(union)).fetchall()

@@ -1,4 +1,45 @@
-"""Synthetic extracts in the agencies' published formats, calibrated to real London volumes."""
+"""Synthetic extracts in the agencies' published formats, calibrated to real London volumes.
+
+Each module of this package that defines `synthesise(first_month, last_month, out_dir, *, seed, scale, progress)`
+is one generator (police_uk, ...); it writes every file an agency would send for each month into
+`out_dir/<YYYY-MM>/` (files that arrive late go into the folder of the month they arrive in) and returns their paths.
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from pathlib import Path
+from typing import Callable, Protocol
+
+
+class Generator(Protocol):
+    def __call__(self, first_month: str, last_month: str, out_dir: Path, *, seed: int = 42, scale: float = 1.0,
+                 progress: Callable[[str], None] | None = None) -> list[Path]: ...
+
+
+def generators() -> dict[str, Generator]:
+    """Every generator in this package, by module name, in name order."""
+    found = {}
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        if callable(getattr(module, "synthesise", None)):
+            found[info.name] = module.synthesise
+    return found
+
+
+def synthesise(first_month: str, last_month: str, out_dir: Path, *, only: list[str] | None = None, seed: int = 42,
+               scale: float = 1.0, progress: Callable[[str], None] | None = None) -> list[Path]:
+    """Run the generators (all of them, or those named in `only`) over the months; every file written."""
+    available = generators()
+    unknown = sorted(set(only or ()) - set(available))
+    if unknown:
+        raise ValueError(f"unknown synthetic dataset(s) {', '.join(unknown)} (known: {', '.join(available)})")
+    written = []
+    for name, generate in available.items():
+        if only and name not in only:
+            continue
+        written += generate(first_month, last_month, Path(out_dir), seed=seed, scale=scale, progress=progress)
+    return written
 
 
 def __getattr__(name: str):
@@ -9,4 +50,4 @@ def __getattr__(name: str):
     raise AttributeError(name)
 
 
-__all__ = ["synthesise_police_uk"]
+__all__ = ["generators", "synthesise", "synthesise_police_uk"]

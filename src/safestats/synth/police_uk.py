@@ -458,3 +458,6 @@ def synthesise_police_uk(first_month: str, last_month: str, out_dir: Path, *, se
         for key in [k for k in synth._cache if k[1] < index - MAX_LAG]:
             del synth._cache[key]
     return written
+
+
+synthesise = synthesise_police_uk   # the generator registry's entry point (safestats.synth.generators)
