@@ -43,8 +43,9 @@ OTHER_SCHEMAS = ("raw", "staging", "suppressed", "intermediate", "snapshots", "q
 @dataclass(frozen=True)
 class Allowed:
     """What one organisation may see of one relation."""
-    boroughs: frozenset[str] | None    # None: every borough
+    boroughs: frozenset[str] | None    # the borough (or site) codes of the rows it sees; None: every row
     columns: tuple[str, ...]
+    column: str | None = None          # the column holding those codes
 
 
 def read_policies(root: Path) -> tuple[dict[str, dict], dict[str, tuple[str, dict]]]:
@@ -73,12 +74,16 @@ def allowed(org: dict, rel: MartRelation, today: date) -> Allowed | None:
     if spec is None or (rel.level == "record" and spec["level"] != "record"):
         return None
     geography = spec["geography"] if rel.level == "record" else spec.get("aggregate_geography", spec["geography"])
-    boroughs = None if geography == "london" else frozenset(org["area"] if geography == "own_area" else geography)
-    if boroughs is not None and rel.geography_column is None:
+    if geography == "own_sites":
+        codes, column = frozenset(org.get("sites") or ()), rel.site_column
+    else:
+        codes = None if geography == "london" else frozenset(org["area"] if geography == "own_area" else geography)
+        column = rel.geography_column
+    if codes is not None and column is None:
         return None
     withheld = set(spec.get("withheld_columns") or [])
     columns = tuple(c for c in rel.columns if c not in withheld)
-    return Allowed(boroughs, columns) if columns else None   # every column withheld: no access at all
+    return Allowed(codes, columns, column) if columns else None   # every column withheld: no access at all
 
 
 def may_log_in(org: dict, user: dict, catalogue: dict[str, MartRelation], today: date, now: datetime) -> bool:
@@ -107,7 +112,7 @@ def snapshot(su: psycopg.Connection, catalogue: dict[str, MartRelation]) -> dict
 
 def expected_rows(table: Table, rel: MartRelation, access: Allowed) -> Counter:
     return Counter(tuple(r[c] for c in access.columns) for r in table.rows
-                   if access.boroughs is None or r[rel.geography_column] in access.boroughs)
+                   if access.boroughs is None or r[access.column] in access.boroughs)
 
 
 def _diff(seen: Counter, expected: Counter) -> str:
@@ -254,7 +259,8 @@ def attacker(cfg, su, demo, catalogue, data) -> Attacker:
             continue
         for rel in sorted(catalogue.values(), key=lambda r: r.name):
             access = allowed(orgs[slug], rel, today)
-            if rel.level != "record" or access is None or access.boroughs is None:
+            if (rel.level != "record" or access is None or access.boroughs is None
+                    or access.column != rel.geography_column):
                 continue
             hidden = su.execute(sql.SQL("select {col} from {t} where not {col} = any(%s) group by 1"
                                         " order by count(*) desc limit 1").format(

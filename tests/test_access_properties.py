@@ -11,6 +11,7 @@ the module found it when it ends (test_access_attacks.restore_access).
 """
 from __future__ import annotations
 
+import csv
 import itertools
 import tempfile
 from collections import Counter
@@ -41,6 +42,9 @@ PROJECT = Path(__file__).resolve().parents[1]
 CATALOGUE = load_catalogue(PROJECT / "models")
 DATASETS = {name: sorted(columns) for name, columns in sorted(datasets(CATALOGUE).items())}
 BOROUGHS = [f"E09000{i:03d}" for i in range(1, 34)]
+# hospital sites (ODS codes) an NHS trust may run: the seeded A&E sites, plus one no data mentions
+SITES = sorted({row["site_code"] for path in PROJECT.glob("seeds/**/hospital_sites.csv")
+                for row in csv.DictReader(path.open())} | {"ZZZ01"})
 TODAY = date.today()
 APPROVER = "platform-security-lead"
 EXAMPLES = itertools.count()
@@ -56,8 +60,10 @@ future = st.integers(2, 900).map(lambda d: TODAY + timedelta(days=d))
 def organisation(draw) -> dict:
     """One organisation's YAML document (without its users)."""
     area = draw(st.lists(st.sampled_from(BOROUGHS), max_size=4, unique=True))
+    sites = draw(st.lists(st.sampled_from(SITES), max_size=3, unique=True))
     codes = st.lists(st.sampled_from(BOROUGHS), min_size=1, max_size=5, unique=True)
-    geography = st.one_of(st.just("london"), codes, *([st.just("own_area")] if area else []))
+    geography = st.one_of(st.just("london"), codes, *([st.just("own_area")] if area else []),
+                          *([st.just("own_sites")] if sites else []))
     grants = {}
     for dataset in draw(st.lists(st.sampled_from(sorted(DATASETS)), unique=True, min_size=draw(st.sampled_from(
             [1, 1, 1, 0])))):
@@ -72,6 +78,7 @@ def organisation(draw) -> dict:
     return {
         "name": "Generated organisation", "type": draw(st.sampled_from(["borough", "police", "nhs_trust", "other"])),
         "area": area,
+        **({"sites": sites} if sites else {}),
         "dsa": {"reference": "GEN-1", "legal_basis": "test", "purposes": ["test"],
                 "signed_on": None if state == "unsigned" else draw(future if state == "signed later" else past),
                 "expires_on": draw(past if state == "expired" else future)},

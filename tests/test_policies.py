@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from safestats import database
 from safestats.policies.agreements import AgreementError, load_agreements
 from safestats.policies.catalogue import load_catalogue
+from safestats.policies.compiler import compile_grants
 from safestats.policies.plan import apply_plan, make_plan
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -90,6 +92,26 @@ def test_errors_name_file_line_and_problem(tmp_path, catalogue):
     assert "organisations/tst.yml:15: unknown dataset 'ambulance_dispatches'" in problems
     assert "organisations/tst.yml:16: police_uk_crime_outcomes: unknown column(s) shoe_size" in problems
     assert "users/tst.yml:10: tst_analyst is authorised by 'someone', who is not an org_admin of tst" in problems
+
+
+def test_own_sites_needs_sites_and_keys_on_the_site_column(tmp_path, catalogue):
+    own_sites = "  police_uk_street_crimes: {level: record, geography: own_sites}"
+    root = policies_dir(tmp_path, {"tst": organisation(own_sites)}, {})
+    with pytest.raises(AgreementError, match=r"organisations/tst.yml:14: police_uk_street_crimes: geography "
+                                             r"own_sites but the organisation has no sites"):
+        load_agreements(root, catalogue)
+
+    trust = organisation(own_sites).replace(
+        "area: [E09000007]", "area: [E09000007]\nsites: [RKEQ4, RKE01]")
+    agreements = load_agreements(policies_dir(tmp_path / "sites", {"tst": trust}, {}), catalogue)
+    sited = {name: replace(rel, site_column="site_code") if rel.dataset == "police_uk_street_crimes" else rel
+             for name, rel in catalogue.items()}
+    grants = {g.relation: g for g in compile_grants(agreements, sited, TODAY)}
+    street = grants["fct_street_crimes"]
+    assert (street.row_column, street.row_codes) == ("site_code", ("RKE01", "RKEQ4"))
+    assert '"site_code" = any' in street.predicate().as_string(None)
+    # without a site column the rows cannot be restricted to the trust's sites: no access at all
+    assert "fct_street_crimes" not in {g.relation for g in compile_grants(agreements, catalogue, TODAY)}
 
 
 def test_schema_errors_point_at_the_line(tmp_path, catalogue):

@@ -23,13 +23,22 @@ class AgreementError(ValueError):
 
 
 @dataclass(frozen=True)
+class RowScope:
+    """The rows an agreement reaches: those whose borough (GSS) or hospital site (ODS) code is one of `codes`."""
+    by: str                                  # borough | site
+    codes: tuple[str, ...]
+
+    def describe(self) -> str:
+        return ",".join(self.codes) if self.by == "borough" else "sites " + ",".join(self.codes)
+
+
+@dataclass(frozen=True)
 class DatasetAccess:
     dataset: str
     level: str                               # record | aggregate
-    boroughs: tuple[str, ...] | None         # None: all of London
+    scope: RowScope | None                   # None: all of London
     withheld_columns: tuple[str, ...] = ()
-    aggregate_boroughs: tuple[str, ...] | None = None   # agg_ relations; None: all of London
-
+    aggregate_scope: RowScope | None = None  # agg_ relations; None: all of London
 
 
 @dataclass(frozen=True)
@@ -44,6 +53,7 @@ class Organisation:
     checklist_passed_on: date | None
     approved_by: str | None
     datasets: dict = field(default_factory=dict)   # dataset -> DatasetAccess
+    sites: tuple[str, ...] = ()                    # hospital sites (ODS codes) the organisation runs
 
     @property
     def role(self) -> str:
@@ -82,10 +92,12 @@ def _schema_problems(doc, schema: dict, where: Path) -> list[str]:
             for e in sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))]
 
 
-def _boroughs(geography, area: tuple[str, ...]) -> tuple[str, ...] | None:
+def _scope(geography, area: tuple[str, ...], sites: tuple[str, ...]) -> RowScope | None:
     if geography == "london":
         return None
-    return tuple(sorted(area if geography == "own_area" else geography))
+    if geography == "own_sites":
+        return RowScope("site", tuple(sorted(sites)))
+    return RowScope("borough", tuple(sorted(area if geography == "own_area" else geography)))
 
 
 def _date(text) -> date | None:
@@ -109,7 +121,7 @@ def load_agreements(policies_dir: Path, catalogue: dict[str, MartRelation]) -> A
         if found:
             problems.extend(found)
             continue
-        area = tuple(doc["area"])
+        area, sites = tuple(doc["area"]), tuple(doc.get("sites") or ())
         grants = {}
         for dataset, spec in doc["datasets"].items():
             line = doc["datasets"].line_of(dataset)
@@ -123,16 +135,19 @@ def load_agreements(policies_dir: Path, catalogue: dict[str, MartRelation]) -> A
             if "own_area" in (spec["geography"], spec.get("aggregate_geography")) and not area:
                 problems.append(f"{path}:{line}: {dataset}: geography own_area but the organisation has no area")
                 continue
-            boroughs = _boroughs(spec["geography"], area)
-            aggregate = _boroughs(spec.get("aggregate_geography", spec["geography"]), area)
-            grants[dataset] = DatasetAccess(dataset, spec["level"], boroughs,
+            if "own_sites" in (spec["geography"], spec.get("aggregate_geography")) and not sites:
+                problems.append(f"{path}:{line}: {dataset}: geography own_sites but the organisation has no sites")
+                continue
+            scope = _scope(spec["geography"], area, sites)
+            aggregate = _scope(spec.get("aggregate_geography", spec["geography"]), area, sites)
+            grants[dataset] = DatasetAccess(dataset, spec["level"], scope,
                                             tuple(spec.get("withheld_columns", [])), aggregate)
         dsa, onboarding = doc["dsa"], doc["onboarding"]
         organisations[slug] = Organisation(
             slug=slug, name=doc["name"], type=doc["type"], area=area, dsa_reference=dsa["reference"],
             signed_on=_date(dsa["signed_on"]), expires_on=_date(dsa["expires_on"]),
             checklist_passed_on=_date(onboarding["security_checklist_passed_on"]),
-            approved_by=onboarding["approved_by"], datasets=grants)
+            approved_by=onboarding["approved_by"], datasets=grants, sites=sites)
 
     users: dict[str, User] = {}
     for path in sorted((policies_dir / "users").glob("*.yml")):

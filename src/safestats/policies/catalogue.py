@@ -16,6 +16,7 @@ class MartRelation:
     dataset: str | None              # the dataset an agreement names; None for reference relations
     geography_column: str | None     # the borough code column row access keys on
     columns: tuple[str, ...]
+    site_column: str | None = None   # the hospital site code column, for agreements scoped to own sites
 
 
 def load_catalogue(models_dir: Path) -> dict[str, MartRelation]:
@@ -35,6 +36,7 @@ def load_catalogue(models_dir: Path) -> dict[str, MartRelation]:
                 dataset=access.get("dataset"),
                 geography_column=access.get("geography_column"),
                 columns=tuple(c["name"] for c in model.get("columns", [])),
+                site_column=access.get("site_column"),
             )
     return relations
 

@@ -40,8 +40,8 @@ class RelationGrant:
     relation: str
     org_role: str
     columns: tuple[str, ...]
-    boroughs: tuple[str, ...] | None       # None: all of London
-    geography_column: str | None
+    row_codes: tuple[str, ...] | None      # the borough or site codes of the rows it sees; None: all of London
+    row_column: str | None                 # the column holding them
     expires_on: date
 
     @property
@@ -53,27 +53,30 @@ class RelationGrant:
         The date is London's, whatever time zone the session sets (current_date would follow it)."""
         expiry = sql.SQL("(now() at time zone 'Europe/London')::date <= {}::date").format(
             sql.Literal(self.expires_on.isoformat()))
-        if self.boroughs is None:
+        if self.row_codes is None:
             return expiry
         return sql.SQL("{col} = any ({codes}::text[]) and {expiry}").format(
-            col=sql.Identifier(self.geography_column), codes=sql.Literal(list(self.boroughs)), expiry=expiry)
+            col=sql.Identifier(self.row_column), codes=sql.Literal(list(self.row_codes)), expiry=expiry)
 
     def fingerprint(self) -> str:
-        text = f"{self.org_role}|{self.boroughs}|{self.geography_column}|{self.expires_on}"
+        text = f"{self.org_role}|{self.row_codes}|{self.row_column}|{self.expires_on}"
         return "safestats:" + hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _access_to(org: Organisation, rel: MartRelation) -> tuple[tuple[str, ...] | None, tuple[str, ...]] | None:
-    """(boroughs, withheld columns) when the organisation may read the relation, else None."""
+def _access_to(org: Organisation, rel: MartRelation):
+    """(row codes, row column, withheld columns) when the organisation may read the relation, else None."""
     if rel.level == "reference":
-        return (None, ()) if org.datasets else None
+        return (None, None, ()) if org.datasets else None
     access = org.datasets.get(rel.dataset)
     if access is None or (rel.level == "record" and access.level != "record"):
         return None  # aggregate-level agreements reach only the dataset's agg_ relations
-    boroughs = access.aggregate_boroughs if rel.level == "aggregate" else access.boroughs
-    if boroughs is not None and rel.geography_column is None:
-        return None  # rows cannot be restricted to an area: fail closed
-    return boroughs, access.withheld_columns
+    scope = access.aggregate_scope if rel.level == "aggregate" else access.scope
+    if scope is None:
+        return None, None, access.withheld_columns
+    column = rel.geography_column if scope.by == "borough" else rel.site_column
+    if column is None:
+        return None  # rows cannot be restricted to the agreement's area or sites: fail closed
+    return scope.codes, column, access.withheld_columns
 
 
 def compile_grants(agreements: Agreements, catalogue: dict[str, MartRelation], today: date) -> list[RelationGrant]:
@@ -85,11 +88,11 @@ def compile_grants(agreements: Agreements, catalogue: dict[str, MartRelation], t
             access = _access_to(org, rel)
             if access is None:
                 continue
-            boroughs, withheld = access
+            codes, column, withheld = access
             columns = tuple(c for c in rel.columns if c not in withheld)
             if not columns:
                 continue  # every column withheld: no access to the relation at all
-            grants.append(RelationGrant(rel.name, org.role, columns, boroughs, rel.geography_column, org.expires_on))
+            grants.append(RelationGrant(rel.name, org.role, columns, codes, column, org.expires_on))
     return grants
 
 

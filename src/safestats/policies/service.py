@@ -77,8 +77,8 @@ def matrix(cfg: Settings | None = None, today: date | None = None) -> list[dict]
                 row = {"organisation": org.slug, "relation": f"{MARTS}.{rel}",
                        "agreement": ("in force" if org.has_access(today) else "no access"),
                        "level": access.level if access else ("reference" if reference else "-"),
-                       "geography": ("-" if not access else "London" if access.boroughs is None
-                                     else ",".join(access.boroughs)),
+                       "geography": ("-" if not access else "London" if access.scope is None
+                                     else access.scope.describe()),
                        "rows_visible": None, "columns": None}
                 if rel in existing:
                     row["columns"], row["rows_visible"] = _seen_by(conn, org.role, rel)
