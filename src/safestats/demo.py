@@ -1,10 +1,11 @@
-"""`make demo`: the warehouse up with a year of synthetic police.uk data, refreshed month by month."""
+"""`make demo`: the warehouse up with a year of synthetic extracts of every dataset, refreshed."""
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Callable
 
 import psycopg
+import psycopg.sql
 from rich.console import Console
 from rich.table import Table
 
@@ -30,12 +31,14 @@ def _already_loaded(conn, folder: Path) -> bool:
     if not files:
         return False
     shas = [sha256_of(p) for p in files]
-    known = conn.execute("select count(distinct sha256) from raw._loads where sha256 = any(%s)"
-                         " and status in ('loaded', 'superseded')", (shas,)).fetchone()[0]
+    known = conn.execute("select count(distinct sha256) from raw._loads where sha256 = any(%s)",
+                         (shas,)).fetchone()[0]
     return known == len(set(shas))
 
 
 def run(months: int, scale: float, console: Console, refresh_month: Callable) -> int:
+    """Synthesise the demo months' extracts of every dataset (those not there yet) and run one refresh over them.
+    A second run finds every file already loaded and only reports."""
     from safestats.synth import synthesise
 
     cfg = settings()
@@ -45,24 +48,23 @@ def run(months: int, scale: float, console: Console, refresh_month: Callable) ->
     changes = service.apply(cfg).changes
     console.print(f"access policies: {len(changes)} change(s) applied" if changes else "access policies: up to date")
     landing = cfg.landing_dir
-    refreshed = 0
     for month in demo_months(months):
         folder = landing / month
         if not (folder.exists() and landing_files(folder)):
-            with console.status(f"synthesising {month}"):
-                synthesise(month, month, landing, scale=scale)
-        with psycopg.connect(warehouse.loader_endpoint(cfg, bootstrap).conninfo()) as conn:
-            if _already_loaded(conn, folder):
-                console.print(f"{month}: already loaded")
-                continue
-        console.rule(f"monthly refresh: {month}")
-        summary = refresh_month(folder)
+            with console.status(f"synthesising {month}") as status:
+                synthesise(month, month, landing, scale=scale, progress=lambda msg: status.update(f"wrote {msg}"))
+    with psycopg.connect(warehouse.loader_endpoint(cfg, bootstrap).conninfo()) as conn:
+        loaded = _already_loaded(conn, landing)
+    if loaded:
+        console.print(f"every file under {landing} is already loaded")
+    else:
+        console.rule(f"monthly refresh: {demo_months(months)[0]} .. {demo_months(months)[-1]}")
+        summary = refresh_month(landing)
         if not summary.ok:
             return 1
-        refreshed += 1
     _print_warehouse(console, bootstrap)
     _print_logins(console, cfg)
-    console.print(f"\n{refreshed} month(s) refreshed now. Connect with:\n"
+    console.print("\nConnect with:\n"
                   f"  psql \"$(.venv/bin/safestats db url)\"\n"
                   f"  ({bootstrap.url()})\n"
                   f"and try: select crime_month, count(*) from marts.fct_street_crimes group by 1 order by 1;")
@@ -70,15 +72,26 @@ def run(months: int, scale: float, console: Console, refresh_month: Callable) ->
 
 
 def _print_warehouse(console: Console, bootstrap) -> None:
+    """Rows per month of every fact mart (by its first date column named *_month)."""
     with psycopg.connect(bootstrap.conninfo()) as conn:
-        rows = conn.execute(
-            "select to_char(crime_month, 'YYYY-MM'), count(*), count(distinct borough_code)"
-            " from marts.fct_street_crimes group by 1 order by 1").fetchall()
-    table = Table(title="marts.fct_street_crimes")
-    for col in ("month", "rows", "boroughs"):
-        table.add_column(col, justify="right")
-    for month, n, boroughs in rows:
-        table.add_row(month, f"{n:,}", str(boroughs))
+        facts = conn.execute(
+            "select c.table_name, min(c.column_name) from information_schema.columns c"
+            " where c.table_schema = 'marts' and c.table_name like 'fct%' and c.column_name like '%month'"
+            " and c.data_type = 'date' group by 1 order by 1").fetchall()
+        counts = {}
+        for table, month_column in facts:
+            counts[table] = dict(conn.execute(psycopg.sql.SQL(
+                "select to_char({m}, 'YYYY-MM'), count(*) from {t} group by 1").format(
+                m=psycopg.sql.Identifier(month_column), t=psycopg.sql.Identifier("marts", table))).fetchall())
+    months = sorted({m for by_month in counts.values() for m in by_month})
+    table = Table(title="Rows per month in the fact marts")
+    table.add_column("month")
+    for name in counts:
+        table.add_column(name.removeprefix("fct_"), justify="right")
+    table.add_column("all", justify="right")
+    for month in months:
+        row = [counts[name].get(month, 0) for name in counts]
+        table.add_row(month, *(f"{n:,}" for n in row), f"{sum(row):,}")
     console.print(table)
 
 
