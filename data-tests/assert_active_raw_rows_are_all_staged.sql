@@ -14,12 +14,20 @@ raw_crime_outcomes as (
     select * from {{ source('police_uk', 'crime_outcomes') }}
 ),
 
+raw_ons_lsoa_ward_lookup as (
+    select * from {{ source('ons', 'lsoa_ward_lookup') }}
+),
+
 staged_street_crimes as (
     select * from {{ ref('stg_police_uk__street_crimes') }}
 ),
 
 staged_crime_outcomes as (
     select * from {{ ref('stg_police_uk__crime_outcomes') }}
+),
+
+staged_ons_lsoa_ward_lookup as (
+    select * from {{ ref('stg_ons__lsoa_ward_lookups') }}
 ),
 
 raw_rows as (
@@ -34,6 +42,12 @@ raw_rows as (
         _load_id as load_id,
         _source_row_number as source_row_number
     from raw_crime_outcomes
+    union all
+    select
+        '{{ source("ons", "lsoa_ward_lookup").identifier }}' as dataset,
+        _load_id as load_id,
+        _source_row_number as source_row_number
+    from raw_ons_lsoa_ward_lookup
 ),
 
 active_raw_rows as (
@@ -58,6 +72,12 @@ staged_rows as (
         load_id,
         source_row_number
     from staged_crime_outcomes
+    union all
+    select
+        '{{ source("ons", "lsoa_ward_lookup").identifier }}' as dataset,
+        load_id,
+        source_row_number
+    from staged_ons_lsoa_ward_lookup
 ),
 
 missing_from_staging as (

@@ -19,6 +19,10 @@ raw_crime_outcomes as (
     select * from {{ source('police_uk', 'crime_outcomes') }}
 ),
 
+raw_ons_lsoa_ward_lookup as (
+    select * from {{ source('ons', 'lsoa_ward_lookup') }}
+),
+
 raw_counts as (
     select
         _load_id as load_id,
@@ -30,6 +34,12 @@ raw_counts as (
         _load_id as load_id,
         count(*) as raw_row_count
     from raw_crime_outcomes
+    group by _load_id
+    union all
+    select
+        _load_id as load_id,
+        count(*) as raw_row_count
+    from raw_ons_lsoa_ward_lookup
     group by _load_id
 ),
 

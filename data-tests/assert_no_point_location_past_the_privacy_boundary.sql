@@ -11,6 +11,11 @@
 -- depends_on: {{ ref('dim_boroughs') }}
 -- depends_on: {{ ref('street_crime_exclusions') }}
 -- depends_on: {{ ref('snp_crime_outcomes') }}
+-- depends_on: {{ ref('ons_lsoa_ward_lookup') }}
+-- depends_on: {{ ref('dim_date') }}
+-- depends_on: {{ ref('dim_geography') }}
+-- depends_on: {{ ref('dim_borough_population') }}
+-- depends_on: {{ ref('dim_incident_category') }}
 {%- set location_column_names = (
     '^(.*_)?(longitude|latitude|lon|lng|lat|location|street|easting|northing'
     ~ '|coordinates?|geom|geometry|point|context)$'

@@ -10,6 +10,11 @@
 -- depends_on: {{ ref('dim_boroughs') }}
 -- depends_on: {{ ref('street_crime_exclusions') }}
 -- depends_on: {{ ref('snp_crime_outcomes') }}
+-- depends_on: {{ ref('ons_lsoa_ward_lookup') }}
+-- depends_on: {{ ref('dim_date') }}
+-- depends_on: {{ ref('dim_geography') }}
+-- depends_on: {{ ref('dim_borough_population') }}
+-- depends_on: {{ ref('dim_incident_category') }}
 {%- set scanned_relations = privacy_scan_relations('text') %}
 
 with
