@@ -131,3 +131,24 @@ def test_real_files_build_into_london_marts(cfg, realdata, empty_raw, loader, co
 
 def test_dbt_docs_generate(cfg):
     assert dbt.run(["docs", "generate"], cfg).success
+
+
+def test_row_conservation_tests_catch_a_lost_or_stray_row(cfg, empty_raw, loader, contracts, land):
+    """dbt's row-conservation tests fail when raw loses a row its load counted, and when staging would show
+    a row of a load that is not active."""
+    rows = [street_row(month="2024-06", crime_id=f"CRIME-{n}") for n in range(3)]
+    load = ingest_file(loader, land("c", "2024-06-city-of-london-street.csv", STREET_HEADER, rows), contracts)
+    build_ok(cfg)
+    empty_raw.execute("delete from raw.police_uk_street_crimes where _load_id = %s and _source_row_number = 2",
+                      (load.load_id,))
+    tests = "test_name:loads_account_for_every_row test_name:active_raw_rows_are_staged"
+    lost = dbt.run(["test", "--select", *tests.split()], cfg)
+    failed = "\n".join(lost.failures)
+    assert not lost.success
+    assert "loads_account_for_every_row_police_uk_street_crimes" in failed
+    assert "active_raw_rows_are_staged" not in failed   # staging still holds exactly the active raw rows
+
+    empty_raw.execute("update raw._loads set status = 'loading' where load_id = %s", (load.load_id,))
+    stray = dbt.run(["test", "--select", "test_name:active_raw_rows_are_staged"], cfg)
+    assert stray.success   # staging follows the loads: a load that is not active shows no rows
+    empty_raw.execute("update raw._loads set status = 'loaded' where load_id = %s", (load.load_id,))

@@ -1,0 +1,57 @@
+{#- Row conservation into staging, for one staging model (attach it to the model, naming its raw source):
+    every raw row of a currently active load is in the model, and the model holds no row that is not one
+    (none of a superseded or quarantined load). -#}
+{% test active_raw_rows_are_staged(model, raw) %}
+
+with
+
+loads as (
+    select * from {{ source('ingest', 'loads') }}
+),
+
+active_raw_rows as (
+    select
+        raw_rows._load_id as load_id,
+        raw_rows._source_row_number as source_row_number
+    from {{ raw }} as raw_rows
+    inner join loads
+        on raw_rows._load_id = loads.load_id
+    where loads.status = '{{ var("active_load_status") }}'
+),
+
+staged_rows as (
+    select
+        load_id,
+        source_row_number
+    from {{ model }}
+),
+
+missing_from_staging as (
+    select
+        'active raw row missing from staging' as problem,
+        active_raw_rows.*
+    from active_raw_rows
+    left join staged_rows
+        on
+            active_raw_rows.load_id = staged_rows.load_id
+            and active_raw_rows.source_row_number = staged_rows.source_row_number
+    where staged_rows.load_id is null
+),
+
+not_an_active_raw_row as (
+    select
+        'staged row that is not an active raw row' as problem,
+        staged_rows.*
+    from staged_rows
+    left join active_raw_rows
+        on
+            staged_rows.load_id = active_raw_rows.load_id
+            and staged_rows.source_row_number = active_raw_rows.source_row_number
+    where active_raw_rows.load_id is null
+)
+
+select * from missing_from_staging
+union all
+select * from not_an_active_raw_row
+
+{% endtest %}
