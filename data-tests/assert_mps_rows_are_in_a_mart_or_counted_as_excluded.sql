@@ -1,11 +1,12 @@
+-- sqlfluff:indentation:template_blocks_indent:False
 -- Row conservation for the MPS extracts: per active load, every raw row is staged and the privacy boundary
 -- keeps every staged row; per dataset, agency and month, the suppressed rows are either in the London mart
 -- or counted in quality.<dataset>_exclusions.
 {%- set datasets = [
-    {'name': 'crime_victims', 'mart': 'fct_crime_victims', 'month': 'recorded_month'},
-    {'name': 'crime_perpetrators', 'mart': 'fct_crime_perpetrators', 'month': 'recorded_month'},
-    {'name': 'recorded_crime_outcomes', 'mart': 'fct_recorded_crimes', 'month': 'recorded_month'},
-    {'name': 'asb_incidents', 'mart': 'fct_asb_incidents', 'month': 'incident_month'},
+    {'name': 'crime_victims', 'identifier': 'mps_crime_victims', 'mart': 'fct_crime_victims', 'month': 'recorded_month'},
+    {'name': 'crime_perpetrators', 'identifier': 'mps_crime_perpetrators', 'mart': 'fct_crime_perpetrators', 'month': 'recorded_month'},
+    {'name': 'recorded_crime_outcomes', 'identifier': 'mps_recorded_crime_outcomes', 'mart': 'fct_recorded_crimes', 'month': 'recorded_month'},
+    {'name': 'asb_incidents', 'identifier': 'mps_asb_incidents', 'mart': 'fct_asb_incidents', 'month': 'incident_month'},
 ] %}
 
 with
@@ -20,10 +21,16 @@ active_loads as (
 ),
 
 per_load as (
-    {%- for dataset in datasets %}
-    {%- set identifier = 'mps_' ~ dataset.name %}
     select
-        '{{ identifier }}' as dataset,
+        null::text as dataset,
+        null::text as layer,
+        null::bigint as load_id,
+        null::bigint as row_count
+    where false
+    {%- for dataset in datasets %}
+    union all
+    select
+        '{{ dataset.identifier }}' as dataset,
         'raw' as layer,
         raw_rows._load_id as load_id,
         count(*) as row_count
@@ -33,7 +40,7 @@ per_load as (
     group by raw_rows._load_id
     union all
     select
-        '{{ identifier }}' as dataset,
+        '{{ dataset.identifier }}' as dataset,
         'staged' as layer,
         load_id,
         count(*) as row_count
@@ -41,30 +48,36 @@ per_load as (
     group by load_id
     union all
     select
-        '{{ identifier }}' as dataset,
+        '{{ dataset.identifier }}' as dataset,
         'suppressed' as layer,
         load_id,
         count(*) as row_count
-    from {{ ref(identifier) }}
+    from {{ ref(dataset.identifier) }}
     group by load_id
-    {{- "\n    union all" if not loop.last }}
     {%- endfor %}
 ),
 
 per_month as (
-    {%- for dataset in datasets %}
-    {%- set identifier = 'mps_' ~ dataset.name %}
     select
-        '{{ identifier }}' as dataset,
+        null::text as dataset,
+        null::text as layer,
+        null::text as agency,
+        null::date as period_month,
+        null::bigint as row_count
+    where false
+    {%- for dataset in datasets %}
+    union all
+    select
+        '{{ dataset.identifier }}' as dataset,
         'suppressed' as layer,
         agency,
         {{ dataset.month }} as period_month,
         count(*) as row_count
-    from {{ ref(identifier) }}
+    from {{ ref(dataset.identifier) }}
     group by agency, {{ dataset.month }}
     union all
     select
-        '{{ identifier }}' as dataset,
+        '{{ dataset.identifier }}' as dataset,
         'mart or excluded' as layer,
         agency,
         incident_month as period_month,
@@ -78,9 +91,8 @@ per_month as (
         agency,
         period_month,
         sum(excluded_row_count) as row_count
-    from {{ ref(identifier ~ '_exclusions') }}
+    from {{ ref(dataset.identifier ~ '_exclusions') }}
     group by dataset, agency, period_month
-    {{- "\n    union all" if not loop.last }}
     {%- endfor %}
 ),
 

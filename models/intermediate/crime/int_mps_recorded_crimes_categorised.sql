@@ -36,14 +36,14 @@ categorised as (
         offence_group,
         offence_subgroup,
         has_knife_flag,
+        is_offence_mapped,
+        outcome,
+        outcome_date,
         has_knife_flag and knife_incident_category_code is not null as is_knife_crime,
         case
             when has_knife_flag and knife_incident_category_code is not null then knife_incident_category_code
             else coalesce(subgroup_category_code, 'other')
-        end as incident_category_code,
-        is_offence_mapped,
-        outcome,
-        outcome_date
+        end as incident_category_code
     from matched
 )
 

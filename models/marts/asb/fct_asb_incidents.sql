@@ -31,9 +31,9 @@ final as (
         boroughs.borough_name,
         london_asb_incidents.lsoa_code,
         london_asb_incidents.response_time_minutes,
-        london_asb_incidents.response_time_minutes is not null as was_attended,
         london_asb_incidents.incident_type as asb_type,
         london_asb_incidents.incident_subtype as asb_subtype,
+        london_asb_incidents.response_time_minutes is not null as was_attended,
         -- every call in the extract is ASB, whether or not the seed knows its subtype yet
         coalesce(categories.incident_category_code, 'anti_social_behaviour') as incident_category_code,
         categories.incident_subtype is not null as is_type_mapped
