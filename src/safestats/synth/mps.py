@@ -307,7 +307,7 @@ def _dirty(kind: str, month: str, rows: list[list[str]], rng: np.random.Generato
             rows[i][5] = rows[i][5].lower()                                   # "y" / "n"
         for row in rows:
             row[2] = row[2].replace(" and ", " & ") if row[2].startswith("Kensington") else row[2]
-    planted = PLANTED_REJECTS[kind]
+    planted = min(PLANTED_REJECTS[kind], n)
     at = rng.choice(n, size=planted, replace=False).tolist()
     for j, i in enumerate(at):
         bad = list(rows[i])
