@@ -60,8 +60,8 @@ VICTIMS_PER_CRIME = {
 # Chance that a suspect is recorded, by the crime's final police.uk outcome: none when no suspect was identified,
 # always when someone was charged, cautioned or otherwise dealt with.
 SUSPECT_CHANCE = {
-    "Investigation complete; no suspect identified": 0.0, "Status update unavailable": 0.25,
-    "Under investigation": 0.25, "Unable to prosecute suspect": 0.75,
+    "Investigation complete; no suspect identified": 0.0, "Status update unavailable": 0.3,
+    "Under investigation": 0.3, "Unable to prosecute suspect": 0.85,
     "Further investigation is not in the public interest": 0.4, "Action to be taken by another organisation": 0.5,
 }
 # police.uk crime type -> [(MPS offence group, subgroup, share, knife-flag chance)]
