@@ -9,7 +9,7 @@ import yaml
 
 from safestats.config import settings
 
-COLUMN_TYPES = ("text", "month", "longitude", "latitude", "integer", "number", "date")
+COLUMN_TYPES = ("text", "month", "longitude", "latitude", "integer", "number", "date", "timestamp")
 
 
 class ContractError(ValueError):

@@ -1,0 +1,40 @@
+-- MPS victim rows of the loads that are currently active, typed, trimmed and renamed.
+with
+
+source as (
+    select * from {{ source('mps', 'crime_victims') }}
+),
+
+loads as (
+    select * from {{ source('ingest', 'loads') }}
+),
+
+active_loads as (
+    select
+        load_id,
+        agency
+    from loads
+    where
+        status = '{{ var("active_load_status") }}'
+        and dataset = '{{ source("mps", "crime_victims").identifier }}'
+),
+
+renamed as (
+    select
+        source._load_id as load_id,
+        source._source_row_number as source_row_number,
+        active_loads.agency,
+        {{ nullif_blank('source.crime_id') }} as crime_id,
+        {{ nullif_blank('source.victim_number') }}::integer as victim_number,
+        to_date(btrim(source.month_recorded), 'YYYY-MM') as recorded_month,
+        {{ nullif_blank('source.borough') }} as borough,
+        {{ nullif_blank('source.ethnicity') }} as ethnicity,
+        {{ nullif_blank('source.sex') }} as sex,
+        {{ nullif_blank('source.age_range') }} as age_range,
+        source._loaded_at as loaded_at
+    from source
+    inner join active_loads
+        on source._load_id = active_loads.load_id
+)
+
+select * from renamed

@@ -1,0 +1,217 @@
+"""The MPS extracts (victims, perpetrators, recorded crime outcomes, ASB calls) end to end on the real embedded
+server: a synthetic month -> ingest -> dbt build -> marts, with row conservation, the crime pseudonyms joining the
+police.uk street crimes of the same month, nothing identifying past the privacy boundary, and knife crime."""
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from safestats import database, dbt, warehouse
+from safestats.ingest import ingest_file
+from safestats.synth import mps
+from safestats.synth.police_uk import synthesise_police_uk
+
+MONTH = "2024-06"
+SCALE = 0.05
+KINDS = {  # file kind -> (dataset, mart, exclusions)
+    "victims": ("mps_crime_victims", "marts.fct_crime_victims", "quality.mps_crime_victims_exclusions"),
+    "perpetrators": ("mps_crime_perpetrators", "marts.fct_crime_perpetrators",
+                     "quality.mps_crime_perpetrators_exclusions"),
+    "recorded-outcomes": ("mps_recorded_crime_outcomes", "marts.fct_recorded_crimes",
+                          "quality.mps_recorded_crime_outcomes_exclusions"),
+    "asb": ("mps_asb_incidents", "marts.fct_asb_incidents", "quality.mps_asb_incidents_exclusions"),
+}
+BOROUGH_COLUMN = {"victims": "Borough", "perpetrators": "Borough Name", "recorded-outcomes": "Borough",
+                  "asb": "Borough"}
+SELECTED = ["+fct_street_crimes", "+fct_crime_victims", "+fct_crime_perpetrators", "+fct_recorded_crimes",
+            "+fct_asb_incidents", "+mps_crime_victims_exclusions", "+mps_crime_perpetrators_exclusions",
+            "+mps_recorded_crime_outcomes_exclusions", "+mps_asb_incidents_exclusions",
+            "assert_loads_account_for_every_row"]
+KNIFE_CRIME_GROUPS = {"Violence Against the Person", "Sexual Offences", "Robbery"}
+
+
+def read(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        return [{k: (v or "").strip() for k, v in row.items()} for row in csv.DictReader(fh)]
+
+
+def london_borough_keys(project_dir: Path) -> set[str]:
+    with open(project_dir / "seeds" / "london_boroughs.csv", newline="") as fh:
+        return {borough_key(r["borough_name"]) for r in csv.DictReader(fh)}
+
+
+def borough_key(name: str) -> str:
+    """As macros/mps_borough_key.sql: case, spaces and '&' for 'and' do not matter."""
+    return " ".join(name.replace("&", "and").split()).lower()
+
+
+@pytest.fixture(scope="module")
+def month(cfg, contracts, tmp_path_factory):
+    """One synthetic month of the Met's police.uk street and outcomes files and the four MPS extracts,
+    ingested into an empty raw layer and built once (only what these datasets need)."""
+    out = tmp_path_factory.mktemp("mps")
+    synthesise_police_uk(MONTH, MONTH, out, seed=7, scale=SCALE)
+    files = {kind: path for kind, path in zip(mps.FILES, mps.synthesise(MONTH, MONTH, out, seed=7, scale=SCALE))}
+    files["street"] = out / MONTH / f"{MONTH}-metropolitan-street.csv"
+    files["outcomes"] = out / MONTH / f"{MONTH}-metropolitan-outcomes.csv"
+    boot = database.endpoint(cfg)
+    with psycopg.connect(boot.conninfo(), autocommit=True) as su:
+        tables = ", ".join(f"raw.{c.dataset}" for c in contracts)
+        su.execute(f"truncate {tables}, raw._rejects, raw._loads restart identity")
+    with psycopg.connect(warehouse.loader_endpoint(cfg).conninfo(), autocommit=True) as loader:
+        results = {kind: ingest_file(loader, path, contracts) for kind, path in files.items()}
+    outcome = dbt.run(["build", "--select", *SELECTED, "--indirect-selection", "cautious"], cfg)
+    assert outcome.success, outcome.failures
+    assert outcome.count("test", "fail", "error") == 0
+    assert outcome.count("test", "pass") > 50
+    return {"files": files, "results": results, "rows": {k: read(p) for k, p in files.items()}}
+
+
+@pytest.fixture
+def db(superuser):
+    return superuser
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_month_round_trips_with_every_row_accounted_for(month, db, cfg, kind):
+    dataset, mart, exclusions = KINDS[kind]
+    rows, result = month["rows"][kind], month["results"][kind]
+    assert result.status == "loaded", result.message
+    assert (result.rows_read, result.rows_rejected) == (len(rows), mps.PLANTED_REJECTS[kind])
+    read_, loaded, rejected, status = db.execute(
+        "select rows_read, rows_loaded, rows_rejected, status from raw._loads where load_id = %s",
+        (result.load_id,)).fetchone()
+    assert status == "loaded" and read_ == loaded + rejected == len(rows)
+    assert db.execute(f"select count(*) from raw.{dataset} where _load_id = %s", (result.load_id,)).fetchone()[0] \
+        == loaded
+
+    # exclusions as the synthetic file says: rows not in a London borough, less those the ingest rejected
+    london = london_borough_keys(cfg.project_dir)
+    column = BOROUGH_COLUMN[kind]
+    rejected_records = [r[0] for r in db.execute(
+        "select record from raw._rejects where load_id = %s", (result.load_id,)).fetchall()]
+    outside = Counter("unknown_borough" if r[column] in ("", "Unknown") else "not_a_london_borough"
+                      for r in rows if borough_key(r[column]) not in london)
+    for record in rejected_records:
+        value = (record.get("Borough") or "").strip()   # rejects are keyed by the contract's headers
+        if borough_key(value) not in london:
+            outside["unknown_borough" if value in ("", "Unknown") else "not_a_london_borough"] -= 1
+    counted = dict(db.execute(f"select reason, sum(excluded_row_count)::int from {exclusions} group by reason"))
+    assert counted == {k: v for k, v in outside.items() if v}
+    in_mart = db.execute(f"select count(*) from {mart}").fetchone()[0]
+    assert in_mart == len(rows) - mps.PLANTED_REJECTS[kind] - sum(outside.values())
+    assert in_mart > 0.9 * len(rows)
+
+
+def test_victims_and_perpetrators_join_the_street_crimes_of_the_month(month, db, cfg):
+    london = london_borough_keys(cfg.project_dir)
+    street_ids = {r["Crime ID"] for r in month["rows"]["street"]
+                  if r["Crime ID"] and borough_key(r["LSOA name"][:-5]) in london}
+    for kind, mart in (("victims", "fct_crime_victims"), ("perpetrators", "fct_crime_perpetrators")):
+        id_column = "Crime ID" if kind == "victims" else "Crime Reference"
+        people = [r for r in month["rows"][kind] if r[id_column] and borough_key(r[BOROUGH_COLUMN[kind]]) in london]
+        expected_rate = sum(r[id_column] in street_ids for r in people) / len(people)
+        total, joined = db.execute(
+            f"select count(*), count(*) filter (where exists (select from marts.fct_street_crimes as s"
+            f" where s.crime_pseudo_id = p.crime_pseudo_id)) from marts.{mart} as p").fetchone()
+        assert total > 0
+        assert joined / total == pytest.approx(expected_rate, abs=0.002)
+        assert joined / total > 0.95
+    # every victim's crime is a recorded crime of the MPS extract, which gives it a category
+    assert db.execute("select count(*) from marts.fct_crime_victims where incident_category_code is null"
+                      ).fetchone()[0] == 0
+
+
+def test_no_crime_id_cad_reference_or_free_text_location_past_the_privacy_boundary(month, db):
+    sensitive = {r["Crime ID"] for k in ("victims", "recorded-outcomes") for r in month["rows"][k]}
+    sensitive |= {r["Crime Reference"] for r in month["rows"]["perpetrators"]}
+    sensitive |= {r["Incident reference"] for r in month["rows"]["asb"]}
+    locations = {r["Location description"] for r in month["rows"]["asb"]} - {""}
+    assert len(locations) > 100
+    sensitive = (sensitive | locations) - {""}
+    relations = db.execute(
+        "select table_schema, table_name, array_agg(column_name::text order by ordinal_position)"
+        " from information_schema.columns where table_schema in ('suppressed', 'intermediate', 'marts', 'quality')"
+        " and (table_name like '%mps%' or table_name in ('fct_crime_victims', 'fct_crime_perpetrators',"
+        " 'fct_recorded_crimes', 'fct_asb_incidents')) group by 1, 2").fetchall()
+    assert len(relations) == 4 + 1 + 4 + 4
+    for schema, table, columns in relations:
+        assert not {"crime_id", "incident_reference", "location_description", "called_at"} & set(columns)
+        for column in columns:
+            values = {v for (v,) in db.execute(f'select distinct "{column}"::text from {schema}.{table}')}
+            assert not values & sensitive, f"{schema}.{table}.{column} carries raw values"
+            assert not any(v and v.lower().startswith(("outside ", "junction of ", "rear of ")) for v in values)
+    # call times are kept to the hour
+    assert db.execute("select count(*) from marts.fct_asb_incidents where call_hour not between 0 and 23"
+                      ).fetchone()[0] == 0
+
+
+def test_knife_flag_makes_violence_and_robbery_knife_crime(month, db, cfg):
+    london = london_borough_keys(cfg.project_dir)
+    rows = [r for r in month["rows"]["recorded-outcomes"] if borough_key(r["Borough"]) in london]
+    flagged = Counter((r["Offence group"], r["Knife or sharp instrument"].upper() == "Y") for r in rows)
+    expected_knife = sum(n for (group, knife), n in flagged.items() if knife and group in KNIFE_CRIME_GROUPS)
+    by_category = dict(db.execute(
+        "select incident_category_code, count(*) from marts.fct_recorded_crimes group by 1").fetchall())
+    knife = db.execute("select count(*) from marts.fct_recorded_crimes where is_knife_crime").fetchone()[0]
+    # the planted reject is one row; it may or may not be knife crime
+    assert abs(knife - expected_knife) <= mps.PLANTED_REJECTS["recorded-outcomes"]
+    assert knife > 0 and by_category["knife_or_sharp_instrument"] == knife
+    bad = db.execute(
+        "select offence_group, offence_subgroup, has_knife_flag, is_knife_crime, incident_category_code"
+        " from marts.fct_recorded_crimes where"
+        " is_knife_crime != (has_knife_flag and offence_group in"
+        "   ('Violence Against the Person', 'Sexual Offences', 'Robbery'))"
+        " or (is_knife_crime) != (incident_category_code = 'knife_or_sharp_instrument')"
+        " or (offence_subgroup = 'Violence with Injury' and not has_knife_flag"
+        "     and incident_category_code != 'violence_with_injury')").fetchall()
+    assert bad == []
+    # a knife flag on possession of weapons is recorded but is not knife crime
+    assert db.execute("select count(*), bool_or(is_knife_crime) from marts.fct_recorded_crimes"
+                      " where offence_group = 'Possession of Weapons' and has_knife_flag").fetchone()[1] is False
+
+
+def test_dirty_extracts_load_and_their_dirt_is_cleaned(month, db):
+    results = month["results"]
+    facts = {kind: db.execute("select encoding, line_ending, extra_columns from raw._loads where load_id = %s",
+                              (results[kind].load_id,)).fetchone() for kind in KINDS}
+    assert facts["victims"][:2] == ("utf-8-sig", "CRLF")            # saved through Excel
+    assert facts["recorded-outcomes"][:2] == ("utf-8-sig", "CRLF")
+    assert facts["perpetrators"][2] == []                            # another vintage's headers, all known
+    raw_text = month["files"]["recorded-outcomes"].read_text(encoding="utf-8-sig")
+    assert "  ," in raw_text or "  \r\n" in raw_text                  # trailing spaces
+    assert any(r["Borough"].isupper() for r in month["rows"]["recorded-outcomes"])
+    # upper-case and '&' borough names are placed like any other; values are trimmed and normalised
+    assert db.execute("select count(distinct borough_code) from marts.fct_recorded_crimes").fetchone()[0] == 32
+    assert db.execute("select count(*) from marts.fct_recorded_crimes where borough_code = 'E09000020'"
+                      ).fetchone()[0] > 0                           # Kensington & Chelsea
+    sexes = {s for (s,) in db.execute("select distinct sex from marts.fct_crime_victims")}
+    assert sexes <= {"Male", "Female", "Unknown"}
+
+
+def test_bad_rows_are_rejected_with_their_reason(month, db):
+    reasons = {}
+    for kind in KINDS:
+        reasons[kind] = sorted(r for (r,) in db.execute(
+            "select reason from raw._rejects where load_id = %s", (month["results"][kind].load_id,)))
+    assert reasons["victims"] == ["Crime ID is blank", f'Month recorded "2024-05" is not the file\'s month {MONTH}']
+    assert reasons["perpetrators"] == ['Perpetrator number "first" is not a whole number']
+    assert reasons["recorded-outcomes"] == [f'Outcome date "{MONTH}-31x" is not a date']
+    assert reasons["asb"] == [f'Call date time "{MONTH}-32 25:00:00" is not a date and time',
+                              'Response time minutes "about an hour" is not a whole number']
+
+
+def test_synthetic_months_are_deterministic_and_follow_the_street_file(tmp_path):
+    a = mps.MpsSynthesiser(seed=3, scale=0.02)
+    b = mps.MpsSynthesiser(seed=3, scale=0.02)
+    assert a.victim_rows("2024-02") == b.victim_rows("2024-02")
+    assert a.asb_rows("2024-02") == b.asb_rows("2024-02")
+    assert a.outcome_rows("2024-02") != mps.MpsSynthesiser(seed=4, scale=0.02).outcome_rows("2024-02")
+    street = a.uk.crimes("metropolitan", "2024-02")
+    asb = a.uk.types.index("Anti-social behaviour")
+    assert len(a.outcome_rows("2024-02")) == int((street.ctype != asb).sum())   # one row per crime
+    assert len(a.asb_rows("2024-02")) == int((street.ctype == asb).sum())       # one row per ASB record
