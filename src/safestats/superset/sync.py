@@ -32,16 +32,20 @@ class SyncResult:
     audit_report_readers: list[str]
 
 
-def user_plan(cfg: Settings, today: date | None = None) -> dict:
+def schema_perms(schema: str, catalog: str) -> list[str]:
+    """Superset 6 names a PostgreSQL schema with its catalog (the database) for SQL Lab, without for datasets."""
+    return [f"[{assets.DATABASE_NAME}].[{schema}]", f"[{assets.DATABASE_NAME}].[{catalog}].[{schema}]"]
+
+
+def user_plan(cfg: Settings, today: date | None = None, catalog: str = database.DATABASE_NAME) -> dict:
     """What Superset should hold: roles (schema permissions) and every named user, active or not."""
     from safestats.policies import service
 
     today = today or date.today()
     agreements = service.load(cfg).agreements
     passwords = credentials.user_passwords(cfg)
-    marts = f"[{assets.DATABASE_NAME}].[marts]"
-    roles = {org_role(slug): [marts] for slug in agreements.organisations}
-    roles[AUDIT_REPORT_ROLE] = [f"[{assets.DATABASE_NAME}].[audit]"]
+    roles = {org_role(slug): schema_perms("marts", catalog) for slug in agreements.organisations}
+    roles[AUDIT_REPORT_ROLE] = schema_perms("audit", catalog)
     users = []
     for user in sorted(agreements.users.values(), key=lambda u: u.username):
         org = agreements.organisations[user.organisation]
@@ -126,10 +130,10 @@ def sync(cfg: Settings | None = None, today: date | None = None) -> SyncResult:
     cfg = cfg or settings()
     if not server.running_pid(cfg):
         raise server.SupersetError("Superset is not running: run `safestats superset start` first")
-    plan = user_plan(cfg, today)
+    ep = database.endpoint(cfg)
+    plan = user_plan(cfg, today, catalog=ep.dbname)
     write_users_file(cfg, plan)
     readers = [u["username"] for u in plan["users"] if u["role"] == "org_admin" and u["active"]]
-    ep = database.endpoint(cfg)
     with psycopg.connect(ep.conninfo(), autocommit=True) as conn:
         grant_audit_reports(conn, readers)
         bundle = assets.build(conn, cfg.project_dir, warehouse_uri(ep))
