@@ -12,7 +12,8 @@ from urllib.parse import quote
 
 from flask import Flask, g, jsonify, redirect, request, session
 from flask_login import current_user, user_logged_in, user_logged_out
-from flask_wtf.csrf import generate_csrf
+from flask_wtf.csrf import generate_csrf, validate_csrf
+from wtforms.validators import ValidationError
 
 from safestats_superset import audit, runtime
 
@@ -48,7 +49,12 @@ def terms_page():
     if not current_user.is_authenticated:
         return redirect("/login/")
     next_url = _local(request.values.get("next"))
-    if request.method == "POST":    # CSRF-checked by Superset's CSRFProtect, like every form
+    if request.method == "POST":
+        try:    # Superset's CSRFProtect checks first (a failure redirects to /login/); this check does
+            # not depend on app-wide settings such as WTF_CSRF_EXEMPT_LIST
+            validate_csrf(request.form.get("csrf_token", ""))
+        except ValidationError:
+            return "The form expired or did not come from this site: reload /terms/ and accept again.", 400
         try:
             audit.write("conditions_accepted", current_user.username, "conditions of use",
                         {"version": 1, "remote_addr": request.remote_addr})
