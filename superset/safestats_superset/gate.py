@@ -22,6 +22,7 @@ EXEMPT = re.compile(r"^/(static/|login/?|logout/?|terms/?$|health|healthcheck|pi
 SQLLAB_EXECUTE = re.compile(r"^/api/v1/sqllab/execute/?$")
 SQLLAB_EXPORT = re.compile(r"^/api/v1/sqllab/export/(?P<client_id>[^/]+)/?$")
 CHART_DATA = re.compile(r"^/api/v1/chart/(?:(?P<chart_id>\d+)/)?data/?$")
+LEGACY_CHART_DATA = re.compile(r"^/superset/explore_json/?")   # legacy viz types, e.g. the Country Map
 logger = logging.getLogger("safestats.gate")
 
 CONDITIONS = [
@@ -135,15 +136,17 @@ def _buffer(response) -> bytes:
 
 
 def _chart_request() -> dict:
-    payload = request.get_json(silent=True) if request.is_json else None
-    if payload is None and request.form.get("form_data"):
-        import json
+    """The chart request's payload: a JSON body, or form data posted or passed in the query string (legacy)."""
+    import json
 
+    payload = request.get_json(silent=True) if request.is_json else None
+    raw = request.form.get("form_data") or request.args.get("form_data")
+    if payload is None and raw:
         try:
-            payload = json.loads(request.form["form_data"])
+            payload = json.loads(raw)
         except ValueError:
             payload = None
-    return payload or {}
+    return payload if isinstance(payload, dict) else {}
 
 
 def audit_response(response):
@@ -178,15 +181,40 @@ def audit_response(response):
                 rows = sum(r.get("rowcount") or 0 for r in result.get("result") or [])
                 audit.write("chart_data", user, what, {"rows": rows, "format": fmt, "status": response.status_code,
                                                         "datasource": datasource})
+        elif LEGACY_CHART_DATA.match(path):
+            form_data = _chart_request()
+            fmt = "csv" if request.args.get("csv") == "true" else "xlsx" if request.args.get("xlsx") == "true" \
+                else "json"
+            what = f"chart {form_data.get('slice_id')}" if form_data.get("slice_id") else \
+                f"datasource {form_data.get('datasource')}"
+            if fmt != "json" and response.status_code < 400:
+                body = _buffer(response)
+                audit.write("export", user, what, {"format": fmt, "rows": _rows_in_csv(body) if fmt == "csv"
+                                                   else _rows_in_xlsx(body), "viz_type": form_data.get("viz_type")})
+            else:
+                result = response.get_json(silent=True) or {}
+                audit.write("chart_data", user, what, {"rows": result.get("rowcount"), "format": fmt,
+                                                        "status": response.status_code,
+                                                        "viz_type": form_data.get("viz_type")})
         elif request.method == "POST" and path.rstrip("/") == "/api/v1/security/login" and response.status_code == 200:
             body = request.get_json(silent=True) or {}
             audit.write("login", body.get("username"), "superset", {"method": "api"})
     except audit.AuditUnavailable:
-        if SQLLAB_EXPORT.match(path) or (CHART_DATA.match(path) and response.status_code < 400
-                                         and (_chart_request().get("result_format") or
-                                              request.args.get("format") or "").lower() in ("csv", "xlsx")):
-            return jsonify(message="Export refused: its audit record could not be written."), 503
+        if _is_export(path) and response.status_code < 400:
+            refused = jsonify(message="Export refused: its audit record could not be written.")
+            refused.status_code = 503
+            return refused
     return response
+
+
+def _is_export(path: str) -> bool:
+    if SQLLAB_EXPORT.match(path):
+        return True
+    if CHART_DATA.match(path):
+        return (_chart_request().get("result_format") or request.args.get("format") or "").lower() in ("csv", "xlsx")
+    if LEGACY_CHART_DATA.match(path):
+        return request.args.get("csv") == "true" or request.args.get("xlsx") == "true"
+    return False
 
 
 def mutate_app(app: Flask) -> None:
