@@ -182,7 +182,10 @@ def cmd_demo(args) -> int:
 def cmd_bench(args) -> int:
     from safestats import bench
 
-    return bench.run(rows=args.rows, repeats=args.repeats, console=console)
+    code = bench.run(rows=args.rows, repeats=args.repeats, console=console)
+    from safestats import bench_superset
+
+    return code or bench_superset.run(console=console)
 
 
 def cmd_superset(args) -> int:

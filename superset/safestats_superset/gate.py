@@ -93,7 +93,6 @@ def gate():
 
 def _gate_bearer():
     from flask_jwt_extended import get_jwt_identity, verify_jwt_in_request
-
     from superset import security_manager
 
     try:

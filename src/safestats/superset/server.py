@@ -185,7 +185,8 @@ def start(cfg: Settings | None = None, workers: int = 2) -> str:
             [str(p.venv_bin / "gunicorn"), "--bind", bind(), "--workers", str(workers), "-k", "gthread",
              "--threads", "4", "--timeout", "120", "--pid", str(p.pidfile), "--limit-request-line", "0",
              "--limit-request-field_size", "0", "superset.app:create_app()"],
-            env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+            env=env, cwd=p.dir, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True)
     deadline = time.monotonic() + HEALTH_TIMEOUT
     while time.monotonic() < deadline:
         if healthy():
