@@ -3,10 +3,28 @@ PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Superset pins SQLAlchemy < 2 (Prefect needs 2.x): its own venv, from its own constraints file.
+SUPERSET_VENV  := .venv-superset
+SUPERSET_STAMP := $(SUPERSET_VENV)/.installed
+SUPERSET_PKGS  := apache-superset==6.1.0 rich cachetools flask-caching==2.3.1 psycopg2-binary gunicorn
 
-.PHONY: install demo test lint bench clean
+.PHONY: install superset-install browser demo test lint bench clean
 
 install: $(STAMP)
+
+superset-install: $(SUPERSET_STAMP)
+
+$(SUPERSET_STAMP): requirements/superset.lock
+	test -x $(SUPERSET_VENV)/bin/python || $(PYTHON) -m venv $(SUPERSET_VENV)
+	$(SUPERSET_VENV)/bin/pip install --quiet --disable-pip-version-check -c requirements/superset.lock $(SUPERSET_PKGS)
+	$(SUPERSET_VENV)/bin/pip check
+	touch $(SUPERSET_STAMP)
+
+# The browser tests and bench drive Debian's chromium (playwright's own browser download is not used).
+browser:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else echo "chromium is missing: sudo apt-get install chromium"; exit 1; fi; }
 
 $(STAMP): pyproject.toml requirements/main.lock
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required (set PYTHON=...)"; exit 1; }
@@ -14,19 +32,20 @@ $(STAMP): pyproject.toml requirements/main.lock
 	$(BIN)/pip install --quiet --disable-pip-version-check -c requirements/main.lock -e '.[dev]'
 	touch $(STAMP)
 
-demo: install
+demo: install superset-install
 	$(BIN)/safestats demo
 
 lint: install
-	$(BIN)/ruff check src tests flows
+	$(BIN)/ruff check src tests flows superset
 	$(BIN)/sqlfluff lint models macros snapshots data-tests --processes 2
 
-test: install lint
+test: install superset-install browser lint
 	$(BIN)/pytest
 
-bench: install
+bench: install browser
 	$(BIN)/safestats bench
 
 clean:
+	-$(BIN)/safestats superset stop
 	-$(BIN)/safestats db stop
-	rm -rf .safestats target logs
+	rm -rf .safestats target logs test-output

@@ -72,3 +72,42 @@ def realdata() -> Path:
         pytest.skip(f"the real public extracts are not here: expected them in {REALDATA} "
                     "(shared/realdata beside the checkout)")
     return REALDATA
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Superset: one server for the whole session, over two synthetic months of police data
+# ---------------------------------------------------------------------------------------------------------
+
+SUPERSET_PORT = int(os.environ.get("SAFESTATS_TEST_SUPERSET_PORT", "8199"))
+
+
+@pytest.fixture(scope="session")
+def superset(cfg, bootstrap, contracts, tmp_path_factory):
+    """Superset serving this session's warehouse (data loaded, policies applied, `superset sync` done)."""
+    from safestats import dbt
+    from safestats.ingest import ingest_landing
+    from safestats.policies import service
+    from safestats.superset import server, sync
+    from safestats.synth import synthesise_police_uk
+
+    if not (server.paths(cfg).venv_bin / "gunicorn").exists():
+        pytest.fail("Superset is not installed: run `make superset-install` (make test does it)")
+    os.environ["SAFESTATS_SUPERSET_BIND"] = f"127.0.0.1:{SUPERSET_PORT}"
+    with psycopg.connect(bootstrap.conninfo(), autocommit=True) as su:
+        built = su.execute("select to_regclass('marts.fct_street_crimes') is not null").fetchone()[0]
+        rows = built and su.execute("select count(*) from marts.fct_street_crimes").fetchone()[0]
+    if not rows:
+        landing = tmp_path_factory.mktemp("superset-landing")
+        synthesise_police_uk("2024-01", "2024-02", landing, scale=0.02)
+        with psycopg.connect(warehouse.loader_endpoint(cfg).conninfo(), autocommit=True) as loader:
+            ingest_landing(loader, landing, contracts)
+        outcome = dbt.build(cfg)
+        assert outcome.success, outcome.failures
+    service.apply(cfg)
+    url = server.start(cfg)
+    try:
+        result = sync.sync(cfg)
+        yield {"url": url, "sync": result}
+    finally:
+        server.stop(cfg)
+        os.environ.pop("SAFESTATS_SUPERSET_BIND", None)

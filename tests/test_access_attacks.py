@@ -31,7 +31,8 @@ from safestats.synth import synthesise_police_uk
 
 LONDON = ZoneInfo("Europe/London")
 MARTS = "marts"
-SERVICE_LOGINS = {"postgres", "safestats_loader", "safestats_dbt"}
+SERVICE_LOGINS = {"postgres", "safestats_loader", "safestats_dbt", "safestats_audit_writer",
+                  "safestats_superset_nobody"}
 OTHER_SCHEMAS = ("raw", "staging", "suppressed", "intermediate", "snapshots", "quality", "seeds", "private", "audit")
 
 

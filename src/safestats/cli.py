@@ -182,7 +182,60 @@ def cmd_demo(args) -> int:
 def cmd_bench(args) -> int:
     from safestats import bench
 
-    return bench.run(rows=args.rows, repeats=args.repeats, console=console)
+    code = bench.run(rows=args.rows, repeats=args.repeats, console=console)
+    from safestats import bench_superset
+
+    return code or bench_superset.run(console=console)
+
+
+def cmd_superset(args) -> int:
+    from safestats.superset import server
+
+    try:
+        if args.action == "start":
+            console.print(f"Superset serving at {server.start()}")
+        elif args.action == "stop":
+            console.print("stopped" if server.stop() else "not running (nothing to stop)")
+        elif args.action == "status":
+            info = server.status()
+            console.print_json(json.dumps(info))
+            return 0 if info["running"] else 3
+        elif args.action == "sync":
+            from safestats.superset import sync
+
+            result = sync.sync()
+            console.print(f"datasets: {len(result.datasets)} ({', '.join(result.datasets)})", soft_wrap=True)
+            console.print(f"dashboards: {', '.join(result.dashboards) or '(none)'}", soft_wrap=True)
+            for title in result.skipped_dashboards:
+                console.print(f"[yellow]skipped[/] {title}: a dataset it needs is not built yet")
+            console.print("users: " + json.dumps(result.users), soft_wrap=True, highlight=False)
+    except server.SupersetError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        return 2
+    return 0
+
+
+def cmd_audit(args) -> int:
+    from safestats import audit
+
+    result = audit.verify_install()
+    if result.ok:
+        console.print(f"audit chain intact: {result.events} event(s)")
+        return 0
+    err.print(f"[red]audit chain broken[/] at event {result.broken_event_id}: {result.reason}")
+    return 1
+
+
+def cmd_users(args) -> int:
+    from safestats import demo
+
+    rows = demo.demo_logins()
+    if rows is None:
+        err.print("[red]error:[/] not a demo install: demo logins are printed only for installs made by `make demo`")
+        return 2
+    for username, organisation, password in rows:
+        print(f"{username}\t{organisation}\t{password}")
+    return 0
 
 
 def parser() -> argparse.ArgumentParser:
@@ -229,6 +282,18 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--months", type=int, default=12)
     demo.add_argument("--scale", type=float, default=1.0)
     demo.set_defaults(func=cmd_demo)
+
+    sup = sub.add_parser("superset", help="Apache Superset: start, stop, status, sync users/roles/assets")
+    sup.add_argument("action", choices=["start", "stop", "status", "sync"])
+    sup.set_defaults(func=cmd_superset)
+
+    aud = sub.add_parser("audit", help="the audit trail")
+    aud.add_argument("action", choices=["verify"])
+    aud.set_defaults(func=cmd_audit)
+
+    users = sub.add_parser("users", help="named users")
+    users.add_argument("action", choices=["demo-logins"])
+    users.set_defaults(func=cmd_users)
 
     bench = sub.add_parser("bench", help="ingest speed against psql \\copy of the same file")
     bench.add_argument("--rows", type=int, default=1_000_000)

@@ -10,7 +10,9 @@ from safestats.config import Settings, settings
 
 LOADER_ROLE = "safestats_loader"
 DBT_ROLE = "safestats_dbt"
-SERVICE_ROLES = (LOADER_ROLE, DBT_ROLE)
+AUDIT_WRITER_ROLE = "safestats_audit_writer"     # inserts audit events, nothing else
+SUPERSET_NOBODY_ROLE = "safestats_superset_nobody"  # Superset's login for anyone but a named user: sees nothing
+SERVICE_ROLES = (LOADER_ROLE, DBT_ROLE, AUDIT_WRITER_ROLE, SUPERSET_NOBODY_ROLE)
 
 
 def load(cfg: Settings | None = None) -> dict[str, str]:

@@ -15,6 +15,21 @@ from safestats.ingest import landing_files
 from safestats.sniff import sha256_of
 
 DEMO_LAST_MONTH = "2025-12"   # fixed, so every demo install holds the same data
+DEMO_MARKER = "demo_install"  # written under SAFESTATS_HOME by `make demo`: only then are logins printable
+
+
+def demo_logins(cfg=None) -> list[tuple[str, str, str]] | None:
+    """(username, organisation, password) of the demo users; None when this is not a demo install."""
+    from safestats import credentials
+    from safestats.policies import service
+
+    cfg = cfg or settings()
+    if not (cfg.home / DEMO_MARKER).exists():
+        return None
+    passwords = credentials.user_passwords(cfg)
+    users = service.load(cfg).agreements.users.values()
+    return [(u.username, u.organisation, passwords[u.username])
+            for u in sorted(users, key=lambda u: (u.organisation, u.username)) if u.username in passwords]
 
 
 def demo_months(count: int, last: str = DEMO_LAST_MONTH) -> list[str]:
@@ -43,6 +58,7 @@ def run(months: int, scale: float, console: Console, refresh_month: Callable) ->
 
     cfg = settings()
     bootstrap = warehouse.setup(cfg)
+    (cfg.home / DEMO_MARKER).write_text("installed by `make demo`: demo logins may be printed\n")
     from safestats.policies import service
 
     changes = service.apply(cfg).changes
@@ -68,6 +84,25 @@ def run(months: int, scale: float, console: Console, refresh_month: Callable) ->
                   f"  psql \"$(.venv/bin/safestats db url)\"\n"
                   f"  ({bootstrap.url()})\n"
                   f"and try: select crime_month, count(*) from marts.fct_street_crimes group by 1 order by 1;")
+    return _serve_superset(console, cfg)
+
+
+def _serve_superset(console: Console, cfg) -> int:
+    """Last step: Superset serving, provisioned, with the URL and the demo logins."""
+    from safestats.superset import server, sync
+
+    try:
+        url = server.start(cfg)
+        sync.sync(cfg)
+    except server.SupersetError as exc:
+        console.print(f"[red]Superset:[/] {exc}")
+        return 1
+    table = Table(title=f"Superset is serving at {url} - demo logins (`safestats users demo-logins`)")
+    for col in ("username", "organisation", "password"):
+        table.add_column(col)
+    for row in demo_logins(cfg) or []:
+        table.add_row(*row)
+    console.print(table)
     return 0
 
 

@@ -89,3 +89,7 @@ def loader_endpoint(cfg: Settings | None = None, bootstrap: database.Endpoint | 
 
 def dbt_endpoint(cfg: Settings | None = None, bootstrap: database.Endpoint | None = None):
     return role_endpoint(credentials.DBT_ROLE, cfg, bootstrap)
+
+
+def audit_writer_endpoint(cfg: Settings | None = None, bootstrap: database.Endpoint | None = None):
+    return role_endpoint(credentials.AUDIT_WRITER_ROLE, cfg, bootstrap)

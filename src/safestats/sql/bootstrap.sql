@@ -108,7 +108,10 @@ $$;
 revoke all on function private.apply_access_policies(text, text) from public;
 grant execute on function private.apply_access_policies(text, text) to safestats_dbt;
 
--- Audit: append-only record of what the platform did (policy changes here; logins and queries later).
+-- Audit: append-only, hash-chained record of what the platform and its users did (policy changes,
+-- logins, conditions accepted, queries, chart data, exports). Nobody may change a row once written: a
+-- trigger refuses UPDATE, DELETE and TRUNCATE, and each row carries sha256(previous row_hash || its own
+-- canonical content), so `safestats audit verify` finds a row changed with the triggers disabled.
 create schema if not exists audit;
 revoke all on schema audit from public;
 create table if not exists audit.events (
@@ -120,4 +123,147 @@ create table if not exists audit.events (
     object text,
     detail jsonb
 );
+alter table audit.events add column if not exists chain_position bigint;
+alter table audit.events add column if not exists prev_hash text;
+alter table audit.events add column if not exists row_hash text;
+create unique index if not exists events_chain_position on audit.events (chain_position);
 revoke all on audit.events from public;
+
+do $$
+begin
+    if not exists (select from pg_roles where rolname = 'safestats_audit_writer') then
+        create role safestats_audit_writer login;
+    end if;
+    -- Superset connects as this role for anyone who is not a named user (its admin, background jobs):
+    -- it may connect and nothing else, so such a query fails instead of seeing data.
+    if not exists (select from pg_roles where rolname = 'safestats_superset_nobody') then
+        create role safestats_superset_nobody login;
+    end if;
+end
+$$;
+alter role safestats_audit_writer nosuperuser nocreatedb nocreaterole nobypassrls noinherit;
+alter role safestats_superset_nobody nosuperuser nocreatedb nocreaterole nobypassrls noinherit;
+grant connect on database :"dbname" to safestats_audit_writer, safestats_superset_nobody;
+grant usage on schema audit to safestats_audit_writer;
+grant insert (event_time, username, organisation, event_type, object, detail) on audit.events
+    to safestats_audit_writer;
+
+-- The head of the chain: one row, locked by each insert, so concurrent writers chain one after another.
+create table if not exists private.audit_chain_head (
+    singleton boolean primary key default true check (singleton),
+    chain_position bigint not null,
+    row_hash text not null
+);
+revoke all on private.audit_chain_head from public;
+insert into private.audit_chain_head (chain_position, row_hash)
+values (0, repeat('0', 64))
+on conflict do nothing;
+
+-- The canonical content of a row: a JSON array, so no two different rows share one text.
+create or replace function private.audit_row_hash(
+    prev_hash text, chain_position bigint, event_time timestamptz, username text, organisation text,
+    event_type text, object text, detail jsonb
+) returns text
+language sql
+immutable
+set search_path = pg_catalog
+as $$
+    select encode(sha256(convert_to(prev_hash || jsonb_build_array(
+        chain_position,
+        to_char(event_time at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+        username, organisation, event_type, object, detail
+    )::text, 'UTF8')), 'hex')
+$$;
+revoke all on function private.audit_row_hash(text, bigint, timestamptz, text, text, text, text, jsonb)
+    from public;
+
+-- Runs as its owner so writers need INSERT alone; it never reads the caller's identity.
+create or replace function private.audit_chain() returns trigger
+language plpgsql
+security definer
+set search_path = pg_catalog
+as $$
+declare
+    head private.audit_chain_head;
+begin
+    select * into strict head from private.audit_chain_head where singleton for update;
+    new.chain_position := head.chain_position + 1;
+    new.prev_hash := head.row_hash;
+    new.row_hash := private.audit_row_hash(new.prev_hash, new.chain_position, new.event_time, new.username,
+                                           new.organisation, new.event_type, new.object, new.detail);
+    update private.audit_chain_head set chain_position = new.chain_position, row_hash = new.row_hash
+    where singleton;
+    return new;
+end
+$$;
+revoke all on function private.audit_chain() from public;
+
+create or replace function private.audit_refuse_change() returns trigger
+language plpgsql
+set search_path = pg_catalog
+as $$
+begin
+    raise exception 'audit.events is append-only: % refused', tg_op
+        using errcode = 'insufficient_privilege',
+              hint = 'audit records are never changed or removed; write a new event instead';
+end
+$$;
+revoke all on function private.audit_refuse_change() from public;
+
+-- Rows written before the chain existed (by `policies apply`) are chained once, in event order.
+do $$
+declare
+    r record;
+begin
+    if exists (select from audit.events where row_hash is null) then
+        execute 'alter table audit.events disable trigger user';
+        for r in select event_id from audit.events where row_hash is null order by event_id loop
+            update audit.events as e set
+                chain_position = h.chain_position + 1,
+                prev_hash = h.row_hash,
+                row_hash = private.audit_row_hash(h.row_hash, h.chain_position + 1, e.event_time, e.username,
+                                                  e.organisation, e.event_type, e.object, e.detail)
+            from private.audit_chain_head as h
+            where e.event_id = r.event_id;
+            update private.audit_chain_head as h set chain_position = e.chain_position, row_hash = e.row_hash
+            from audit.events as e where e.event_id = r.event_id;
+        end loop;
+        execute 'alter table audit.events enable trigger user';
+    end if;
+end
+$$;
+alter table audit.events alter column chain_position set not null;
+alter table audit.events alter column prev_hash set not null;
+alter table audit.events alter column row_hash set not null;
+
+drop trigger if exists events_chain on audit.events;
+create trigger events_chain before insert on audit.events for each row execute function private.audit_chain();
+drop trigger if exists events_append_only on audit.events;
+create trigger events_append_only before update or delete on audit.events
+    for each row execute function private.audit_refuse_change();
+drop trigger if exists events_no_truncate on audit.events;
+create trigger events_no_truncate before truncate on audit.events
+    for each statement execute function private.audit_refuse_change();
+
+-- An organisation administrator's audit report: their own organisation's events, decided in the database
+-- by the reader's membership of the organisation's role (current_user here is the reader: a view checks
+-- table rights as its owner, but functions in it see the session's user). `safestats superset sync`
+-- grants it to the org_admin users of access_policies/ and to no one else.
+create or replace view audit.organisation_events with (security_barrier) as
+select
+    e.event_id,
+    e.event_time,
+    e.username,
+    e.organisation,
+    e.event_type,
+    e.object,
+    e.detail::text as detail
+from audit.events as e
+where e.organisation is not null
+  and exists (
+      select from pg_catalog.pg_auth_members as m
+      join pg_catalog.pg_roles as g on g.oid = m.roleid
+      where m.member = (select r.oid from pg_catalog.pg_roles as r where r.rolname = current_user)
+        and g.rolname = 'org_' || replace(e.organisation, '-', '_')
+  );
+revoke all on audit.organisation_events from public;

@@ -1,0 +1,1 @@
+"""Apache Superset for SafeStats: its own venv, started and provisioned from here (see docs/superset.md)."""

@@ -1,0 +1,250 @@
+"""The Superset asset bundle, built at sync time: one dataset per relation in `marts` (columns and their
+descriptions from the dbt YAML), the organisation admins' audit report, and the dashboards written as short
+YAML under superset/assets/dashboards/ (the repo is the source of truth)."""
+from __future__ import annotations
+
+import io
+import uuid
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+import yaml
+
+DATABASE_NAME = "SafeStats warehouse"
+NAMESPACE = uuid.UUID("6f1c9a52-8a3e-4b8e-9a55-5afe57a75000")   # SafeStats' asset uuids derive from names
+DATABASE_FILE = "databases/SafeStats_warehouse.yaml"
+PUBLISHED_SCHEMAS = ("marts",)
+AUDIT_REPORT = ("audit", "organisation_events")
+TEMPORAL_TYPES = ("date", "timestamp", "timestamp with time zone", "timestamp without time zone")
+
+
+def asset_uuid(kind: str, name: str) -> str:
+    return str(uuid.uuid5(NAMESPACE, f"{kind}:{name}"))
+
+
+@dataclass
+class Column:
+    name: str
+    type: str
+    description: str | None = None
+
+    @property
+    def is_dttm(self) -> bool:
+        return self.type.lower() in TEMPORAL_TYPES
+
+
+@dataclass
+class Relation:
+    schema: str
+    name: str
+    columns: list[Column]
+    description: str | None = None
+    kind: str = "table"
+    metrics: list[dict] = field(default_factory=list)
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+
+def dbt_docs(models_dir: Path) -> dict[str, dict]:
+    """model name -> {"description", "columns": {name: description}} from every dbt YAML under models/."""
+    docs = {}
+    for path in sorted(models_dir.rglob("*.yml")):
+        doc = yaml.safe_load(path.read_text()) or {}
+        for model in doc.get("models") or []:
+            docs[model["name"]] = {
+                "description": " ".join((model.get("description") or "").split()) or None,
+                "columns": {c["name"]: " ".join((c.get("description") or "").split()) or None
+                            for c in model.get("columns") or []},
+            }
+    return docs
+
+
+def published_relations(conn: psycopg.Connection, models_dir: Path) -> list[Relation]:
+    """Every table and view in the published schemas as the database holds them now, documented from dbt."""
+    docs = dbt_docs(models_dir)
+    rows = conn.execute(
+        "select n.nspname, c.relname, a.attname, format_type(a.atttypid, a.atttypmod)"
+        " from pg_class c join pg_namespace n on n.oid = c.relnamespace"
+        " join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped"
+        " where c.relkind in ('r', 'p', 'v', 'm') and (n.nspname = any(%s) or (n.nspname, c.relname) = (%s, %s))"
+        " order by n.nspname, c.relname, a.attnum",
+        (list(PUBLISHED_SCHEMAS), *AUDIT_REPORT)).fetchall()
+    relations: dict[tuple[str, str], Relation] = {}
+    for schema, name, column, ctype in rows:
+        doc = docs.get(name, {}) if schema != "audit" else AUDIT_DOCS
+        rel = relations.setdefault((schema, name), Relation(schema, name, [], doc.get("description")))
+        rel.columns.append(Column(column, ctype, (doc.get("columns") or {}).get(column)))
+    for rel in relations.values():
+        rel.metrics = default_metrics(rel)
+    return list(relations.values())
+
+
+AUDIT_DOCS = {
+    "description": "Audit report for organisation administrators: the events (logins, conditions accepted, "
+                   "queries, chart data, exports) of their own organisation's users; PostgreSQL decides which "
+                   "rows by the reader's organisation.",
+    "columns": {"event_id": "Event number.", "event_time": "When it happened.", "username": "Who.",
+                "organisation": "Their organisation.", "event_type": "login, login_failed, logout, "
+                "conditions_accepted, sqllab_query, chart_data, export, policy_change.",
+                "object": "What it was about (a chart, a query, a dataset).", "detail": "Details (JSON)."},
+}
+
+
+def default_metrics(rel: Relation) -> list[dict]:
+    metrics = [{"metric_name": "count", "verbose_name": "Rows", "expression": "count(*)", "metric_type": "count",
+                "description": "Number of rows", "d3format": ",d"}]
+    for col in rel.columns:
+        if col.name.endswith("_count"):
+            metrics.append({"metric_name": f"sum__{col.name}", "verbose_name": f"Total {col.name}",
+                            "expression": f'sum("{col.name}")', "metric_type": "sum",
+                            "description": col.description, "d3format": ",d"})
+    return metrics
+
+
+def database_yaml(sqlalchemy_uri: str) -> dict:
+    return {
+        "database_name": DATABASE_NAME,
+        "sqlalchemy_uri": sqlalchemy_uri,
+        "cache_timeout": None,
+        "expose_in_sqllab": True,
+        "allow_run_async": False,
+        "allow_ctas": False,
+        "allow_cvas": False,
+        "allow_dml": False,          # and the database roles hold SELECT alone
+        "allow_csv_upload": False,
+        "impersonate_user": False,
+        "extra": {"allows_virtual_table_explore": True, "metadata_params": {}, "engine_params": {},
+                  "schemas_allowed_for_file_upload": []},
+        "uuid": asset_uuid("database", DATABASE_NAME),
+        "version": "1.0.0",
+    }
+
+
+def dataset_yaml(rel: Relation) -> dict:
+    dttm = next((c.name for c in rel.columns if c.is_dttm), None)
+    return {
+        "table_name": rel.name,
+        "main_dttm_col": dttm,
+        "description": rel.description,
+        "default_endpoint": None,
+        "offset": 0,
+        "cache_timeout": None,
+        "schema": rel.schema,
+        "sql": None,
+        "params": None,
+        "template_params": None,
+        "filter_select_enabled": True,
+        "fetch_values_predicate": None,
+        "extra": None,
+        "uuid": asset_uuid("dataset", rel.qualified),
+        "metrics": [{**m, "warning_text": None, "extra": None} for m in rel.metrics],
+        "columns": [{"column_name": c.name, "verbose_name": None, "is_dttm": c.is_dttm, "is_active": True,
+                     "type": c.type.upper(), "groupby": True, "filterable": True, "expression": None,
+                     "description": c.description, "python_date_format": None, "extra": None}
+                    for c in rel.columns],
+        "version": "1.0.0",
+        "database_uuid": asset_uuid("database", DATABASE_NAME),
+    }
+
+
+class DashboardError(ValueError):
+    pass
+
+
+def load_dashboards(assets_dir: Path) -> list[tuple[Path, dict]]:
+    return [(p, yaml.safe_load(p.read_text())) for p in sorted((assets_dir / "dashboards").glob("*.yml"))]
+
+
+def _chart_params(chart: dict, rel: Relation) -> dict:
+    params = {"viz_type": chart["viz_type"], "adhoc_filters": [], "extra_form_data": {}, "row_limit": 10000}
+    dttm = next((c.name for c in rel.columns if c.is_dttm), None)
+    if dttm:
+        params["adhoc_filters"] = [{"clause": "WHERE", "comparator": "No filter", "expressionType": "SIMPLE",
+                                    "operator": "TEMPORAL_RANGE", "subject": dttm}]
+    params.update(chart.get("params") or {})
+    return params
+
+
+def dashboard_assets(spec: dict, source: Path, relations: dict[str, Relation]) -> dict[str, dict] | None:
+    """The chart and dashboard files of one dashboard spec; None when a dataset it needs is not built yet."""
+    for key in ("title", "slug", "rows"):
+        if key not in spec:
+            raise DashboardError(f"{source}: a dashboard needs `{key}`")
+    needed = {c["dataset"] for row in spec["rows"] for c in row}
+    if needed - set(relations):
+        return None
+    files: dict[str, dict] = {}
+    position: dict = {"DASHBOARD_VERSION_KEY": "v2",
+                      "ROOT_ID": {"children": ["GRID_ID"], "id": "ROOT_ID", "type": "ROOT"},
+                      "GRID_ID": {"children": [], "id": "GRID_ID", "parents": ["ROOT_ID"], "type": "GRID"},
+                      "HEADER_ID": {"id": "HEADER_ID", "meta": {"text": spec["title"]}, "type": "HEADER"}}
+    for r, row in enumerate(spec["rows"]):
+        row_id = f"ROW-{r}"
+        position["GRID_ID"]["children"].append(row_id)
+        position[row_id] = {"children": [], "id": row_id, "meta": {"background": "BACKGROUND_TRANSPARENT"},
+                            "parents": ["ROOT_ID", "GRID_ID"], "type": "ROW"}
+        for chart in row:
+            for key in ("title", "dataset", "viz_type"):
+                if key not in chart:
+                    raise DashboardError(f"{source}: chart {chart.get('title', '?')!r} needs `{key}`")
+            rel = relations[chart["dataset"]]
+            chart_uuid = asset_uuid("chart", f"{spec['slug']}/{chart['title']}")
+            files[f"charts/{spec['slug']}__{chart_uuid[:8]}.yaml"] = {
+                "slice_name": chart["title"], "description": chart.get("description"),
+                "viz_type": chart["viz_type"], "params": _chart_params(chart, rel), "query_context": None,
+                "cache_timeout": None, "certified_by": None, "certification_details": None,
+                "uuid": chart_uuid, "version": "1.0.0", "dataset_uuid": asset_uuid("dataset", rel.qualified)}
+            chart_id = f"CHART-{chart_uuid[:8]}"
+            position[row_id]["children"].append(chart_id)
+            position[chart_id] = {"children": [], "id": chart_id, "parents": ["ROOT_ID", "GRID_ID", row_id],
+                                  "type": "CHART",
+                                  "meta": {"chartId": 0, "sliceName": chart["title"], "uuid": chart_uuid,
+                                           "width": chart.get("width", 12 // len(row)),
+                                           "height": chart.get("height", 50)}}
+    files[f"dashboards/{spec['slug']}.yaml"] = {
+        "dashboard_title": spec["title"], "description": spec.get("description"), "css": "",
+        "slug": spec["slug"], "uuid": asset_uuid("dashboard", spec["slug"]), "position": position,
+        "metadata": {"color_scheme": "", "refresh_frequency": 0, "expanded_slices": {}, "label_colors": {},
+                     "timed_refresh_immune_slices": [], "cross_filters_enabled": False,
+                     "native_filter_configuration": [], "default_filters": "{}", "chart_configuration": {},
+                     "shared_label_colors": [], "color_scheme_domain": []},
+        "published": True, "certified_by": None, "certification_details": None, "version": "1.0.0"}
+    return files
+
+
+@dataclass
+class Bundle:
+    files: dict[str, dict]
+    datasets: list[str]
+    dashboards: list[str]
+    skipped_dashboards: list[str]
+
+    def zip_bytes(self) -> bytes:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
+            meta = {"version": "1.0.0", "type": "assets", "timestamp": "2026-01-01T00:00:00+00:00"}
+            bundle.writestr("safestats_assets/metadata.yaml", yaml.safe_dump(meta))
+            for name, content in sorted(self.files.items()):
+                bundle.writestr(f"safestats_assets/{name}", yaml.safe_dump(content, sort_keys=False,
+                                                                           allow_unicode=True))
+        return buffer.getvalue()
+
+
+def build(conn: psycopg.Connection, project_dir: Path, sqlalchemy_uri: str) -> Bundle:
+    relations = {r.qualified: r for r in published_relations(conn, project_dir / "models")}
+    files = {DATABASE_FILE: database_yaml(sqlalchemy_uri)}
+    for rel in relations.values():
+        files[f"datasets/SafeStats_warehouse/{rel.schema}.{rel.name}.yaml"] = dataset_yaml(rel)
+    dashboards, skipped = [], []
+    for source, spec in load_dashboards(project_dir / "superset" / "assets"):
+        made = dashboard_assets(spec, source, relations)
+        if made is None:
+            skipped.append(spec["title"])
+            continue
+        files.update(made)
+        dashboards.append(spec["title"])
+    return Bundle(files, sorted(relations), dashboards, skipped)

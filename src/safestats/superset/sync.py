@@ -1,0 +1,144 @@
+"""`safestats superset sync`: Superset's users, roles and assets made to match access_policies/ and the repo."""
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass
+from datetime import date
+from urllib.parse import quote
+
+import psycopg
+import requests
+from psycopg import sql
+
+from safestats import credentials, database
+from safestats.config import Settings, settings
+from safestats.superset import assets, server
+
+ANALYST_ROLES = ("Gamma", "sql_lab")
+AUDIT_REPORT_ROLE = "SafeStats audit report"
+
+
+def org_role(slug: str) -> str:
+    return f"SafeStats org {slug}"
+
+
+@dataclass
+class SyncResult:
+    users: dict
+    datasets: list[str]
+    dashboards: list[str]
+    skipped_dashboards: list[str]
+    audit_report_readers: list[str]
+
+
+def schema_perms(schema: str, catalog: str) -> list[str]:
+    """Superset 6 names a PostgreSQL schema with its catalog (the database) for SQL Lab, without for datasets."""
+    return [f"[{assets.DATABASE_NAME}].[{schema}]", f"[{assets.DATABASE_NAME}].[{catalog}].[{schema}]"]
+
+
+def user_plan(cfg: Settings, today: date | None = None, catalog: str = database.DATABASE_NAME) -> dict:
+    """What Superset should hold: roles (schema permissions) and every named user, active or not."""
+    from safestats.policies import service
+
+    today = today or date.today()
+    agreements = service.load(cfg).agreements
+    passwords = credentials.user_passwords(cfg)
+    roles = {org_role(slug): schema_perms("marts", catalog) for slug in agreements.organisations}
+    roles[AUDIT_REPORT_ROLE] = schema_perms("audit", catalog)
+    users = []
+    for user in sorted(agreements.users.values(), key=lambda u: u.username):
+        org = agreements.organisations[user.organisation]
+        active = org.has_access(today) and user.expires_on >= today and user.username in passwords
+        first, _, last = user.name.partition(" ")
+        users.append({
+            "username": user.username, "first_name": first or user.username, "last_name": last or "-",
+            "email": user.email, "organisation": user.organisation, "role": user.role, "active": active,
+            # an inactive user still gets a password no one knows, so no stored hash lingers usable
+            "password": passwords.get(user.username) or credentials.new_password(),
+            "roles": [*ANALYST_ROLES, org_role(user.organisation)]
+            + ([AUDIT_REPORT_ROLE] if user.role == "org_admin" else []),
+        })
+    return {"roles": roles, "users": users, "provisioning_user": server.PROVISIONING_USER}
+
+
+def write_users_file(cfg: Settings, plan: dict) -> None:
+    """The identity map superset_config reads: who is a named, active user and of which organisation."""
+    named = {u["username"]: {"organisation": u["organisation"], "role": u["role"], "active": u["active"]}
+             for u in plan["users"]}
+    path = server.paths(cfg).dir / "users.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(named, indent=2, sort_keys=True) + "\n")
+    tmp.replace(path)
+
+
+def grant_audit_reports(conn: psycopg.Connection, readers: list[str]) -> None:
+    """Only active org_admins read audit.organisation_events (their own organisation's rows, by the view)."""
+    current = {r[0] for r in conn.execute(
+        "select grantee from information_schema.role_table_grants"
+        " where table_schema = 'audit' and table_name = 'organisation_events' and privilege_type = 'SELECT'"
+    ).fetchall()} - {"postgres"}
+    existing = {r[0] for r in conn.execute("select rolname from pg_roles where rolname = any(%s)",
+                                           (readers,)).fetchall()}
+    for role in sorted(current - set(readers)):
+        conn.execute(sql.SQL("revoke select on audit.organisation_events from {}").format(sql.Identifier(role)))
+        conn.execute(sql.SQL("revoke usage on schema audit from {}").format(sql.Identifier(role)))
+    for role in sorted(existing):
+        conn.execute(sql.SQL("grant usage on schema audit to {}").format(sql.Identifier(role)))
+        conn.execute(sql.SQL("grant select on audit.organisation_events to {}").format(sql.Identifier(role)))
+
+
+def warehouse_uri(ep: database.Endpoint) -> str:
+    """Superset's stored connection: as the nobody role (the mutator swaps in the user's own login)."""
+    host = f"?host={quote(ep.host, safe='/')}&port={ep.port}" if ep.host.startswith("/") else ""
+    where = "" if host else f"{ep.host}:{ep.port}"
+    return f"postgresql+psycopg2://{credentials.SUPERSET_NOBODY_ROLE}:XXXXXXXXXX@{where}/{ep.dbname}{host}"
+
+
+class Client:
+    """The provisioning account's REST session (JWT + CSRF token), the robust way into Superset 6.1."""
+
+    def __init__(self, base: str, username: str, password: str):
+        self.base, self.http = base, requests.Session()
+        resp = self.http.post(f"{base}/api/v1/security/login", json={
+            "username": username, "password": password, "provider": "db", "refresh": False}, timeout=30)
+        resp.raise_for_status()
+        self.http.headers["Authorization"] = "Bearer " + resp.json()["access_token"]
+        token = self.http.get(f"{base}/api/v1/security/csrf_token/", timeout=30)
+        token.raise_for_status()
+        self.http.headers.update({"X-CSRFToken": token.json()["result"], "Referer": base})
+
+    def import_assets(self, bundle: bytes, passwords: dict[str, str]) -> None:
+        resp = self.http.post(f"{self.base}/api/v1/assets/import/",
+                              files={"bundle": ("safestats_assets.zip", bundle, "application/zip")},
+                              data={"passwords": json.dumps(passwords)}, timeout=300)
+        if resp.status_code != 200:
+            raise server.SupersetError(f"asset import refused ({resp.status_code}): {resp.text[:500]}")
+
+
+def provision_users(cfg: Settings, plan: dict) -> dict:
+    p = server.paths(cfg)
+    out = subprocess.run([str(p.venv_bin / "python"), str(p.config.parent / "provision_users.py")],
+                         input=json.dumps(plan), env=server.environment(cfg), capture_output=True, text=True)
+    if out.returncode != 0:
+        raise server.SupersetError("user provisioning failed: " + " | ".join(
+            (out.stderr or out.stdout).strip().splitlines()[-5:]))
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def sync(cfg: Settings | None = None, today: date | None = None) -> SyncResult:
+    cfg = cfg or settings()
+    if not server.running_pid(cfg):
+        raise server.SupersetError("Superset is not running: run `safestats superset start` first")
+    ep = database.endpoint(cfg)
+    plan = user_plan(cfg, today, catalog=ep.dbname)
+    write_users_file(cfg, plan)
+    readers = [u["username"] for u in plan["users"] if u["role"] == "org_admin" and u["active"]]
+    with psycopg.connect(ep.conninfo(), autocommit=True) as conn:
+        grant_audit_reports(conn, readers)
+        bundle = assets.build(conn, cfg.project_dir, warehouse_uri(ep))
+    client = Client(server.url(), server.PROVISIONING_USER, server.admin_password(cfg))
+    client.import_assets(bundle.zip_bytes(),
+                         {assets.DATABASE_FILE: credentials.load(cfg)[credentials.SUPERSET_NOBODY_ROLE]})
+    summary = provision_users(cfg, plan)
+    return SyncResult(summary, bundle.datasets, bundle.dashboards, bundle.skipped_dashboards, readers)

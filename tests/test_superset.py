@@ -1,0 +1,474 @@
+"""Superset on the warehouse, end to end: conditions of use, identity pass-through, the per-user cache, audit of
+logins, queries and exports, provisioning from access_policies/, and an analyst's journey in a real browser.
+
+One Superset server for the session (conftest `superset`); numbers are checked against SQL run as the same
+user with their own PostgreSQL login.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+import requests
+import yaml
+from psycopg import errors
+
+from safestats import audit
+from safestats.config import PROJECT_DIR
+from safestats.policies import service
+from safestats.superset import assets, server
+
+SUPERSET_DIR = PROJECT_DIR / "superset"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+OUTPUT = Path(os.environ.get("SAFESTATS_TEST_OUTPUT") or PROJECT_DIR / "test-output") / "superset"
+TERMS_ACCEPTED = "Accept the conditions of use"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------------------------
+
+def sql_as(cfg, username: str, query: str, params=()) -> list[tuple]:
+    with psycopg.connect(service.user_endpoint(username, cfg).conninfo(), autocommit=True) as conn:
+        return conn.execute(query, params).fetchall()
+
+
+def login(base: str, username: str, password: str, accept: bool = True) -> requests.Session:
+    """A browser-like session: FAB's login form, then (optionally) the conditions page."""
+    s = requests.Session()
+    page = s.get(f"{base}/login/")
+    token = re.search(r'id="csrf_token"\s*value="([^"]+)"', page.text).group(1)
+    s.post(f"{base}/login/", data={"username": username, "password": password, "csrf_token": token},
+           allow_redirects=False)
+    if accept:
+        accept_terms(s, base)
+    return s
+
+
+def accept_terms(s: requests.Session, base: str) -> requests.Response:
+    page = s.get(f"{base}/terms/")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    resp = s.post(f"{base}/terms/", data={"csrf_token": token, "next": "/superset/welcome/"}, allow_redirects=False)
+    s.headers.update({"X-CSRFToken": token, "Referer": base})
+    return resp
+
+
+def jwt(base: str, username: str, password: str) -> dict:
+    resp = requests.post(f"{base}/api/v1/security/login", json={"username": username, "password": password,
+                                                                "provider": "db", "refresh": False})
+    resp.raise_for_status()
+    return {"Authorization": "Bearer " + resp.json()["access_token"]}
+
+
+def dataset_ids(s: requests.Session, base: str, headers=None) -> dict[str, int]:
+    resp = s.get(f"{base}/api/v1/dataset/?q=(page_size:100)", headers=headers or {})
+    resp.raise_for_status()
+    return {f"{d['schema']}.{d['table_name']}": d["id"] for d in resp.json()["result"]}
+
+
+def chart_data(s: requests.Session, base: str, dataset_id: int, fmt: str = "json", columns=()) -> requests.Response:
+    return s.post(f"{base}/api/v1/chart/data", json={
+        "datasource": {"id": dataset_id, "type": "table"},
+        "queries": [{"metrics": ["count"], "columns": list(columns), "filters": [], "row_limit": 1000}],
+        "result_format": fmt, "result_type": "full"})
+
+
+def sqllab(s: requests.Session, base: str, sql: str, client_id: str) -> requests.Response:
+    db_id = s.get(f"{base}/api/v1/database/").json()["result"][0]["id"]
+    return s.post(f"{base}/api/v1/sqllab/execute/", json={"database_id": db_id, "sql": sql, "schema": "marts",
+                                                           "runAsync": False, "client_id": client_id,
+                                                           "queryLimit": 1000})
+
+
+def events(superuser, since: int, **where) -> list[dict]:
+    clauses = " and ".join(f"{k} = %s" for k in where)
+    rows = superuser.execute(
+        "select event_id, username, organisation, event_type, object, detail from audit.events"
+        f" where event_id > %s {'and ' + clauses if clauses else ''} order by event_id",
+        (since, *where.values())).fetchall()
+    return [dict(zip(("event_id", "username", "organisation", "event_type", "object", "detail"), r)) for r in rows]
+
+
+def last_event_id(superuser) -> int:
+    return superuser.execute("select coalesce(max(event_id), 0) from audit.events").fetchone()[0]
+
+
+@pytest.fixture(scope="module")
+def base(superset) -> str:
+    return superset["url"]
+
+
+@pytest.fixture(scope="module")
+def passwords(cfg, superset) -> dict[str, str]:
+    from safestats import credentials
+
+    return credentials.user_passwords(cfg)
+
+
+@pytest.fixture(scope="module")
+def analysts(cfg, superset) -> tuple[str, str]:
+    """Two analysts of different organisations, both seeing some street crimes."""
+    return "camden_analyst", "hackney_analyst"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Install, keys, start/stop
+# ---------------------------------------------------------------------------------------------------------
+
+def test_secret_key_is_generated_per_install_and_private(cfg, superset):
+    key_file = server.paths(cfg).secret_key
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert len(key_file.read_text().strip()) >= 32
+    assert server.status(cfg)["healthy"]
+
+
+def test_a_known_default_secret_key_is_refused(tmp_path, monkeypatch):
+    sys.path.insert(0, str(SUPERSET_DIR))
+    try:
+        from safestats_superset import runtime
+    finally:
+        sys.path.remove(str(SUPERSET_DIR))
+    monkeypatch.setenv("SAFESTATS_HOME", str(tmp_path))
+    (tmp_path / "superset").mkdir()
+    for default in ("CHANGE_ME_TO_A_COMPLEX_RANDOM_SECRET", "thisISaSECRET_1234", "short"):
+        (tmp_path / "superset" / "secret_key").write_text(default)
+        with pytest.raises(RuntimeError, match="refusing to start"):
+            runtime.secret_key()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Conditions of use
+# ---------------------------------------------------------------------------------------------------------
+
+def test_conditions_come_first_at_every_login_for_pages_and_api(base, passwords, superuser):
+    before = last_event_id(superuser)
+    s = login(base, "camden_analyst", passwords["camden_analyst"], accept=False)
+    page = s.get(f"{base}/superset/welcome/", allow_redirects=False)
+    assert page.status_code == 302 and page.headers["Location"].startswith("/terms/")
+    assert s.get(f"{base}/api/v1/dashboard/").status_code == 403
+    assert accept_terms(s, base).status_code == 302
+    assert s.get(f"{base}/api/v1/dashboard/").status_code == 200
+    # a new login on the same browser session asks again
+    token = re.search(r'id="csrf_token"\s*value="([^"]+)"', s.get(f"{base}/login/").text)
+    if token:   # still logged in: log out and in again
+        s.get(f"{base}/logout/")
+    token = re.search(r'id="csrf_token"\s*value="([^"]+)"', s.get(f"{base}/login/").text).group(1)
+    s.post(f"{base}/login/", data={"username": "camden_analyst", "password": passwords["camden_analyst"],
+                                   "csrf_token": token}, allow_redirects=False)
+    assert s.get(f"{base}/api/v1/dashboard/").status_code == 403
+    kinds = [e["event_type"] for e in events(superuser, before, username="camden_analyst")]
+    assert kinds[:4] == ["login", "conditions_accepted", "logout", "login"], kinds
+
+
+def test_a_form_without_its_csrf_token_accepts_nothing(base, passwords):
+    s = login(base, "camden_analyst", passwords["camden_analyst"], accept=False)
+    resp = s.post(f"{base}/terms/", data={"next": "/superset/welcome/"}, allow_redirects=False)
+    assert resp.status_code in (302, 400) and not resp.headers.get("Location", "").startswith("/superset/welcome")
+    assert s.get(f"{base}/api/v1/dashboard/").status_code == 403
+
+
+def test_bearer_tokens_work_for_the_provisioning_account_only(cfg, base, passwords):
+    analyst = jwt(base, "camden_analyst", passwords["camden_analyst"])
+    assert requests.get(f"{base}/api/v1/dashboard/", headers=analyst).status_code == 403
+    admin = jwt(base, server.PROVISIONING_USER, server.admin_password(cfg))
+    assert requests.get(f"{base}/api/v1/dashboard/", headers=admin).status_code == 200
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Identity pass-through, read-only SQL Lab, per-user cache
+# ---------------------------------------------------------------------------------------------------------
+
+def test_sql_lab_runs_as_the_users_own_login(cfg, base, passwords, analysts):
+    for username in analysts:
+        s = login(base, username, passwords[username])
+        resp = sqllab(s, base, "select count(*) as n from marts.fct_street_crimes", f"idn{username[:6]}")
+        assert resp.status_code == 200, resp.text
+        expected = sql_as(cfg, username, "select count(*) from marts.fct_street_crimes")[0][0]
+        assert resp.json()["data"] == [{"n": expected}] and expected > 0
+
+
+def test_anyone_but_a_named_user_connects_as_a_role_that_sees_nothing(cfg, base):
+    admin = jwt(base, server.PROVISIONING_USER, server.admin_password(cfg))
+    s = requests.Session()
+    s.headers.update(admin)
+    s.headers.update({"X-CSRFToken": s.get(f"{base}/api/v1/security/csrf_token/").json()["result"],
+                      "Referer": base})
+    resp = sqllab(s, base, "select count(*) from marts.fct_street_crimes", "nobody0001")
+    assert resp.status_code != 200 and "permission denied" in resp.text, resp.text
+    sys.path.insert(0, str(SUPERSET_DIR))
+    try:
+        from safestats_superset import identity
+    finally:
+        sys.path.remove(str(SUPERSET_DIR))
+    assert identity.login_for(None)[0] == identity.NOBODY
+    assert identity.login_for("admin")[0] == identity.NOBODY
+    assert identity.login_for("hackney_former_analyst")[0] == identity.NOBODY   # expired
+    assert identity.login_for("camden_analyst")[0] == "camden_analyst"
+
+
+def test_sql_lab_is_read_only_in_the_database_itself(cfg, base, passwords):
+    s = login(base, "camden_analyst", passwords["camden_analyst"])
+    assert sqllab(s, base, "delete from marts.fct_street_crimes", "ro00000001").status_code != 200
+    # Superset's own DML check is not the boundary: the very login it hands out cannot write either.
+    sys.path.insert(0, str(SUPERSET_DIR))
+    try:
+        from safestats_superset import identity
+    finally:
+        sys.path.remove(str(SUPERSET_DIR))
+    role, password = identity.login_for("camden_analyst")
+    from safestats import database
+
+    ep = database.endpoint(cfg).as_user(role, password)
+    with psycopg.connect(ep.conninfo(), autocommit=True) as conn:
+        for statement in ("delete from marts.fct_street_crimes",
+                          "update marts.dim_boroughs set borough_name = 'x'",
+                          "insert into marts.dim_boroughs (borough_code) values ('x')",
+                          "create table marts.mine (x int)",
+                          "create table public.mine (x int)"):
+            with pytest.raises(errors.InsufficientPrivilege):
+                conn.execute(statement)
+
+
+def test_two_organisations_never_share_a_cached_result(cfg, base, passwords, analysts):
+    first, other = analysts
+    s1 = login(base, first, passwords[first])
+    ds = dataset_ids(s1, base)["marts.fct_street_crimes"]
+    warm = chart_data(s1, base, ds, columns=["borough_code"]).json()["result"][0]
+    again = chart_data(s1, base, ds, columns=["borough_code"]).json()["result"][0]
+    assert again["is_cached"], "the data cache is not on: this test would prove nothing"
+    s2 = login(base, other, passwords[other])
+    theirs = chart_data(s2, base, ds, columns=["borough_code"]).json()["result"][0]
+    assert not theirs["is_cached"] and theirs["cache_key"] != warm["cache_key"]
+    for username, result in ((first, again), (other, theirs)):
+        expected = sql_as(cfg, username, "select borough_code, count(*) from marts.fct_street_crimes group by 1")
+        assert sorted((r["borough_code"], r["count"]) for r in result["data"]) == sorted(expected)
+    assert warm["data"] != theirs["data"]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Audit
+# ---------------------------------------------------------------------------------------------------------
+
+def test_queries_chart_data_and_exports_are_audited(cfg, base, passwords, superuser):
+    before = last_event_id(superuser)
+    s = login(base, "camden_analyst", passwords["camden_analyst"])
+    query = "select borough_code, count(*) from marts.fct_street_crimes group by 1"
+    assert sqllab(s, base, query, "aud0000001").status_code == 200
+    export = s.get(f"{base}/api/v1/sqllab/export/aud0000001/")
+    assert export.status_code == 200
+    ds = dataset_ids(s, base)["marts.fct_street_crimes"]
+    assert chart_data(s, base, ds, columns=["category_group"]).status_code == 200
+    csv = chart_data(s, base, ds, fmt="csv", columns=["category_group"])
+    assert csv.status_code == 200
+    found = events(superuser, before, username="camden_analyst")
+    by_type = {}
+    for e in found:
+        by_type.setdefault(e["event_type"], []).append(e)
+    assert by_type["sqllab_query"][0]["detail"]["sql"] == query
+    assert by_type["sqllab_query"][0]["detail"]["rows"] == 1
+    exports = by_type["export"]
+    assert [e["detail"]["format"] for e in exports] == ["csv", "csv"]
+    assert exports[0]["detail"]["rows"] == 1 and exports[0]["object"] == "sqllab query aud0000001"
+    categories = sql_as(cfg, "camden_analyst", "select count(distinct category_group) from marts.fct_street_crimes")
+    assert exports[1]["detail"]["rows"] == categories[0][0]
+    assert by_type["chart_data"][0]["detail"]["rows"] == categories[0][0]
+    assert all(e["organisation"] == "camden" for e in found)
+    assert audit.verify(superuser).ok
+
+
+def test_an_export_whose_audit_record_cannot_be_written_is_refused(base, passwords, superuser):
+    s = login(base, "camden_analyst", passwords["camden_analyst"])
+    ds = dataset_ids(s, base)["marts.fct_street_crimes"]
+    superuser.execute("alter role safestats_audit_writer nologin")
+    try:
+        resp = chart_data(s, base, ds, fmt="csv", columns=["borough_name"])
+        assert resp.status_code == 503 and "Camden" not in resp.text, resp.text[:200]
+    finally:
+        superuser.execute("alter role safestats_audit_writer login")
+    assert chart_data(s, base, ds, fmt="csv", columns=["borough_name"]).status_code == 200
+
+
+def test_failed_and_expired_logins_are_refused_and_audited(base, passwords, superuser):
+    before = last_event_id(superuser)
+    s = login(base, "camden_analyst", "not-the-password", accept=False)
+    assert s.get(f"{base}/api/v1/dashboard/").status_code == 401
+    expired = login(base, "hackney_former_analyst", passwords["hackney_former_analyst"], accept=False)
+    assert expired.get(f"{base}/api/v1/dashboard/").status_code == 401
+    reasons = {e["username"]: e["detail"]["reason"] for e in events(superuser, before, event_type="login_failed")}
+    assert reasons == {"camden_analyst": "wrong password", "hackney_former_analyst": "account deactivated"}
+
+
+def test_an_org_admin_reads_their_own_organisations_audit_report_only(cfg, base, passwords):
+    s = login(base, "camden_admin", passwords["camden_admin"])
+    assert "audit.organisation_events" in dataset_ids(s, base)
+    resp = sqllab(s, base, "select distinct organisation from audit.organisation_events", "adm0000001")
+    assert resp.status_code == 200 and resp.json()["data"] == [{"organisation": "camden"}], resp.text
+    analyst = login(base, "camden_analyst", passwords["camden_analyst"])
+    assert "audit.organisation_events" not in dataset_ids(analyst, base)
+    with pytest.raises(errors.InsufficientPrivilege):
+        sql_as(cfg, "camden_analyst", "select * from audit.organisation_events")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Provisioning: users, roles and assets from the repo
+# ---------------------------------------------------------------------------------------------------------
+
+def test_sync_makes_every_named_user_with_the_right_roles_and_state(cfg, base, superset):
+    admin = jwt(base, server.PROVISIONING_USER, server.admin_password(cfg))
+    users = requests.get(f"{base}/api/v1/security/users/?q=(page_size:100)", headers=admin)
+    assert users.status_code == 200, users.text
+    found = {u["username"]: u for u in users.json()["result"]}
+    agreements = service.load(cfg).agreements
+    from datetime import date
+
+    for name, user in agreements.users.items():
+        org = agreements.organisations[user.organisation]
+        assert found[name]["active"] == (org.has_access(date.today()) and user.expires_on >= date.today()), name
+        roles = {r["name"] for r in found[name]["roles"]}
+        assert f"SafeStats org {user.organisation}" in roles
+        assert ("SafeStats audit report" in roles) == (user.role == "org_admin")
+
+
+def test_every_marts_relation_has_a_dataset_documented_from_dbt(cfg, base, superuser):
+    admin = jwt(base, server.PROVISIONING_USER, server.admin_password(cfg))
+    ids = dataset_ids(requests.Session(), base, headers=admin)
+    relations = {f"marts.{r[0]}" for r in superuser.execute(
+        "select relname from pg_class where relnamespace = 'marts'::regnamespace and relkind in ('r', 'p', 'v', 'm')")}
+    assert relations and relations <= set(ids)
+    docs = assets.dbt_docs(cfg.project_dir / "models")
+    detail = requests.get(f"{base}/api/v1/dataset/{ids['marts.fct_street_crimes']}", headers=admin).json()["result"]
+    assert detail["description"] == docs["fct_street_crimes"]["description"]
+    described = {c["column_name"]: c["description"] for c in detail["columns"]}
+    assert described == {k: v for k, v in docs["fct_street_crimes"]["columns"].items() if k in described}
+    assert described["borough_code"]
+
+
+def test_dashboards_come_from_the_repo_yaml(cfg, base):
+    admin = jwt(base, server.PROVISIONING_USER, server.admin_password(cfg))
+    titles = {d["dashboard_title"] for d in requests.get(f"{base}/api/v1/dashboard/", headers=admin).json()["result"]}
+    specs = [yaml.safe_load(p.read_text()) for p in sorted((SUPERSET_DIR / "assets" / "dashboards").glob("*.yml"))]
+    assert {"Community safety overview", "Borough hotspots"} <= titles
+    assert {s["title"] for s in specs} <= titles
+
+
+# ---------------------------------------------------------------------------------------------------------
+# In the browser
+# ---------------------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `apt-get install chromium` (make test-deps does it)")
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def browser_login(browser, base: str, username: str, password: str):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.goto(f"{base}/login/")
+    page.wait_for_selector("input[type=password]", timeout=30_000)
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    return context, page
+
+
+def render_dashboard(page, base: str, slug: str, shot: str) -> float:
+    """Open a dashboard and wait until every chart has rendered or shown its error; returns seconds."""
+    started = time.monotonic()
+    page.goto(f"{base}/superset/dashboard/{slug}/")
+    page.wait_for_selector(".dashboard-component-chart-holder", timeout=60_000)
+    page.wait_for_function(
+        "() => { const h = [...document.querySelectorAll('.dashboard-component-chart-holder')];"
+        " return h.length > 0 && h.every(c => !c.querySelector('.loading, [aria-label=\"Loading\"]')"
+        " && (c.querySelector('svg, canvas, table, .big_number, .superset-legacy-chart-country-map, "
+        "[role=alert], .alert') !== null)); }", timeout=60_000)
+    elapsed = time.monotonic() - started
+    page.screenshot(path=str(OUTPUT / shot), full_page=True)
+    return elapsed
+
+
+def big_number(page, title: str) -> int:
+    holder = page.locator(".dashboard-component-chart-holder", has_text=title)
+    text = holder.locator(".header-line").inner_text(timeout=30_000)
+    return int(text.replace(",", "").strip())
+
+
+def test_an_analyst_accepts_the_conditions_and_sees_only_their_data(cfg, browser, base, passwords, superuser):
+    before = last_event_id(superuser)
+    context, page = browser_login(browser, base, "camden_analyst", passwords["camden_analyst"])
+    page.wait_for_url("**/terms/**", timeout=30_000)
+    page.screenshot(path=str(OUTPUT / "01-conditions.png"))
+    page.click("#accept-conditions")
+    page.wait_for_url("**/superset/welcome/**", timeout=30_000)
+    dashboards = page.request.get(f"{base}/api/v1/dashboard/").json()["result"]
+    assert {d["dashboard_title"] for d in dashboards} >= {"Community safety overview", "Borough hotspots"}
+    for d in dashboards:
+        render_dashboard(page, base, d["slug"], f"02-camden-{d['slug']}.png")
+    expected = sql_as(cfg, "camden_analyst", "select count(*) from marts.fct_street_crimes")[0][0]
+    render_dashboard(page, base, "community-safety-overview", "03-camden-overview.png")
+    assert big_number(page, "Street crimes and ASB recorded") == expected
+    render_dashboard(page, base, "borough-hotspots", "04-camden-hotspots.png")
+    table = page.locator(".dashboard-component-chart-holder", has_text="by borough and category group")
+    text = table.inner_text()
+    assert "Camden" in text and "Hackney" not in text and "Westminster" not in text
+    # SQL Lab and a CSV export, in this browser session
+    page.goto(f"{base}/sqllab/")
+    page.wait_for_selector(".ace_editor, [data-test=sql-editor-tabs], #brace-editor", timeout=60_000)
+    page.screenshot(path=str(OUTPUT / "05-sqllab.png"))
+    token = page.request.get(f"{base}/api/v1/security/csrf_token/").json()["result"]
+    headers = {"X-CSRFToken": token, "Referer": base}
+    db_id = page.request.get(f"{base}/api/v1/database/").json()["result"][0]["id"]
+    run = page.request.post(f"{base}/api/v1/sqllab/execute/", headers=headers, data={
+        "database_id": db_id, "sql": "select category_group, count(*) from marts.fct_street_crimes group by 1",
+        "schema": "marts", "runAsync": False, "client_id": "brw0000001", "queryLimit": 1000})
+    assert run.ok, run.text()
+    csv = page.request.get(f"{base}/api/v1/sqllab/export/brw0000001/")
+    assert csv.ok and "category_group" in csv.text()
+    context.close()
+    kinds = {e["event_type"] for e in events(superuser, before, username="camden_analyst")}
+    assert {"login", "conditions_accepted", "chart_data", "sqllab_query", "export"} <= kinds, kinds
+
+
+def test_another_organisation_sees_its_own_numbers_on_the_same_chart(cfg, browser, base, passwords):
+    numbers = {}
+    for username in ("camden_analyst", "hackney_analyst"):
+        context, page = browser_login(browser, base, username, passwords[username])
+        page.wait_for_url("**/terms/**", timeout=30_000)
+        page.click("#accept-conditions")
+        page.wait_for_url("**/superset/welcome/**", timeout=30_000)
+        render_dashboard(page, base, "community-safety-overview", f"06-{username}-overview.png")
+        numbers[username] = big_number(page, "Street crimes and ASB recorded")
+        context.close()
+        assert numbers[username] == sql_as(cfg, username, "select count(*) from marts.fct_street_crimes")[0][0]
+    assert numbers["camden_analyst"] != numbers["hackney_analyst"]
+
+
+def test_an_expired_user_cannot_log_in(browser, base, passwords):
+    context, page = browser_login(browser, base, "hackney_former_analyst", passwords["hackney_former_analyst"])
+    page.wait_for_load_state("networkidle")
+    time.sleep(1)
+    page.screenshot(path=str(OUTPUT / "07-expired-user.png"))
+    assert "/terms/" not in page.url and "/superset/welcome" not in page.url
+    assert page.request.get(f"{base}/api/v1/me/").status == 401
+    context.close()
+
+
+def test_superset_module_leaves_a_valid_audit_chain(superuser):
+    result = audit.verify(superuser)
+    assert result.ok, result
+    json.dumps(result.__dict__)
