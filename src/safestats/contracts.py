@@ -10,6 +10,7 @@ import yaml
 from safestats.config import settings
 
 COLUMN_TYPES = ("text", "month", "longitude", "latitude", "integer", "number", "date")
+COLUMN_TYPES += ("time",)  # time of day, PostgreSQL's time input (13:05, 13:05:59)
 
 
 class ContractError(ValueError):

@@ -13,6 +13,7 @@ NUMBER = r"^\s*[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)\s*$"
 MONTH = r"^\s*[0-9]{4}-(0[1-9]|1[0-2])\s*$"
 RANGES = {"longitude": (-180, 180), "latitude": (-90, 90)}
 INPUT_TYPES = {"integer": "bigint", "number": "numeric", "date": "date"}
+INPUT_TYPES["time"] = "time"
 
 
 def _blank(v: sql.Composable) -> sql.Composable:
@@ -36,6 +37,7 @@ def _valid_value(col: ContractColumn, v: sql.Composable, period: str | None) -> 
 
 EXPECTED = {"month": "a YYYY-MM month", "integer": "a whole number", "number": "a number", "date": "a date",
             **{kind: f"a {kind} between {low} and {high}" for kind, (low, high) in RANGES.items()}}
+EXPECTED["time"] = "a time of day"
 
 
 def _problems(col: ContractColumn, period: str | None) -> list[sql.Composable]:
