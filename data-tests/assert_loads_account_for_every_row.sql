@@ -19,6 +19,14 @@ raw_crime_outcomes as (
     select * from {{ source('police_uk', 'crime_outcomes') }}
 ),
 
+raw_las_violence_dispatches as (
+    select * from {{ source('las', 'violence_dispatches') }}
+),
+
+raw_istv_assault_attendances as (
+    select * from {{ source('istv', 'assault_attendances') }}
+),
+
 raw_counts as (
     select
         _load_id as load_id,
@@ -30,6 +38,18 @@ raw_counts as (
         _load_id as load_id,
         count(*) as raw_row_count
     from raw_crime_outcomes
+    group by _load_id
+    union all
+    select
+        _load_id as load_id,
+        count(*) as raw_row_count
+    from raw_las_violence_dispatches
+    group by _load_id
+    union all
+    select
+        _load_id as load_id,
+        count(*) as raw_row_count
+    from raw_istv_assault_attendances
     group by _load_id
 ),
 
