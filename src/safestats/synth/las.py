@@ -1,4 +1,4 @@
-"""Synthesise the London Ambulance Service's monthly violence-related dispatches (YYYY-MM-las-violence-dispatches.csv)."""
+"""Synthesise the London Ambulance Service's monthly violence-related dispatches (YYYY-MM-las-violence-dispatches)."""
 from __future__ import annotations
 
 from datetime import date
