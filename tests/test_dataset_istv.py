@@ -184,3 +184,15 @@ def test_bad_rows_are_rejected_with_reasons(built, db, cfg, contracts, tmp_path)
     assert reason == ('Arrival date is blank; Arrival time "25:10" is not a time of day; '
                       'Assault date "2024-11-31" is not a date; Assault method is blank')
     assert record["Arrival time"] == "25:10" and record["Arrival date"] is None
+
+
+def test_synthetic_month_is_deterministic_and_calibrated(tmp_path):
+    first = sorted(istv.synthesise("2025-07", "2025-07", tmp_path / "a"))
+    again = sorted(p for p in istv.synthesise("2025-06", "2025-07", tmp_path / "b") if p.name.startswith("2025-07"))
+    assert [p.read_bytes() for p in first] == [p.read_bytes() for p in again]
+    rows = [r for p in first for r in read_rows(p)]
+    assert 1_900 <= len(rows) <= 2_600  # ~2,000 a month over 28 sites, July above the average
+    by_site = {p.name[8:13].upper(): len(read_rows(p)) for p in first}
+    assert by_site.get("R1H12", 0) > by_site.get("RP601", 0)  # the Royal London is busier than Moorfields
+    hours = [int(r["Arrival time"][:2]) for r in rows if r["Arrival time"].strip() != istv.BAD_ARRIVAL_TIME]
+    assert sum(h in (22, 23, 0, 1) for h in hours) > 3 * sum(h in (6, 7, 8, 9) for h in hours)

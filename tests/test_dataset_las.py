@@ -161,3 +161,21 @@ def test_dirty_file_loads_and_bad_rows_are_rejected_with_reasons(built, db, cfg,
         'Patient age "x" is not a whole number; Latitude "95.5" is not a latitude between -90 and 90',
         "Incident reference is blank; Call category is blank",
     ]
+
+
+def test_synthetic_month_is_deterministic_and_calibrated(tmp_path):
+    first = las.synthesise("2025-07", "2025-07", tmp_path / "a")[0]
+    again = las.synthesise("2025-06", "2025-07", tmp_path / "b")[-1]
+    assert first.read_bytes() == again.read_bytes()  # same seed: the same bytes, whatever the range
+    assert las.synthesise("2025-07", "2025-07", tmp_path / "c", seed=7)[0].read_bytes() != first.read_bytes()
+    with first.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert 6_000 <= len(rows) <= 7_400  # ~6,000 a month, July above the average
+    hours = Counter(int(r["Incident time"][:2]) for r in rows)
+    assert hours[23] + hours[0] > 3 * (hours[6] + hours[7])  # night peak
+    per_weekday = Counter(date.fromisoformat(r["Incident date"]).weekday() for r in rows
+                          if not is_planted_reject(r))
+    assert per_weekday[5] > per_weekday[1]  # Saturday busier than Tuesday (both occur 4 times in July 2025)
+    boroughs = Counter(r["Borough code"] for r in rows)
+    assert boroughs["E09000033"] > boroughs["E09000027"] * 2  # Westminster's night-time economy vs Richmond
+    assert {r["LSOA code"] == "" for r in rows} == {True, False}
