@@ -5,6 +5,7 @@ from __future__ import annotations
 import calendar
 import re
 from datetime import date
+from functools import lru_cache
 
 import numpy as np
 
@@ -79,8 +80,10 @@ def rng_for(seed: int, dataset: str, month: str, scale: float) -> np.random.Gene
     return np.random.default_rng(np.random.SeedSequence(key))
 
 
+@lru_cache(maxsize=16)
 def day_hour_weights(month: str) -> tuple[np.ndarray, np.ndarray]:
-    """Every (day, hour) slot of the month as (dates as ordinals, hours) and the share of violence in each."""
+    """Every (day, hour) slot of the month as (dates as ordinals, hours) and the share of violence in each.
+    Cached: callers must not change the arrays."""
     year, mon = int(month[:4]), int(month[5:])
     n_days = calendar.monthrange(year, mon)[1]
     first = date(year, mon, 1)

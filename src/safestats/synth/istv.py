@@ -5,7 +5,7 @@ from __future__ import annotations
 import calendar
 import hashlib
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Callable
 
@@ -82,6 +82,7 @@ PLACE_TEMPLATES = {
 # Every free-text value that mentions a street carries this marker: the privacy tests look for it
 # in every cell of every relation past the privacy boundary.
 FREE_TEXT_MARKER = "[ftx]"
+HH_MM = [f"{m // 60:02d}:{m % 60:02d}" for m in range(1440)]
 LATE_SHARE = 0.12     # site-months whose file arrives in the next month's folder
 MISSED_SHARE = 0.04   # site-months that never arrive
 BAD_ARRIVAL_TIME = "25:10"   # planted: not a time of day; the ingest must reject the row with the reason
@@ -118,28 +119,31 @@ def site_lines(site: str, month: str, n: int, rng: np.random.Generator, system: 
     location = rng.choice(len(LOCATIONS), size=n, p=LOCATION_P)
     unknown_u = rng.random(n)
     text_u = rng.random(n)
+    # minutes from the month's start: arrivals in the month, assaults up to five days before
+    arrival = (slots[0, pick] - first.toordinal()) * 1440 + slots[1, pick] * 60 + minutes
+    assault = arrival - lag_minutes
+    days = {d: (first + timedelta(days=d)).isoformat() for d in range(-6, 32)}
+    arrival_day = [days[d] for d in (arrival // 1440).tolist()]
+    arrival_hm = [HH_MM[m] for m in (arrival % 1440).tolist()]
+    assault_day = [days[d] for d in (assault // 1440).tolist()]
+    assault_hm = [HH_MM[m] for m in (assault % 1440).tolist()]
+    head = [site, first.isoformat(), last.isoformat()]
     rows = []
     for i in range(n):
-        arrival = datetime.combine(date.fromordinal(int(slots[0, pick[i]])), datetime.min.time()) + timedelta(
-            hours=int(slots[1, pick[i]]), minutes=int(minutes[i]))
-        assault = arrival - timedelta(minutes=int(lag_minutes[i]))
-        assault_date, assault_time = _fmt_date(assault.date()), f"{assault:%H:%M}"
+        assault_date, assault_time = assault_day[i], assault_hm[i]
         if unknown_u[i] < 0.06:
             assault_date = assault_time = ""
         elif unknown_u[i] < 0.10:
             assault_time = ""
         m, loc = METHODS[method[i]], LOCATIONS[location[i]]
-        other = OTHER_METHODS[int(text_u[i] * len(OTHER_METHODS))] if m == "98" else ""
+        other = OTHER_METHODS[int(text_u[i] * len(OTHER_METHODS))] + " " + FREE_TEXT_MARKER if m == "98" else ""
         templates = PLACE_TEMPLATES[loc]
         place = templates[int(text_u[i] * 997) % len(templates)]
         if "{s}" in place:
             place = place.format(s=STREETS[int(text_u[i] * 7919) % len(STREETS)]) + " " + FREE_TEXT_MARKER
-        if other:
-            other += " " + FREE_TEXT_MARKER
         if system.short_codes:
             m, loc = m.lstrip("0"), loc.lstrip("0")
-        rows.append([site, _fmt_date(first), _fmt_date(last), _fmt_date(arrival.date()), f"{arrival:%H:%M}",
-                     assault_date, assault_time, m, other, loc, place])
+        rows.append(head + [arrival_day[i], arrival_hm[i], assault_date, assault_time, m, other, loc, place])
     if rows and rng.random() < BAD_ROW_SHARE:
         rows[int(rng.integers(len(rows)))][4] = BAD_ARRIVAL_TIME
     if system.padded:

@@ -69,45 +69,50 @@ def month_lines(month: str, *, seed: int = 42, scale: float = 1.0, lsoas=None) -
     where_u = rng.random(n)
     has_lsoa = rng.random(n) < LSOA_SHARE
     place_u = rng.random(n)
-    neighbours = list(NEIGHBOURS)
+    jitter = rng.standard_normal((n, 2))
 
-    lines, per_day = [], {}
-    for i in range(n):
-        d = date.fromordinal(int(day[i]))
-        seq = per_day[d] = per_day.get(d, 0) + 1
-        ref = f"INC-{d:%Y%m%d}-{seq:05d}"
-        s = int(seconds[i])
-        time_text = f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
-        cat = CATEGORIES[category[i]]
-        if place_u[i] < 0.02:
-            cat += " "  # trailing space, as some CAD exports pad the field
-        if sex_u[i] < 0.02:
-            sex = "Unknown"
-        elif sex_u[i] < 0.05:
-            sex = "M" if male[i] else "F"  # the older CAD console's codes
-        else:
-            sex = "Male" if male[i] else "Female"
-        lat = lon = lsoa = ""
-        if where_u[i] < NO_BOROUGH_SHARE:
-            gss = ""
-            if place_u[i] > NO_LOCATION_SHARE:
-                lat, lon = f"{51.3 + place_u[i] * 0.35:.6f}", f"{-0.45 + where_u[i] * 100:.6f}"
-        elif where_u[i] < NO_BOROUGH_SHARE + OUTSIDE_LONDON_SHARE:
-            gss = neighbours[int(place_u[i] * len(neighbours))]
-            c_lat, c_lon = NEIGHBOURS[gss]
-            lat, lon = f"{c_lat + rng.normal(0, 0.02):.6f}", f"{c_lon + rng.normal(0, 0.03):.6f}"
-        else:
-            gss = codes[borough[i]]
-            b_codes, centres, w = lsoas[gss]
-            k = int(np.searchsorted(np.cumsum(w), place_u[i] * w.sum()))
-            k = min(k, len(b_codes) - 1)
-            if has_lsoa[i]:
-                lsoa = b_codes[k]
-            else:
-                c_lat, c_lon = centres[k]
-                lat, lon = f"{c_lat + rng.normal(0, 0.002):.6f}", f"{c_lon + rng.normal(0, 0.003):.6f}"
-        lines.append(common.line([ref, d.isoformat(), time_text, cat, "" if age_blank[i] else str(age[i]), sex,
-                                  lat, lon, lsoa, gss], end="\r\n"))
+    # where: a London borough (an LSOA or a point in it), a district over the border (a point), or nowhere
+    gss = np.array([codes[b] for b in borough.tolist()], dtype=object)
+    lat, lon = np.full(n, "", dtype=object), np.full(n, "", dtype=object)
+    lsoa = np.full(n, "", dtype=object)
+    no_borough = where_u < NO_BOROUGH_SHARE
+    outside = ~no_borough & (where_u < NO_BOROUGH_SHARE + OUTSIDE_LONDON_SHARE)
+    london = ~no_borough & ~outside
+    for code in codes:
+        sel = np.flatnonzero(london & (gss == code))
+        b_codes, centres, w = lsoas[code]
+        k = rng.choice(len(b_codes), size=len(sel), p=w)
+        by_lsoa, by_point = sel[has_lsoa[sel]], sel[~has_lsoa[sel]]
+        lsoa[by_lsoa] = [b_codes[j] for j in k[has_lsoa[sel]].tolist()]
+        xy = centres[k[~has_lsoa[sel]]] + jitter[by_point] * [0.002, 0.003]
+        lat[by_point] = [f"{v:.6f}" for v in xy[:, 0].tolist()]
+        lon[by_point] = [f"{v:.6f}" for v in xy[:, 1].tolist()]
+    neighbours = list(NEIGHBOURS)
+    for i in np.flatnonzero(outside).tolist():
+        gss[i] = neighbours[int(place_u[i] * len(neighbours))]
+        c_lat, c_lon = NEIGHBOURS[gss[i]]
+        lat[i], lon[i] = f"{c_lat + jitter[i, 0] * 0.02:.6f}", f"{c_lon + jitter[i, 1] * 0.03:.6f}"
+    for i in np.flatnonzero(no_borough).tolist():
+        gss[i] = ""
+        if place_u[i] > NO_LOCATION_SHARE:
+            lat[i], lon[i] = f"{51.3 + place_u[i] * 0.35:.6f}", f"{-0.45 + where_u[i] * 100:.6f}"
+
+    day_text = {d: (f"INC-{date.fromordinal(d):%Y%m%d}-", date.fromordinal(d).isoformat()) for d in set(day.tolist())}
+    new_day = np.r_[True, day[1:] != day[:-1]]  # rows are in call order: number the calls of each day
+    starts = np.flatnonzero(new_day)
+    seq = np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n])) + 1
+    sex_text = np.where(sex_u < 0.02, "Unknown", np.where(
+        sex_u < 0.05, np.where(male, "M", "F"), np.where(male, "Male", "Female")))  # M/F: the older console
+    category_text = np.array(CATEGORIES, dtype=object)[category]
+    padded = place_u < 0.02   # trailing space, as some CAD exports pad the field
+    category_text[padded] = category_text[padded] + " "
+    age_text = np.where(age_blank, "", age.astype(str))
+    lines = [
+        f"{day_text[d][0]}{q:05d},{day_text[d][1]},{t // 3600:02d}:{t % 3600 // 60:02d}:{t % 60:02d},"
+        f"{c},{a},{sx},{la},{lo},{ls},{g}\r\n"
+        for d, q, t, c, a, sx, la, lo, ls, g in zip(day.tolist(), seq.tolist(), seconds.tolist(),
+                                                   category_text.tolist(), age_text.tolist(), sex_text.tolist(),
+                                                   lat.tolist(), lon.tolist(), lsoa.tolist(), gss.tolist())]
     _plant_bad_rows(rng, lines, month)
     return lines
 
