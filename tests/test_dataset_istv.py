@@ -20,8 +20,8 @@ from safestats.synth import istv
 MONTHS = ("2025-01", "2025-02")
 SCALE = 0.5
 FREE_TEXT = ("Assault method other description", "Assault location description")
-# a hand-made file of the month before: one row of another site (excluded and counted)
-MISMATCH_FILE = "2024-12-rkeq4-istv.csv"
+# a hand-made file of an earlier month: one row of another site (excluded and counted)
+MISMATCH_FILE = "2024-10-rkeq4-istv.csv"
 
 
 def first_day(month: str) -> date:
@@ -40,14 +40,15 @@ def read_rows(path: Path) -> list[dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def built(cfg, bootstrap, contracts, tmp_path_factory):
-    """Two synthetic months (and the late files landing in the month after) ingested from the landing
-    folder, plus one hand-made file, and built. Returns {file name: (result, folder, rows)}."""
+    """The files arriving in two synthetic months (December's late ones among them; February's late ones
+    have not arrived yet) ingested from the landing folder, plus one hand-made file, and built.
+    Returns {file name: (result, landing folder, rows)}."""
     out = tmp_path_factory.mktemp("istv-landing")
     istv.synthesise(MONTHS[0], MONTHS[-1], out, scale=SCALE)
-    row = ["RAL01", "2024-12-01", "2024-12-31", "2024-12-24", "23:10", "2024-12-24", "22:00", "01", "", "02",
+    row = ["RAL01", "2024-10-01", "2024-10-31", "2024-10-24", "23:10", "2024-10-24", "22:00", "01", "", "02",
            "Somewhere else " + istv.FREE_TEXT_MARKER]
     ok = ["RKEQ4"] + row[1:]
-    write_csv(out / "2024-12" / MISMATCH_FILE, istv.HEADER, [ok, row])
+    write_csv(out / "2024-10" / MISMATCH_FILE, istv.HEADER, [ok, row])
     with psycopg.connect(bootstrap.conninfo(), autocommit=True) as su:
         empty_raw(su, contracts)
     files = {}
@@ -91,8 +92,8 @@ def test_each_site_month_round_trips_into_the_mart(built, db):
 def test_a_row_of_another_site_is_counted_as_excluded(built, db):
     assert db.execute("select agency, period_month, reason, excluded_row_count from"
                       " quality.istv_assault_attendance_exclusions").fetchall() == [
-        ("rkeq4", date(2024, 12, 1), "site_code_mismatch", 1)]
-    assert db.execute("select count(*) from marts.fct_ed_assault_attendances where incident_month = '2024-12-01'"
+        ("rkeq4", date(2024, 10, 1), "site_code_mismatch", 1)]
+    assert db.execute("select count(*) from marts.fct_ed_assault_attendances where incident_month = '2024-10-01'"
                       ).fetchone()[0] == 1
 
 
@@ -112,11 +113,17 @@ def test_late_and_missed_submissions_show(built, db):
         "select site_code, submission_month, submitted, arrived_late, rows_loaded, rows_rejected"
         " from marts.fct_ed_site_submissions where submission_month >= '2025-01-01'").fetchall()}
     assert got == expected
-    # the spine runs from the first month any site submitted (the hand-made December file) for every site
-    december = db.execute("select site_code from marts.fct_ed_site_submissions"
-                          " where submission_month = '2024-12-01' and submitted").fetchall()
-    assert december == [("RKEQ4",)]
-    assert db.execute("select count(*) from marts.fct_ed_site_submissions").fetchone()[0] == 28 * 3
+    # the spine runs from the first month any site submitted (the hand-made October file) for every site
+    october = db.execute("select site_code from marts.fct_ed_site_submissions"
+                         " where submission_month = '2024-10-01' and submitted").fetchall()
+    assert october == [("RKEQ4",)]
+    assert db.execute("select count(*) from marts.fct_ed_site_submissions").fetchone()[0] == 28 * 5
+    # December's late files came in January's folder: late; nobody sent November
+    late_december = db.execute("select count(*) from marts.fct_ed_site_submissions"
+                               " where submission_month = '2024-12-01' and submitted and arrived_late").fetchone()[0]
+    assert late_december == sum(1 for n in files if n.startswith("2024-12")) > 0
+    assert db.execute("select count(*) from marts.fct_ed_site_submissions"
+                      " where submission_month = '2024-11-01' and submitted").fetchone()[0] == 0
 
 
 def test_synthetic_months_have_late_and_missed_sites():
@@ -187,9 +194,12 @@ def test_bad_rows_are_rejected_with_reasons(built, db, cfg, contracts, tmp_path)
 
 
 def test_synthetic_month_is_deterministic_and_calibrated(tmp_path):
-    first = sorted(istv.synthesise("2025-07", "2025-07", tmp_path / "a"))
-    again = sorted(p for p in istv.synthesise("2025-06", "2025-07", tmp_path / "b") if p.name.startswith("2025-07"))
-    assert [p.read_bytes() for p in first] == [p.read_bytes() for p in again]
+    arrived = sorted(istv.synthesise("2025-07", "2025-08", tmp_path / "a"))
+    again = sorted(istv.synthesise("2025-07", "2025-07", tmp_path / "b") + istv.synthesise("2025-08", "2025-08",
+                                                                                        tmp_path / "b"))
+    assert [p.read_bytes() for p in arrived] == [p.read_bytes() for p in again]  # month by month = one range
+    assert {p.parent.name for p in arrived if p.name.startswith("2025-07")} == {"2025-07", "2025-08"}  # late ones
+    first = [p for p in arrived if p.name.startswith("2025-07")]
     rows = [r for p in first for r in read_rows(p)]
     assert 1_900 <= len(rows) <= 2_600  # ~2,000 a month over 28 sites, July above the average
     by_site = {p.name[8:13].upper(): len(read_rows(p)) for p in first}

@@ -161,27 +161,28 @@ def _write(path: Path, header: list[str], rows: list[list[str]], system: SiteSys
 
 def synthesise(first_month: str, last_month: str, out_dir: Path, *, seed: int = 42, scale: float = 1.0,
                progress: Callable[[str], None] | None = None) -> list[Path]:
-    """Every site's file for every month: on time into out_dir/<month>/, late into the next month's folder
-    (even past last_month: the month's data is complete wherever it lands), missed ones not at all."""
+    """Every file that ARRIVES in each month of the range, into out_dir/<month>/: the sites' on-time files
+    of that month and the late files of the month before; missed site-months never arrive. Made month by
+    month (as the demo does) or as one range, the folders hold the same files."""
     if scale <= 0:
         raise ValueError("scale must be positive")
     sites = list(SITES)
     weights = np.array([SITES[s] for s in sites])
     written = []
-    for month in common.months(first_month, last_month):
-        rng = common.rng_for(seed, DATASET, month, scale)
-        n = int(rng.poisson(ROWS_PER_MONTH * common.SEASONAL[month[5:]] * scale))
-        counts = rng.multinomial(n, weights / weights.sum())
-        for site, count in zip(sites, counts.tolist()):
-            status = submission(site, month, seed=seed)
-            if status == "missed":
-                continue
-            system = SYSTEMS.get(site, SiteSystem())
-            rows = site_lines(site, month, count, _site_rng(seed, site, f"{month}:{scale!r}"), system)
-            folder = month if status == "on_time" else common.month_str(common.month_index(month) + 1)
-            path = Path(out_dir) / folder / f"{month}-{site.lower()}-istv.csv"
-            _write(path, OLD_HEADER if system.old_header else HEADER, rows, system)
-            written.append(path)
-            if progress:
-                progress(f"{path} ({len(rows):,} rows)")
+    for arrival in common.months(first_month, last_month):
+        previous = common.month_str(common.month_index(arrival) - 1)
+        for month, wanted in ((previous, "late"), (arrival, "on_time")):
+            rng = common.rng_for(seed, DATASET, month, scale)
+            n = int(rng.poisson(ROWS_PER_MONTH * common.SEASONAL[month[5:]] * scale))
+            counts = rng.multinomial(n, weights / weights.sum())
+            for site, count in zip(sites, counts.tolist()):
+                if submission(site, month, seed=seed) != wanted:
+                    continue
+                system = SYSTEMS.get(site, SiteSystem())
+                rows = site_lines(site, month, count, _site_rng(seed, site, f"{month}:{scale!r}"), system)
+                path = Path(out_dir) / arrival / f"{month}-{site.lower()}-istv.csv"
+                _write(path, OLD_HEADER if system.old_header else HEADER, rows, system)
+                written.append(path)
+                if progress:
+                    progress(f"{path} ({len(rows):,} rows)")
     return written
