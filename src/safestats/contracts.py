@@ -9,7 +9,7 @@ import yaml
 
 from safestats.config import settings
 
-COLUMN_TYPES = ("text", "month", "longitude", "latitude", "integer", "number", "date", "timestamp")
+COLUMN_TYPES = ("text", "month", "longitude", "latitude", "integer", "number", "date", "time", "timestamp")
 
 
 class ContractError(ValueError):

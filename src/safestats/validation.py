@@ -12,7 +12,7 @@ from safestats.contracts import Contract, ContractColumn
 NUMBER = r"^\s*[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)\s*$"
 MONTH = r"^\s*[0-9]{4}-(0[1-9]|1[0-2])\s*$"
 RANGES = {"longitude": (-180, 180), "latitude": (-90, 90)}
-INPUT_TYPES = {"integer": "bigint", "number": "numeric", "date": "date", "timestamp": "timestamp"}
+INPUT_TYPES = {"integer": "bigint", "number": "numeric", "date": "date", "time": "time", "timestamp": "timestamp"}
 
 
 def _blank(v: sql.Composable) -> sql.Composable:
@@ -35,7 +35,7 @@ def _valid_value(col: ContractColumn, v: sql.Composable, period: str | None) -> 
 
 
 EXPECTED = {"month": "a YYYY-MM month", "integer": "a whole number", "number": "a number", "date": "a date",
-            "timestamp": "a date and time",
+            "time": "a time of day", "timestamp": "a date and time",
             **{kind: f"a {kind} between {low} and {high}" for kind, (low, high) in RANGES.items()}}
 
 

@@ -1,0 +1,49 @@
+-- LAS violence-related dispatches of the loads that are currently active, typed, trimmed and renamed.
+with
+
+source as (
+    select * from {{ source('las', 'violence_dispatches') }}
+),
+
+loads as (
+    select * from {{ source('ingest', 'loads') }}
+),
+
+active_loads as (
+    select
+        load_id,
+        agency
+    from loads
+    where
+        status = '{{ var("active_load_status") }}'
+        and dataset = '{{ source("las", "violence_dispatches").identifier }}'
+),
+
+renamed as (
+    select
+        source._load_id as load_id,
+        source._source_row_number as source_row_number,
+        active_loads.agency,
+        {{ nullif_blank('source.incident_reference') }} as incident_reference,
+        {{ nullif_blank('source.incident_date') }}::date as incident_date,
+        {{ nullif_blank('source.incident_time') }}::time as incident_time,
+        {{ nullif_blank('source.call_category') }} as call_category,
+        {{ nullif_blank('source.patient_age') }}::integer as patient_age,
+        case upper({{ nullif_blank('source.patient_sex') }})
+            when 'M' then 'Male'
+            when 'MALE' then 'Male'
+            when 'F' then 'Female'
+            when 'FEMALE' then 'Female'
+            else 'Unknown'
+        end as patient_sex,
+        {{ nullif_blank('source.latitude') }}::numeric as latitude,
+        {{ nullif_blank('source.longitude') }}::numeric as longitude,
+        upper({{ nullif_blank('source.lsoa_code') }}) as lsoa_code,
+        upper({{ nullif_blank('source.borough_code') }}) as borough_code,
+        source._loaded_at as loaded_at
+    from source
+    inner join active_loads
+        on source._load_id = active_loads.load_id
+)
+
+select * from renamed

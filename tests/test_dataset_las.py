@@ -1,0 +1,181 @@
+"""LAS violence-related dispatches: synthetic months round-trip into the mart, the dispatch point, exact
+age and exact time never pass the privacy boundary, dirty files load and bad rows are rejected with reasons."""
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from datetime import date
+
+import psycopg
+import pytest
+from health_helpers import build_health, cells_matching, empty_raw, scanned_columns
+from helpers import write_csv
+
+from safestats import warehouse
+from safestats.ingest import ingest_file, landing_files
+from safestats.synth import las
+
+MONTHS = ("2025-01", "2025-02")
+SCALE = 0.4
+BANDS = ["0-9", "10-17", "18-24", "25-34", "35-44", "45-54", "55-64", "65+", "unknown"]
+
+
+def band(age: str) -> str:
+    if not age.strip():
+        return "unknown"
+    a = int(age)
+    for upper, name in ((9, "0-9"), (17, "10-17"), (24, "18-24"), (34, "25-34"), (44, "35-44"), (54, "45-54"),
+                        (64, "55-64")):
+        if a <= upper:
+            return name
+    return "65+" if a <= 120 else "unknown"
+
+
+@pytest.fixture(scope="module")
+def built(cfg, bootstrap, contracts, tmp_path_factory):
+    """Two synthetic months ingested from a landing folder and built; the synthetic rows, per month."""
+    out = tmp_path_factory.mktemp("las-landing")
+    las.synthesise(MONTHS[0], MONTHS[-1], out, scale=SCALE)
+    with psycopg.connect(bootstrap.conninfo(), autocommit=True) as su:
+        empty_raw(su, contracts)
+    files = {}
+    with psycopg.connect(warehouse.loader_endpoint(cfg).conninfo(), autocommit=True) as loader:
+        for path in landing_files(out):
+            result = ingest_file(loader, path, contracts)
+            assert result.status == "loaded", result.message
+            with path.open(encoding="utf-8", newline="") as fh:
+                files[path.name[:7]] = (result, list(csv.DictReader(fh)))
+    build_health(cfg)
+    return files
+
+
+@pytest.fixture
+def db(bootstrap):
+    with psycopg.connect(bootstrap.conninfo(), autocommit=True) as conn:
+        yield conn
+
+
+def is_planted_reject(row) -> bool:
+    return row["Incident date"].endswith("-" + las.BAD_DATE_DAY) or row["Patient age"] == las.BAD_AGE
+
+
+def planted_rejects(rows) -> int:
+    return sum(1 for r in rows if is_planted_reject(r))
+
+
+def test_each_month_round_trips_into_the_mart(built, db):
+    for month, (result, rows) in built.items():
+        assert result.rows_read == len(rows) > 1_000
+        assert result.rows_rejected == planted_rejects(rows) == sum(las.BAD_ROWS_PER_MONTH)
+        loads = db.execute("select rows_read, rows_loaded, rows_rejected, status from raw._loads where load_id = %s",
+                           (result.load_id,)).fetchone()
+        raw = db.execute("select count(*) from raw.las_violence_dispatches where _load_id = %s",
+                         (result.load_id,)).fetchone()[0]
+        assert loads == (len(rows), raw, result.rows_rejected, "loaded")
+        assert loads[0] == loads[1] + loads[2]
+        first = date(int(month[:4]), int(month[5:]), 1)
+        mart = db.execute("select count(*) from marts.fct_ambulance_violence_dispatches where incident_month = %s",
+                          (first,)).fetchone()[0]
+        excluded = dict(db.execute("select reason, excluded_row_count from quality.las_violence_dispatch_exclusions"
+                                   " where period_month = %s", (first,)).fetchall())
+        good = [r for r in rows if not is_planted_reject(r)]
+        expected_excluded = Counter("no_borough" if not r["Borough code"] else "outside_london"
+                                    for r in good if not r["Borough code"].startswith("E09"))
+        assert excluded == dict(expected_excluded) and excluded
+        assert mart == len(rows) - result.rows_rejected - sum(excluded.values())
+
+
+def test_the_mart_has_the_promised_columns(built, db):
+    columns = [r[2] for r in scanned_columns(db) if r[:2] == ("marts", "fct_ambulance_violence_dispatches")]
+    assert columns == ["dispatch_key", "agency", "incident_month", "incident_date", "incident_hour", "borough_code",
+                       "lsoa_code", "call_category", "age_band", "sex", "incident_category_code"]
+    categories = dict(db.execute("select call_category, min(incident_category_code) from"
+                                 " marts.fct_ambulance_violence_dispatches group by 1").fetchall())
+    assert categories == {"Assault": "violence_with_injury", "Stabbing/knife": "knife_or_sharp_instrument",
+                          "Shooting": "firearm", "Sexual assault": "sexual_offences",
+                          "Domestic violence": "violence_with_injury", "Other violence": "violence_unspecified"}
+
+
+def test_no_coordinates_past_the_privacy_boundary(built, db):
+    coordinates = [v for _, rows in built.values() for r in rows for v in (r["Latitude"], r["Longitude"]) if v]
+    assert len(coordinates) > 1_000
+    assert cells_matching(db, coordinates, numbers=coordinates) == []
+    # the scan finds what is there: the point-only rows' boroughs, and a coordinate planted in a relation
+    assert ("marts", "fct_ambulance_violence_dispatches", "borough_code") in {
+        f[:3] for f in cells_matching(db, ["E09000007"])}
+    db.execute("create table suppressed.leak_probe as select %s::numeric as x", (coordinates[0],))
+    try:
+        assert ("suppressed", "leak_probe", "x", 1) in cells_matching(db, coordinates, numbers=coordinates)
+    finally:
+        db.execute("drop table suppressed.leak_probe")
+    withheld = ("latitude", "longitude", "lat", "lon", "incident_time", "patient_age", "incident_reference")
+    for schema, table, column, _ in scanned_columns(db):
+        assert column not in withheld, f"{schema}.{table}.{column}"
+
+
+def test_point_only_rows_keep_the_borough_and_lsoa_rows_the_lsoa(built, db):
+    rows = db.execute(
+        "select s.lsoa_code, s.borough_code, m.lsoa_code, m.borough_code, m.incident_hour,"
+        " extract(hour from s.incident_time)::int"
+        " from staging.stg_las__violence_dispatches as s"
+        " join marts.fct_ambulance_violence_dispatches as m"
+        "   on m.dispatch_key = md5(s.load_id::text || '-' || s.source_row_number::text)").fetchall()
+    assert len(rows) > 2_000
+    for staged_lsoa, staged_borough, lsoa, borough, hour, staged_hour in rows:
+        assert borough == staged_borough and hour == staged_hour
+        assert lsoa == staged_lsoa  # the LSOA where CAD gave one, NULL (borough only) where it gave a point
+    assert {r[2] is None for r in rows} == {True, False}
+
+
+def test_ages_are_banded(built, db):
+    by_row = {(r["Incident reference"]): band(r["Patient age"]) for _, rows in built.values() for r in rows
+              if r["Patient age"] != las.BAD_AGE}
+    pseudo = dict(db.execute(
+        "select s.incident_reference, m.age_band from staging.stg_las__violence_dispatches as s"
+        " join marts.fct_ambulance_violence_dispatches as m"
+        "   on m.dispatch_key = md5(s.load_id::text || '-' || s.source_row_number::text)").fetchall())
+    assert pseudo and all(by_row[ref] == age_band for ref, age_band in pseudo.items())
+    assert set(pseudo.values()) == set(BANDS)
+    refs = list(by_row)
+    assert cells_matching(db, refs) == []  # no raw incident reference anywhere past the boundary
+
+
+def test_dirty_file_loads_and_bad_rows_are_rejected_with_reasons(built, db, cfg, contracts, tmp_path):
+    header = ["CAD reference ", "Incident date", "Incident time", "Call category", "Patient age", "Patient sex",
+              "Latitude", "Longitude", "LSOA code", "Borough code"]
+    good = [["INC-20240601-00001", "2024-06-01", "23:59:59", "Assault ", "34 ", "m", "", "", "E01000907", "E09000007"],
+            ["INC-20240601-00002", "2024-06-01", "00:05", "Other violence", "", "", "51.5", "-0.1", "", "E09000007"],
+            ["INC-20240601-00003", "2024-06-02", "01:00:00", "Domestic violence", "29", "Female", "", "", "",
+             "E09000019"]]
+    bad = [["INC-20240601-00004", "2024-06-31", "25:00", "Assault", "x", "Male", "95.5", "-0.1", "", "E09000007"],
+           ["", "2024-06-03", "12:00", "", "30", "Male", "", "", "E01000907", "E09000007"]]
+    path = write_csv(tmp_path / "2024-06-las-violence-dispatches.csv", header, good + bad, encoding="cp1252",
+                     newline="\r\n")
+    with psycopg.connect(warehouse.loader_endpoint(cfg).conninfo(), autocommit=True) as loader:
+        result = ingest_file(loader, path, contracts)
+    assert (result.status, result.rows_loaded, result.rows_rejected) == ("loaded", 3, 2)
+    reasons = [r[0] for r in db.execute("select reason from raw._rejects where load_id = %s order by source_row_number",
+                                        (result.load_id,)).fetchall()]
+    assert reasons == [
+        'Incident date "2024-06-31" is not a date; Incident time "25:00" is not a time of day; '
+        'Patient age "x" is not a whole number; Latitude "95.5" is not a latitude between -90 and 90',
+        "Incident reference is blank; Call category is blank",
+    ]
+
+
+def test_synthetic_month_is_deterministic_and_calibrated(tmp_path):
+    first = las.synthesise("2025-07", "2025-07", tmp_path / "a")[0]
+    again = las.synthesise("2025-06", "2025-07", tmp_path / "b")[-1]
+    assert first.read_bytes() == again.read_bytes()  # same seed: the same bytes, whatever the range
+    assert las.synthesise("2025-07", "2025-07", tmp_path / "c", seed=7)[0].read_bytes() != first.read_bytes()
+    with first.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert 6_000 <= len(rows) <= 7_400  # ~6,000 a month, July above the average
+    hours = Counter(int(r["Incident time"][:2]) for r in rows)
+    assert hours[23] + hours[0] > 3 * (hours[6] + hours[7])  # night peak
+    per_weekday = Counter(date.fromisoformat(r["Incident date"]).weekday() for r in rows
+                          if not is_planted_reject(r))
+    assert per_weekday[5] > per_weekday[1]  # Saturday busier than Tuesday (both occur 4 times in July 2025)
+    boroughs = Counter(r["Borough code"] for r in rows)
+    assert boroughs["E09000033"] > boroughs["E09000027"] * 2  # Westminster's night-time economy vs Richmond
+    assert {r["LSOA code"] == "" for r in rows} == {True, False}
