@@ -27,6 +27,19 @@ create table if not exists raw._loads (
 create unique index if not exists _loads_one_per_file on raw._loads (sha256) where status <> 'quarantined';
 create unique index if not exists _loads_one_active_per_period on raw._loads (dataset, agency, period)
     where status = 'loaded';
+-- monthly: the file holds one month (period); cumulative: the file is a publication of every month so far
+-- (period NULL) and the newest one of a dataset and agency supersedes the previous one entirely.
+alter table raw._loads add column if not exists coverage text not null default 'monthly';
+do $$
+begin
+    if not exists (select from pg_constraint where conname = 'coverage_is_known'
+                   and conrelid = 'raw._loads'::regclass) then
+        alter table raw._loads add constraint coverage_is_known check (coverage in ('monthly', 'cumulative'));
+    end if;
+end
+$$;
+create unique index if not exists _loads_one_active_cumulative on raw._loads (dataset, agency)
+    where status = 'loaded' and coverage = 'cumulative';
 
 create table if not exists raw._rejects (
     load_id bigint not null references raw._loads (load_id),
@@ -57,3 +70,59 @@ begin
     end if;
 end
 $$;
+
+-- A date as spreadsheets and agencies write it: ISO (YYYY-MM-DD, optionally with a time), DD Mon YYYY
+-- ('01 Jan 2019', or the month in full), DD/MM/YYYY (day first, as in the UK; never left to DateStyle) or
+-- an Excel serial day number (42005 = 2015-01-01; a fraction of a day is ignored). NULL for anything
+-- else and for blanks. The ingest's row checks and the staging models call this one function, so
+-- staging parses exactly what validation accepted.
+create or replace function raw.excel_date(value text) returns date
+    language plpgsql stable parallel safe as $f$
+declare
+    t text := btrim(value);
+    m text[];
+    month_number int;
+    iso text;
+    short_months constant text[] := array['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep',
+                                          'oct', 'nov', 'dec'];
+    long_months constant text[] := array['january', 'february', 'march', 'april', 'may', 'june', 'july',
+                                         'august', 'september', 'october', 'november', 'december'];
+begin
+    if t is null or t = '' then
+        return null;
+    end if;
+    m := regexp_match(t, '^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$');
+    if m is not null then
+        iso := format('%s-%s-%s', m[1], m[2], m[3]);
+    else
+        m := regexp_match(t, '^(\d{1,2})[ -]([A-Za-z]+)[ -](\d{4})$');
+        if m is not null then
+            month_number := coalesce(array_position(short_months, lower(m[2])),
+                                     array_position(long_months, lower(m[2])));
+            if month_number is null then
+                return null;
+            end if;
+            iso := format('%s-%s-%s', m[3], month_number, m[1]);
+        else
+            m := regexp_match(t, '^(\d{1,2})/(\d{1,2})/(\d{4})$');
+            if m is not null then
+                iso := format('%s-%s-%s', m[3], m[2], m[1]);
+            else
+                -- Serial day numbers from 61 (1900-03-01; Excel counts a 29 Feb 1900 that never was).
+                m := regexp_match(t, '^(\d{1,7})(?:\.\d+)?$');
+                if m is not null and m[1]::bigint between 61 and 2958465 then
+                    return date '1899-12-30' + m[1]::int;
+                end if;
+                return null;
+            end if;
+        end if;
+    end if;
+    -- Year first is ISO 8601 whatever the DateStyle; the check catches 31 Feb and the like.
+    if raw.input_is_valid(iso, 'date') then
+        return iso::date;
+    end if;
+    return null;
+end
+$f$;
+revoke all on function raw.excel_date(text) from public;
+grant execute on function raw.excel_date(text) to safestats_dbt;
