@@ -3,11 +3,17 @@
 with
 
 incidents as (
-    select * from {{ ref('stg_tfl__bus_safety_incidents') }}
+    select
+        *,
+        {{ normalised_place_name('borough_name') }} as normalised_borough_name
+    from {{ ref('stg_tfl__bus_safety_incidents') }}
 ),
 
 boroughs as (
-    select * from {{ ref('london_boroughs') }}
+    select
+        borough_code,
+        {{ normalised_place_name('borough_name') }} as normalised_borough_name
+    from {{ ref('london_boroughs') }}
 ),
 
 suppressed as (
@@ -26,7 +32,7 @@ suppressed as (
             when boroughs.borough_code is not null then 'london'
             when
                 incidents.borough_name is null
-                or {{ normalised_place_name('incidents.borough_name') }} in ('not specified', 'unknown')
+                or incidents.normalised_borough_name in ('not specified', 'unknown')
                 then 'not_specified'
             else 'not_a_london_borough'
         end as location_status,
@@ -37,7 +43,7 @@ suppressed as (
         incidents.victim_age_group
     from incidents
     left join boroughs
-        on {{ normalised_place_name('incidents.borough_name') }} = {{ normalised_place_name('boroughs.borough_name') }}
+        on incidents.normalised_borough_name = boroughs.normalised_borough_name
 )
 
 select * from suppressed
