@@ -31,6 +31,19 @@ raw_counts as (
         count(*) as raw_row_count
     from raw_crime_outcomes
     group by _load_id
+    {#- every other landed dataset: the sources in schema raw that the ingest fills (its own tables start '_') #}
+    {%- if execute %}
+    {%- for landed in graph.sources.values() | sort(attribute='unique_id')
+        if landed.schema == 'raw' and landed.source_name != 'police_uk'
+        and not landed.identifier.startswith('_') %}
+    union all
+    select
+        _load_id as load_id,
+        count(*) as raw_row_count
+    from {{ landed.schema }}.{{ landed.identifier }}
+    group by _load_id
+    {%- endfor %}
+    {%- endif %}
 ),
 
 reject_counts as (
