@@ -30,7 +30,8 @@ monthly_periods as (
     where coverage = 'monthly'
 ),
 
-renamed as (
+-- materialized: each date is parsed once, not again for the month precedence below
+renamed as materialized (
     select
         source._load_id as load_id,
         source._source_row_number as source_row_number,

@@ -71,58 +71,43 @@ begin
 end
 $$;
 
+-- A text that is a valid ISO date (YYYY-M-D), as a date; NULL otherwise. Year first is ISO 8601 whatever
+-- the DateStyle, and the check catches 31 Feb and the like without raising.
+create or replace function raw.iso_date(iso text) returns date
+    language sql stable parallel safe
+    as $f$ select case when raw.input_is_valid(iso, 'date') then iso::date end $f$;
+
 -- A date as spreadsheets and agencies write it: ISO (YYYY-MM-DD, optionally with a time), DD Mon YYYY
 -- ('01 Jan 2019', or the month in full), DD/MM/YYYY (day first, as in the UK; never left to DateStyle) or
--- an Excel serial day number (42005 = 2015-01-01; a fraction of a day is ignored). NULL for anything
--- else and for blanks. The ingest's row checks and the staging models call this one function, so
--- staging parses exactly what validation accepted.
+-- an Excel serial day number from 61 (1900-03-01; Excel counts a 29 Feb 1900 that never was; a fraction
+-- of a day is ignored). NULL for anything else and for blanks. The ingest's row checks and the staging
+-- models call this one function, so staging parses exactly what validation accepted. Plain SQL (no
+-- PL/pgSQL) so that it stays cheap over every row of a COPY.
 create or replace function raw.excel_date(value text) returns date
-    language plpgsql stable parallel safe as $f$
-declare
-    t text := btrim(value);
-    m text[];
-    month_number int;
-    iso text;
-    short_months constant text[] := array['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep',
-                                          'oct', 'nov', 'dec'];
-    long_months constant text[] := array['january', 'february', 'march', 'april', 'may', 'june', 'july',
-                                         'august', 'september', 'october', 'november', 'december'];
-begin
-    if t is null or t = '' then
-        return null;
-    end if;
-    m := regexp_match(t, '^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$');
-    if m is not null then
-        iso := format('%s-%s-%s', m[1], m[2], m[3]);
-    else
-        m := regexp_match(t, '^(\d{1,2})[ -]([A-Za-z]+)[ -](\d{4})$');
-        if m is not null then
-            month_number := coalesce(array_position(short_months, lower(m[2])),
-                                     array_position(long_months, lower(m[2])));
-            if month_number is null then
-                return null;
-            end if;
-            iso := format('%s-%s-%s', m[3], month_number, m[1]);
-        else
-            m := regexp_match(t, '^(\d{1,2})/(\d{1,2})/(\d{4})$');
-            if m is not null then
-                iso := format('%s-%s-%s', m[3], m[2], m[1]);
-            else
-                -- Serial day numbers from 61 (1900-03-01; Excel counts a 29 Feb 1900 that never was).
-                m := regexp_match(t, '^(\d{1,7})(?:\.\d+)?$');
-                if m is not null and m[1]::bigint between 61 and 2958465 then
-                    return date '1899-12-30' + m[1]::int;
-                end if;
-                return null;
-            end if;
-        end if;
-    end if;
-    -- Year first is ISO 8601 whatever the DateStyle; the check catches 31 Feb and the like.
-    if raw.input_is_valid(iso, 'date') then
-        return iso::date;
-    end if;
-    return null;
-end
+    language sql stable parallel safe as $f$
+    select case
+        when btrim(value) ~ '^[0-9]{1,7}([.][0-9]+)?$'
+            then case
+                when split_part(btrim(value), '.', 1)::bigint between 61 and 2958465
+                    then date '1899-12-30' + split_part(btrim(value), '.', 1)::int
+            end
+        else raw.iso_date(case
+            when btrim(value) ~ '^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([ T][0-9]{1,2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?)?$'
+                then substring(btrim(value) from '^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}')
+            when btrim(value) ~ '^[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}$'
+                then regexp_replace(btrim(value), '^([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})$', '\3-\2-\1')
+            when btrim(value) ~ '^[0-9]{1,2}[ -][A-Za-z]+[ -][0-9]{4}$'
+                then substring(btrim(value) from '[0-9]{4}$') || '-' || coalesce(
+                    array_position(array['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct',
+                                         'nov', 'dec'], lower(substring(btrim(value) from '[A-Za-z]+'))),
+                    array_position(array['january', 'february', 'march', 'april', 'may', 'june', 'july',
+                                         'august', 'september', 'october', 'november', 'december'],
+                                   lower(substring(btrim(value) from '[A-Za-z]+')))
+                )::text || '-' || substring(btrim(value) from '^[0-9]{1,2}')
+        end)
+    end
 $f$;
+revoke all on function raw.iso_date(text) from public;
+grant execute on function raw.iso_date(text) to safestats_dbt;
 revoke all on function raw.excel_date(text) from public;
 grant execute on function raw.excel_date(text) to safestats_dbt;
