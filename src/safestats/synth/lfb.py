@@ -49,8 +49,8 @@ PROPERTIES = {  # category -> (weight, property types; some with the published t
                         "Self contained Sheltered Housing"]),
     "Non Residential": (0.20, ["Single shop", "Offices and call centres", "Hospitals and medical care",
                                "Restaurant/cafe", "Pub/wine bar/bar", "Warehouses and bulk storage"]),
-    "Outdoor": (0.13, ["Loose refuse ", "Grassland, pasture, grazing etc", "Tree scrub", "Small refuse/rubbish container",
-                       "Park"]),
+    "Outdoor": (0.13, ["Loose refuse ", "Grassland, pasture, grazing etc", "Tree scrub",
+                       "Small refuse/rubbish container", "Park"]),
     "Road Vehicle": (0.09, ["Car", "Van", "Motorcycle", "Bus/coach", "Lorry/HGV"]),
     "Other Residential": (0.07, ["Student Hall of Residence", "Hotel/motel", "Nurses'/Doctors' accommodation",
                                  "Residential Home"]),
@@ -60,7 +60,8 @@ PROPERTIES = {  # category -> (weight, property types; some with the published t
     "Rail Vehicle": (0.0025, ["Train on tracks"]),
 }
 QUALIFIERS = ["Correct incident location", "Within same building", "In street outside gazetteer location",
-              "On land associated with building", "Nearby address - no building in street", "Open land/water - nearest gazetteer location"]
+              "On land associated with building", "Nearby address - no building in street",
+              "Open land/water - nearest gazetteer location"]
 DISTRICTS = {  # a few postcode districts per borough (synthetic postcodes are made from them)
     "E09000001": ["EC2", "EC4", "EC3"], "E09000002": ["IG11", "RM9", "RM10"], "E09000003": ["N12", "EN5", "NW4"],
     "E09000004": ["DA6", "DA15", "DA7"], "E09000005": ["NW10", "HA9", "NW2"], "E09000006": ["BR1", "BR2", "BR6"],
@@ -75,17 +76,39 @@ DISTRICTS = {  # a few postcode districts per borough (synthetic postcodes are m
     "E09000031": ["E17", "E4", "E10"], "E09000032": ["SW18", "SW11", "SW17"], "E09000033": ["W1", "SW1", "W2"],
 }
 STATIONS = {  # borough -> station grounds
-    "E09000001": ["Dowgate", "Shoreditch"], "E09000002": ["Barking", "Dagenham"], "E09000003": ["Finchley", "Mill Hill"],
-    "E09000004": ["Bexley", "Erith"], "E09000005": ["Wembley", "Willesden"], "E09000006": ["Bromley", "Orpington"],
-    "E09000007": ["Kentish Town", "Euston"], "E09000008": ["Croydon", "Norbury"], "E09000009": ["Ealing", "Southall"],
-    "E09000010": ["Enfield", "Edmonton"], "E09000011": ["Greenwich", "Plumstead"], "E09000012": ["Homerton", "Stoke Newington"],
-    "E09000013": ["Hammersmith", "Fulham"], "E09000014": ["Tottenham", "Hornsey"], "E09000015": ["Harrow", "Stanmore"],
-    "E09000016": ["Romford", "Hornchurch"], "E09000017": ["Hillingdon", "Heathrow"], "E09000018": ["Hounslow", "Feltham"],
-    "E09000019": ["Islington", "Holloway"], "E09000020": ["Kensington", "Chelsea"], "E09000021": ["Kingston", "Surbiton"],
-    "E09000022": ["Brixton", "Lambeth"], "E09000023": ["Lewisham", "Forest Hill"], "E09000024": ["Wimbledon", "Mitcham"],
-    "E09000025": ["Stratford", "East Ham"], "E09000026": ["Ilford", "Woodford"], "E09000027": ["Richmond", "Twickenham"],
-    "E09000028": ["Old Kent Road", "Peckham"], "E09000029": ["Sutton", "Wallington"], "E09000030": ["Whitechapel", "Poplar"],
-    "E09000031": ["Walthamstow", "Chingford"], "E09000032": ["Wandsworth", "Tooting"], "E09000033": ["Soho", "Paddington"],
+    "E09000001": ["Dowgate", "Shoreditch"],
+    "E09000002": ["Barking", "Dagenham"],
+    "E09000003": ["Finchley", "Mill Hill"],
+    "E09000004": ["Bexley", "Erith"],
+    "E09000005": ["Wembley", "Willesden"],
+    "E09000006": ["Bromley", "Orpington"],
+    "E09000007": ["Kentish Town", "Euston"],
+    "E09000008": ["Croydon", "Norbury"],
+    "E09000009": ["Ealing", "Southall"],
+    "E09000010": ["Enfield", "Edmonton"],
+    "E09000011": ["Greenwich", "Plumstead"],
+    "E09000012": ["Homerton", "Stoke Newington"],
+    "E09000013": ["Hammersmith", "Fulham"],
+    "E09000014": ["Tottenham", "Hornsey"],
+    "E09000015": ["Harrow", "Stanmore"],
+    "E09000016": ["Romford", "Hornchurch"],
+    "E09000017": ["Hillingdon", "Heathrow"],
+    "E09000018": ["Hounslow", "Feltham"],
+    "E09000019": ["Islington", "Holloway"],
+    "E09000020": ["Kensington", "Chelsea"],
+    "E09000021": ["Kingston", "Surbiton"],
+    "E09000022": ["Brixton", "Lambeth"],
+    "E09000023": ["Lewisham", "Forest Hill"],
+    "E09000024": ["Wimbledon", "Mitcham"],
+    "E09000025": ["Stratford", "East Ham"],
+    "E09000026": ["Ilford", "Woodford"],
+    "E09000027": ["Richmond", "Twickenham"],
+    "E09000028": ["Old Kent Road", "Peckham"],
+    "E09000029": ["Sutton", "Wallington"],
+    "E09000030": ["Whitechapel", "Poplar"],
+    "E09000031": ["Walthamstow", "Chingford"],
+    "E09000032": ["Wandsworth", "Tooting"],
+    "E09000033": ["Soho", "Paddington"],
 }
 OUTSIDE = [("E07000072", "EPPING FOREST", "Essex"), ("E07000207", "ELMBRIDGE", "Surrey"),
            ("E07000107", "DARTFORD", "Kent"), ("E07000213", "SPELTHORNE", "Surrey")]
@@ -114,106 +137,113 @@ def expected_rows(month: str, scale: float = 1.0) -> float:
     return ROWS_PER_MONTH * SEASON[month[5:]] * scale
 
 
-def _rows(month: str, seed: int, scale: float) -> list[dict]:
+def _draw(uniform: np.ndarray, weights: dict) -> np.ndarray:
+    """Index into `weights` for each uniform draw (inverse CDF)."""
+    p = np.array(list(weights.values()), dtype=float)
+    return np.minimum(np.searchsorted(np.cumsum(p / p.sum()), uniform, side="right"), len(p) - 1)
+
+
+def _text(values: np.ndarray, keep: np.ndarray) -> list[str]:
+    return np.where(keep, values.astype(str), "").tolist()
+
+
+def _columns(month: str, seed: int, scale: float, dirt: dict) -> list[list[str]]:
+    """Every column of the month's file as a list of strings, in its header's order, rows in call order."""
     rng = london.rng_for(seed, DATASET, month, scale)
     n = int(rng.poisson(expected_rows(month, scale)))
-    groups = london.pick(rng, list(GROUPS), list(GROUPS.values()), n)
-    boroughs = london.pick(rng, london.CODES, london.population_weights(), n)
-    outside = rng.random(n) < OUT_OF_LONDON_SHARE
+    year, mon = int(month[:4]), int(month[5:])
+    u = rng.random((n, 9))
     days = rng.integers(1, london.days_in(month) + 1, n)
     hour = london.hours(rng, HOUR_PROFILE, n)
     minute, second = rng.integers(0, 60, n), rng.integers(0, 60, n)
-    u = rng.random((n, 8))
+    order = np.lexsort((second, minute, hour, days))        # the Datastore lists incidents in call order
+    u, days, hour, minute, second = u[order], days[order], hour[order], minute[order], second[order]
+    borough_index = rng.choice(len(london.CODES), size=n, p=london.population_weights())[order]
+    outside = (rng.random(n) < OUT_OF_LONDON_SHARE)[order].tolist()
     attendance = np.clip(rng.lognormal(np.log(320), 0.35, n), 60, 2400).astype(int)
     second_attendance = attendance + np.clip(rng.lognormal(np.log(90), 0.6, n), 10, 1800).astype(int)
-    year, mon = int(month[:4]), int(month[5:])
-    rows = []
-    for i in range(n):
-        group = groups[i]
-        codes = STOP_CODES[group]
-        stop = _choose(codes, u[i, 0])
-        motive = ""
-        if group == "Fire":
-            d, a, _ = MOTIVES[stop]
-            motive = "Deliberate" if u[i, 1] < d else ("Accidental" if u[i, 1] < d + a else "Not known")
-        special = _choose(SPECIAL_SERVICES, u[i, 2]) if stop == "Special Service" else ""
-        category = _choose({k: v[0] for k, v in PROPERTIES.items()}, u[i, 3])
-        types = PROPERTIES[category][1]
-        code = boroughs[i]
-        lat0, lon0, sd_lat, sd_lon = london.centroid(code)
-        lat, lon = lat0 + sd_lat * (u[i, 4] - 0.5) * 2, lon0 + sd_lon * (u[i, 5] - 0.5) * 2
-        if outside[i]:
-            code_out, name_out, frs = OUTSIDE[i % len(OUTSIDE)]
-            borough_code, borough_name, proper, frs_name, ward = code_out, name_out, name_out.title(), frs, ""
-        else:
-            borough_code, borough_name, proper, frs_name = code, london.NAMES[code].upper(), london.NAMES[code], "London"
-            ward_list = london.wards()[code]
-            ward = ward_list[int(u[i, 6] * len(ward_list))]
-        district = DISTRICTS[code][int(u[i, 7] * 3)]
-        pumps = 1 + int(u[i, 6] * 10 > 6) + int(u[i, 6] * 100 > 95) * 2
-        attended = not (group == "False Alarm" and u[i, 2] < 0.04)
-        rows.append({
-            "day": int(days[i]), "hour": int(hour[i]), "minute": int(minute[i]), "second": int(second[i]),
-            "serial": i + 1, "group": group, "stop": stop, "special": special, "category": category,
-            "type": types[int(u[i, 4] * len(types))], "qualifier": QUALIFIERS[int(u[i, 5] * len(QUALIFIERS))],
-            "district": district, "postcode": f"{district} {int(u[i, 7] * 9) + 1}{'ABDEFGHJLNPQRSTUWXYZ'[i % 20]}"
-                                              f"{'ABDEFGHJLNPQRSTUWXYZ'[(i * 7) % 20]}",
-            "uprn": f"{1.0 + u[i, 1] * 2:.5f}E+11" if u[i, 3] > 0.3 else "", "usrn": str(21500000 + i % 99991),
-            "borough_code": borough_code, "borough_name": borough_name, "proper": proper, "ward": ward,
-            "lat": lat, "lon": lon, "frs": frs_name, "ground": STATIONS[code][int(u[i, 0] * 2)],
-            "first_att": int(attendance[i]) if attended else None,
-            "second_att": int(second_attendance[i]) if attended and pumps > 1 else None,
-            "first_station": STATIONS[code][int(u[i, 1] * 2)] if attended else "",
-            "pumps": pumps if attended else None, "pump_hours": 1 + int(u[i, 2] * 10 > 8) if attended else None,
-            "calls": 1 + int(u[i, 7] * 10 > 8) + int(u[i, 7] * 100 > 97) * 3, "motive": motive,
-            "year": year, "mon": mon,
-        })
-    return rows
 
-
-def _choose(weights: dict, u: float):
-    total = sum(weights.values())
-    acc = 0.0
-    for key, w in weights.items():
-        acc += w / total
-        if u < acc:
-            return key
-    return key
-
-
-def _fields(r: dict, dirt: dict) -> list[str]:
-    day, year, mon = r["day"], r["year"], r["mon"]
-    date_text = (date(year, mon, day).isoformat() if dirt["iso_dates"]
-                 else f"{day:02d} {MONTH_ABBR[mon - 1]} {year}")
-    incident_number = f"{r['serial']:06d}-{day:02d}{mon:02d}{year}"
-    easting = int(530000 + (r["lon"] + 0.1) * 69500)
-    northing = int(180000 + (r["lat"] - 51.5) * 111200)
-    blank = "" if r["pumps"] is None else None
-    pump_hours = "" if r["pump_hours"] is None else (
-        str(r["pump_hours"] * 60 - 13) if dirt["old_vintage"] else str(r["pump_hours"]))
-    cost = "" if r["pump_hours"] is None else str(364 * r["pump_hours"] * (r["pumps"] or 1))
-    values = {
-        "IncidentNumber": incident_number, "DateOfCall": date_text, "CalYear": str(year),
-        "TimeOfCall": f"{r['hour']:02d}:{r['minute']:02d}:{r['second']:02d}", "HourOfCall": str(r["hour"]),
-        "IncidentGroup": r["group"], "StopCodeDescription": r["stop"], "SpecialServiceType": r["special"],
-        "PropertyCategory": r["category"], "PropertyType": r["type"], "AddressQualifier": r["qualifier"],
-        "Postcode_full": r["postcode"], "Postcode_district": r["district"], "UPRN": r["uprn"], "USRN": r["usrn"],
-        "IncGeo_BoroughCode": r["borough_code"], "IncGeo_BoroughName": r["borough_name"], "ProperCase": r["proper"],
-        "IncGeo_WardCode": r["ward"], "IncGeo_WardName": "", "IncGeo_WardNameNew": "",
-        "Easting_m": str(easting), "Northing_m": str(northing), "Easting_rounded": str(easting // 50 * 50),
-        "Northing_rounded": str(northing // 50 * 50), "Latitude": f"{r['lat']:.8f}", "Longitude": f"{r['lon']:.8f}",
-        "FRS": r["frs"], "IncidentStationGround": r["ground"],
-        "FirstPumpArriving_AttendanceTime": "" if r["first_att"] is None else str(r["first_att"]),
-        "FirstPumpArriving_DeployedFromStation": r["first_station"],
-        "SecondPumpArriving_AttendanceTime": "" if r["second_att"] is None else str(r["second_att"]),
-        "SecondPumpArriving_DeployedFromStation": r["first_station"] if r["second_att"] is not None else "",
-        "NumStationsWithPumpsAttending": blank if blank is not None else str(min(r["pumps"], 3)),
-        "NumPumpsAttending": blank if blank is not None else str(r["pumps"]),
-        "PumpCount": blank if blank is not None else str(r["pumps"]),
-        "PumpHoursRoundUp": pump_hours, "PumpMinutesRounded": pump_hours,
-        "Notional Cost (£)": cost, "NumCalls": str(r["calls"]), "Motive": r["motive"],
+    group_names = list(GROUPS)
+    groups = [group_names[i] for i in _draw(u[:, 0], GROUPS)]
+    stop_names = {g: list(codes) for g, codes in STOP_CODES.items()}
+    stop_index = {g: _draw(u[:, 1], codes) for g, codes in STOP_CODES.items()}
+    stops = [stop_names[g][stop_index[g][i]] for i, g in enumerate(groups)]
+    motives = []
+    for g, stop, x in zip(groups, stops, u[:, 2].tolist()):
+        if g != "Fire":
+            motives.append("")
+            continue
+        d, a, _ = MOTIVES[stop]
+        motives.append("Deliberate" if x < d else ("Accidental" if x < d + a else "Not known"))
+    services = list(SPECIAL_SERVICES)
+    service_index = _draw(u[:, 3], SPECIAL_SERVICES)
+    categories = list(PROPERTIES)
+    category_index = _draw(u[:, 4], {k: v[0] for k, v in PROPERTIES.items()})
+    codes = [london.CODES[b] for b in borough_index]
+    centroids = np.array([london.centroid(code) for code in london.CODES])[borough_index]
+    lat = centroids[:, 0] + centroids[:, 2] * (u[:, 6] - 0.5) * 2
+    lon = centroids[:, 1] + centroids[:, 3] * (u[:, 7] - 0.5) * 2
+    easting = (530000 + (lon + 0.1) * 69500).astype(int)
+    northing = (180000 + (lat - 51.5) * 111200).astype(int)
+    wards = london.wards()
+    attended = ~((np.array(groups) == "False Alarm") & (u[:, 3] < 0.04))
+    two = attended & (u[:, 8] > 0.6)
+    pumps = 1 + (u[:, 8] > 0.6) + (u[:, 8] > 0.95) * 2
+    pump_hours = 1 + (u[:, 3] > 0.8)
+    calls = 1 + (u[:, 5] > 0.8) + (u[:, 5] > 0.97) * 3
+    dates = [date(year, mon, d) for d in days.tolist()]
+    beyond = [OUTSIDE[i % len(OUTSIDE)] for i in range(n)]
+    districts = [DISTRICTS[code][int(x * 3)] for code, x in zip(codes, u[:, 8].tolist())]
+    letters = "ABDEFGHJLNPQRSTUWXYZ"
+    first_station = [STATIONS[code][int(x * 2)] for code, x in zip(codes, u[:, 1].tolist())]
+    columns = {
+        "IncidentNumber": [f"{i + 1:06d}-{d.day:02d}{mon:02d}{year}" for i, d in enumerate(dates)],
+        "DateOfCall": ([d.isoformat() for d in dates] if dirt["iso_dates"]
+                       else [f"{d.day:02d} {MONTH_ABBR[mon - 1]} {year}" for d in dates]),
+        "CalYear": [str(year)] * n,
+        "TimeOfCall": [f"{h:02d}:{m:02d}:{s:02d}" for h, m, s in zip(hour.tolist(), minute.tolist(), second.tolist())],
+        "HourOfCall": [str(h) for h in hour.tolist()],
+        "IncidentGroup": groups,
+        "StopCodeDescription": stops,
+        "SpecialServiceType": [services[k] if s == "Special Service" else "" for s, k in zip(stops, service_index)],
+        "PropertyCategory": [categories[c] for c in category_index],
+        "PropertyType": [PROPERTIES[categories[c]][1][int(x * len(PROPERTIES[categories[c]][1]))]
+                         for c, x in zip(category_index, u[:, 5].tolist())],
+        "AddressQualifier": [QUALIFIERS[int(x * len(QUALIFIERS))] for x in u[:, 6].tolist()],
+        "Postcode_full": [f"{d} {1 + i % 9}{letters[i % 20]}{letters[(i * 7) % 20]}" for i, d in enumerate(districts)],
+        "Postcode_district": districts,
+        "UPRN": [f"{1.0 + x * 2:.5f}E+11" if x > 0.3 else "" for x in u[:, 4].tolist()],  # as Excel mangles it
+        "USRN": [str(21500000 + i % 99991) for i in range(n)],
+        "IncGeo_BoroughCode": [b[0] if o else code for o, b, code in zip(outside, beyond, codes)],
+        "IncGeo_BoroughName": [b[1] if o else london.NAMES[code].upper() for o, b, code in zip(outside, beyond, codes)],
+        "ProperCase": [b[1].title() if o else london.NAMES[code] for o, b, code in zip(outside, beyond, codes)],
+        "IncGeo_WardCode": ["" if o else wards[code][int(x * len(wards[code]))]
+                            for o, code, x in zip(outside, codes, u[:, 2].tolist())],
+        "IncGeo_WardName": [""] * n,
+        "IncGeo_WardNameNew": [""] * n,
+        "Easting_m": [str(e) for e in easting.tolist()],
+        "Northing_m": [str(v) for v in northing.tolist()],
+        "Easting_rounded": [str(e // 50 * 50) for e in easting.tolist()],
+        "Northing_rounded": [str(v // 50 * 50) for v in northing.tolist()],
+        "Latitude": [f"{v:.8f}" for v in lat.tolist()],
+        "Longitude": [f"{v:.8f}" for v in lon.tolist()],
+        "FRS": [b[2] if o else "London" for o, b in zip(outside, beyond)],
+        "IncidentStationGround": [STATIONS[code][int(x * 2)] for code, x in zip(codes, u[:, 0].tolist())],
+        "FirstPumpArriving_AttendanceTime": _text(attendance, attended),
+        "FirstPumpArriving_DeployedFromStation": [s if a else "" for s, a in zip(first_station, attended.tolist())],
+        "SecondPumpArriving_AttendanceTime": _text(second_attendance, two),
+        "SecondPumpArriving_DeployedFromStation": [s if t else "" for s, t in zip(first_station, two.tolist())],
+        "NumStationsWithPumpsAttending": _text(np.minimum(pumps, 3), attended),
+        "NumPumpsAttending": _text(pumps, attended),
+        "PumpCount": _text(pumps, attended),
+        # the older vintage publishes pump minutes, the newer pump hours rounded up
+        "PumpHoursRoundUp": _text(pump_hours, attended),
+        "PumpMinutesRounded": _text(pump_hours * 60 - 13, attended),
+        "Notional Cost (£)": _text(364 * pump_hours * pumps, attended),
+        "NumCalls": [str(c) for c in calls.tolist()],
+        "Motive": motives,
     }
-    return [values[h] for h in (OLD_HEADER if dirt["old_vintage"] else HEADER)]
+    return [columns[h] for h in (OLD_HEADER if dirt["old_vintage"] else HEADER)]
 
 
 def _planted(month: str, header: list[str], template: list[str]) -> list[list[str]]:
@@ -239,7 +269,7 @@ def synthesise(first_month: str, last_month: str, out_dir: Path, *, seed: int = 
     for month in london.months(first_month, last_month):
         dirt = _dirt(month)
         header = OLD_HEADER if dirt["old_vintage"] else HEADER
-        rows = [_fields(r, dirt) for r in _rows(month, seed, scale)]
+        rows = list(zip(*_columns(month, seed, scale, dirt)))
         if rows:
             planted = _planted(month, header, rows[0])
             step = max(1, len(rows) // (len(planted) + 1))
