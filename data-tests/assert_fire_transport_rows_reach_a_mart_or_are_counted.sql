@@ -15,51 +15,51 @@ with
 
 counts as (
     {%- for d in datasets %}
-    select
-        '{{ d.name }}' as dataset,
-        agency,
-        {{ d.month }} as period_month,
-        count(*) as staged_row_count,
-        0 as suppressed_row_count,
-        0 as mart_row_count,
-        0 as excluded_row_count
-    from {{ ref(d.staged) }}
-    group by agency, {{ d.month }}
-    union all
-    select
-        '{{ d.name }}' as dataset,
-        agency,
-        incident_month as period_month,
-        0 as staged_row_count,
-        count(*) as suppressed_row_count,
-        0 as mart_row_count,
-        0 as excluded_row_count
-    from {{ ref(d.suppressed) }}
-    group by agency, incident_month
-    union all
-    select
-        '{{ d.name }}' as dataset,
-        agency,
-        incident_month as period_month,
-        0 as staged_row_count,
-        0 as suppressed_row_count,
-        count(*) as mart_row_count,
-        0 as excluded_row_count
-    from {{ ref(d.mart) }}
-    group by agency, incident_month
-    union all
-    select
-        dataset,
-        agency,
-        period_month,
-        0 as staged_row_count,
-        0 as suppressed_row_count,
-        0 as mart_row_count,
-        excluded_row_count
-    from {{ ref(d.exclusions) }}
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
+        select
+            '{{ d.name }}' as dataset,
+            agency,
+            {{ d.month }} as period_month,
+            count(*) as staged_row_count,
+            0 as suppressed_row_count,
+            0 as mart_row_count,
+            0 as excluded_row_count
+        from {{ ref(d.staged) }}
+        group by agency, {{ d.month }}
+        union all
+        select
+            '{{ d.name }}' as dataset,
+            agency,
+            incident_month as period_month,
+            0 as staged_row_count,
+            count(*) as suppressed_row_count,
+            0 as mart_row_count,
+            0 as excluded_row_count
+        from {{ ref(d.suppressed) }}
+        group by agency, incident_month
+        union all
+        select
+            '{{ d.name }}' as dataset,
+            agency,
+            incident_month as period_month,
+            0 as staged_row_count,
+            0 as suppressed_row_count,
+            count(*) as mart_row_count,
+            0 as excluded_row_count
+        from {{ ref(d.mart) }}
+        group by agency, incident_month
+        union all
+        select
+            dataset,
+            agency,
+            period_month,
+            0 as staged_row_count,
+            0 as suppressed_row_count,
+            0 as mart_row_count,
+            excluded_row_count
+        from {{ ref(d.exclusions) }}
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
     {%- endfor %}
 ),
 

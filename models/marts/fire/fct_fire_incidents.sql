@@ -30,6 +30,22 @@ final as (
         london_incidents.borough_code,
         boroughs.borough_name,
         london_incidents.ward_code,
+        london_incidents.incident_group,
+        london_incidents.stop_code_description,
+        london_incidents.special_service_type,
+        london_incidents.fire_motive,
+        london_incidents.property_category,
+        london_incidents.property_type,
+        london_incidents.incident_station_ground,
+        london_incidents.first_pump_station,
+        london_incidents.first_pump_attendance_seconds,
+        london_incidents.second_pump_attendance_seconds,
+        london_incidents.num_stations_with_pumps_attending,
+        london_incidents.num_pumps_attending,
+        london_incidents.pump_count,
+        london_incidents.pump_hours,
+        london_incidents.notional_cost_gbp,
+        london_incidents.num_calls,
         case
             when london_incidents.incident_group = 'Fire' and london_incidents.fire_motive = 'deliberate'
                 then 'deliberate_fire'
@@ -47,23 +63,7 @@ final as (
                 then 'recorded_motive'
             when categories.category_basis is not null then categories.category_basis
             else 'incident_group'
-        end as category_basis,
-        london_incidents.incident_group,
-        london_incidents.stop_code_description,
-        london_incidents.special_service_type,
-        london_incidents.fire_motive,
-        london_incidents.property_category,
-        london_incidents.property_type,
-        london_incidents.incident_station_ground,
-        london_incidents.first_pump_station,
-        london_incidents.first_pump_attendance_seconds,
-        london_incidents.second_pump_attendance_seconds,
-        london_incidents.num_stations_with_pumps_attending,
-        london_incidents.num_pumps_attending,
-        london_incidents.pump_count,
-        london_incidents.pump_hours,
-        london_incidents.notional_cost_gbp,
-        london_incidents.num_calls
+        end as category_basis
     from london_incidents
     inner join boroughs
         on london_incidents.borough_code = boroughs.borough_code

@@ -26,12 +26,12 @@ final as (
         incidents.operator_group,
         incidents.bus_garage,
         incidents.injury_result,
-        incidents.injury_result = 'Fatal' as is_fatal,
         incidents.incident_event_type,
-        coalesce(categories.incident_category_code, 'other') as incident_category_code,
         incidents.victim_category,
         incidents.victim_sex,
-        incidents.victim_age_group
+        incidents.victim_age_group,
+        incidents.injury_result = 'Fatal' as is_fatal,
+        coalesce(categories.incident_category_code, 'other') as incident_category_code
     from incidents
     inner join boroughs
         on incidents.borough_code = boroughs.borough_code

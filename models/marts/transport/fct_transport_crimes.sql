@@ -27,8 +27,8 @@ final as (
         crimes.line_name,
         crimes.route_or_station,
         crimes.offence_category,
-        coalesce(categories.incident_category_code, 'other_crime') as incident_category_code,
-        crimes.recorded_by
+        crimes.recorded_by,
+        coalesce(categories.incident_category_code, 'other_crime') as incident_category_code
     from crimes
     inner join boroughs
         on crimes.borough_code = boroughs.borough_code

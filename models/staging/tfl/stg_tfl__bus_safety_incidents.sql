@@ -39,7 +39,7 @@ renamed as materialized (
         active_loads.coverage as load_coverage,
         raw.excel_date(source.date_of_incident) as incident_date,
         {{ nullif_blank('source.route') }} as route,
-        {{ nullif_blank('source.operator') }} as operator,
+        {{ nullif_blank('source.operator') }} as operator,  -- noqa: RF04
         {{ nullif_blank('source.group_name') }} as operator_group,
         {{ nullif_blank('source.bus_garage') }} as bus_garage,
         {{ nullif_blank('source.borough') }} as borough_name,

@@ -26,7 +26,7 @@ renamed as (
         active_loads.agency,
         raw.excel_date(source.offence_date) as offence_date,
         {{ nullif_blank('source.offence_time') }}::time as offence_time,
-        {{ nullif_blank('source.mode') }} as mode,
+        {{ nullif_blank('source.mode') }} as mode,  -- noqa: RF04
         {{ nullif_blank('source.line') }} as line_name,
         {{ nullif_blank('source.route_or_station') }} as route_or_station,
         upper({{ nullif_blank('source.borough_code') }}) as borough_code,
