@@ -10,7 +10,8 @@ def safestats(*args, **kwargs):
 
 
 def test_synth_writes_police_uk_files(tmp_path):
-    out = safestats("synth", "--from", "2024-11", "--to", "2024-12", "--out", str(tmp_path), "--scale", "0.01")
+    out = safestats("synth", "--from", "2024-11", "--to", "2024-12", "--out", str(tmp_path), "--scale", "0.01",
+                    "--dataset", "police_uk")
     assert out.returncode == 0, out.stderr
     names = sorted(p.name for p in tmp_path.rglob("*.csv"))
     assert names == sorted(f"{m}-{f}.csv" for m in ("2024-11", "2024-12")

@@ -199,3 +199,13 @@ def test_no_address_postcode_or_point_passes_the_privacy_boundary(world, superus
     assert leaked == 0
     assert superuser.execute("select count(*) from marts.fct_fire_incidents where incident_pseudo_id !~"
                              " '^[0-9a-f]{64}$'").fetchone()[0] == 0
+
+
+def test_synthetic_lfb_files_are_deterministic_and_at_london_volume(tmp_path):
+    one = lfb.synthesise("2024-07", "2024-07", tmp_path / "a", seed=5, scale=0.1)[0].read_bytes()
+    two = lfb.synthesise("2024-07", "2024-07", tmp_path / "b", seed=5, scale=0.1)[0].read_bytes()
+    other = lfb.synthesise("2024-07", "2024-07", tmp_path / "c", seed=6, scale=0.1)[0].read_bytes()
+    assert one == two and one != other
+    assert 9_000 <= lfb.expected_rows("2024-01") <= 10_000 <= lfb.expected_rows("2024-07") <= 11_500
+    with pytest.raises(ValueError, match="scale must be positive"):
+        lfb.synthesise("2024-07", "2024-07", tmp_path, scale=0)

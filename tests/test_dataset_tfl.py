@@ -175,3 +175,12 @@ def test_transport_crime_hubs_can_be_found(world, superuser):
     outside = superuser.execute("select count(*) from marts.fct_transport_crimes where route_or_station in"
                                 " ('Epping', 'Chesham', 'Shenfield', 'Watford Junction')").fetchone()[0]
     assert outside == 0, "stations outside London are counted as exclusions"
+
+
+def test_synthetic_tfl_files_are_deterministic(tmp_path):
+    one = [p.read_bytes() for p in tfl.synthesise("2024-02", "2024-02", tmp_path / "a", seed=5, scale=0.2)]
+    two = [p.read_bytes() for p in tfl.synthesise("2024-02", "2024-02", tmp_path / "b", seed=5, scale=0.2)]
+    assert one == two
+    crimes = tfl._crime_rows("2024-06", 42, 1.0)
+    assert 2_700 <= len(crimes) <= 3_300
+    assert 400 <= len(tfl._bus_rows("2024-06", 42, 1.0)) <= 600

@@ -265,6 +265,8 @@ def _planted(month: str, header: list[str], template: list[str]) -> list[list[st
 def synthesise(first_month: str, last_month: str, out_dir: Path, *, seed: int = 42, scale: float = 1.0,
                progress: Callable[[str], None] | None = None) -> list[Path]:
     """Write YYYY-MM-lfb-incidents.csv for every month in the range into out_dir/<YYYY-MM>/."""
+    if scale <= 0:
+        raise ValueError("scale must be positive")
     written = []
     for month in london.months(first_month, last_month):
         dirt = _dirt(month)

@@ -225,6 +225,8 @@ def synthesise(first_month: str, last_month: str, out_dir: Path, *, seed: int = 
                progress: Callable[[str], None] | None = None) -> list[Path]:
     """Per month: YYYY-MM-tfl-bus-safety.xlsx (odd months) or .csv (even months), and
     YYYY-MM-tfl-network-crimes.csv, into out_dir/<YYYY-MM>/."""
+    if scale <= 0:
+        raise ValueError("scale must be positive")
     written = []
     for month in london.months(first_month, last_month):
         folder = Path(out_dir) / month
