@@ -2,6 +2,9 @@
 the TfL network (the SafeStats-defined CSV)."""
 from __future__ import annotations
 
+import io
+import re
+import zipfile
 from datetime import date, datetime
 from pathlib import Path
 from typing import Callable
@@ -140,8 +143,9 @@ def _bus_planted(month: str, template: list) -> list[list]:
     return [template[:1] + [None] + template[2:], template[:1] + [other] + template[2:]]
 
 
-def _write_bus_workbook(path: Path, rows: list[list]) -> None:
-    """TfL's workbook: pivot-table sheets first, then the data sheet (found by its header)."""
+def _write_bus_workbook(path: Path, rows: list[list], month: str) -> None:
+    """TfL's workbook: pivot-table sheets first, then the data sheet (found by its header). Byte for byte
+    the same for the same seed: the save time openpyxl stamps is replaced by the month's first day."""
     from openpyxl import Workbook
 
     wb = Workbook(write_only=True)
@@ -152,8 +156,17 @@ def _write_bus_workbook(path: Path, rows: list[list]) -> None:
     data.append(BUS_HEADER + [None])
     for row in rows:
         data.append(row)
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    stamp = f"{month}-01T00:00:00Z"
     path.parent.mkdir(parents=True, exist_ok=True)
-    wb.save(path)
+    with zipfile.ZipFile(buffer) as saved, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for item in saved.infolist():
+            content = saved.read(item.filename)
+            if item.filename == "docProps/core.xml":
+                content = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*", rb"\g<1>" + stamp.encode(), content)
+            out.writestr(zipfile.ZipInfo(item.filename, date_time=(1980, 1, 1, 0, 0, 0)), content,
+                         compress_type=zipfile.ZIP_DEFLATED)
 
 
 def _write_bus_csv(path: Path, rows: list[list]) -> None:
@@ -235,7 +248,7 @@ def synthesise(first_month: str, last_month: str, out_dir: Path, *, seed: int = 
             bus = _insert_planted(bus, _bus_planted(month, bus[0]))
         if int(month[5:]) % 2:
             path = folder / f"{month}-tfl-bus-safety.xlsx"
-            _write_bus_workbook(path, bus)
+            _write_bus_workbook(path, bus, month)
         else:
             path = folder / f"{month}-tfl-bus-safety.csv"
             _write_bus_csv(path, bus)
