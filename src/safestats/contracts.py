@@ -9,7 +9,8 @@ import yaml
 
 from safestats.config import settings
 
-COLUMN_TYPES = ("text", "month", "longitude", "latitude", "integer", "number", "date", "time", "timestamp")
+COLUMN_TYPES = ("text", "month", "longitude", "latitude", "integer", "number", "date",
+                "excel_date", "time", "timestamp")
 
 
 class ContractError(ValueError):
@@ -57,6 +58,12 @@ class Contract:
     period_column: str | None
     agencies: dict[str, str]
     columns: tuple[ContractColumn, ...] = field(default_factory=tuple)
+    # A cumulative publication of the same dataset (every month so far, republished whole): a newer one
+    # supersedes the previous one of the same agency entirely (meta.ingest.cumulative_file_name).
+    cumulative_file_name: re.Pattern | None = None
+    # The worksheet of an XLSX extract that holds the rows (meta.ingest.sheet); default: the first sheet
+    # whose first row matches the contract's header.
+    sheet: str | None = None
 
     def column(self, name: str) -> ContractColumn:
         return next(c for c in self.columns if c.name == name)
@@ -105,6 +112,8 @@ def contracts_in(path: Path) -> list[Contract]:
             dataset = table.get("identifier", table["name"])
             try:
                 pattern = re.compile(ingest["file_name"])
+                cumulative = ingest.get("cumulative_file_name")
+                cumulative = re.compile(cumulative) if cumulative else None
             except (KeyError, re.error) as exc:
                 raise ContractError(f"{path}: {dataset}: bad meta.ingest.file_name: {exc}") from None
             found.append(Contract(
@@ -115,6 +124,8 @@ def contracts_in(path: Path) -> list[Contract]:
                 period_column=ingest.get("period_column"),
                 agencies=dict(agencies),
                 columns=tuple(_column(dataset, c) for c in table.get("columns", [])),
+                cumulative_file_name=cumulative,
+                sheet=ingest.get("sheet"),
             ))
     return found
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import tempfile
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -15,6 +16,7 @@ from psycopg import sql
 from safestats import validation
 from safestats.contracts import Contract
 from safestats.sniff import FileFacts, UnreadableFile, sha256_of, sniff
+from safestats.workbook import is_workbook, workbook_to_csv
 
 log = logging.getLogger(__name__)
 COPY_CHUNK = 1 << 20
@@ -44,7 +46,8 @@ class FileResult:
 class Recognised:
     contract: Contract
     agency: str
-    period: str                 # YYYY-MM
+    period: str | None          # YYYY-MM; None for a cumulative publication
+    coverage: str = "monthly"   # monthly or cumulative
 
 
 def recognise(path: Path, contracts: Iterable[Contract]) -> Recognised:
@@ -52,6 +55,9 @@ def recognise(path: Path, contracts: Iterable[Contract]) -> Recognised:
     for contract in contracts:
         m = contract.file_name.fullmatch(path.name)
         if m is None:
+            cumulative = contract.cumulative_file_name and contract.cumulative_file_name.fullmatch(path.name)
+            if cumulative:
+                return Recognised(contract, _cumulative_agency(path, contract, cumulative), None, "cumulative")
             continue
         agency, period = m.group("agency"), m.group("period")
         if agency not in contract.agencies:
@@ -62,6 +68,20 @@ def recognise(path: Path, contracts: Iterable[Contract]) -> Recognised:
         return Recognised(contract, agency, period)
     raise Quarantine(f"{path.name}: the name matches no dataset's published file name "
                      "(e.g. YYYY-MM-<force>-street.csv); rename it or add the dataset's contract")
+
+
+def _cumulative_agency(path: Path, contract: Contract, m) -> str:
+    """The agency of a cumulative publication: named in the file (any case), or the dataset's only agency."""
+    named = m.groupdict().get("agency")
+    if named is None:
+        if len(contract.agencies) == 1:
+            return next(iter(contract.agencies))
+        raise Quarantine(f"{path.name}: the name does not say which agency sent it")
+    agency = named.casefold()
+    if agency not in contract.agencies:
+        known = ", ".join(sorted(contract.agencies))
+        raise Quarantine(f"{path.name}: unknown agency {named!r} for {contract.dataset} (known: {known})")
+    return agency
 
 
 def landing_files(landing: Path) -> list[Path]:
@@ -97,18 +117,25 @@ def ingest_file(conn: psycopg.Connection, path: Path, contracts: list[Contract],
         recognised = recognise(path, contracts)
         result.dataset, result.agency, result.period = (
             recognised.contract.dataset, recognised.agency, recognised.period)
-        facts = sniff(path, sha)
-        match = recognised.contract.match_header(facts.header)
-        if not match.ok:
-            problems = []
-            if match.missing:
-                problems.append("missing required column(s) " + ", ".join(repr(m) for m in match.missing))
-            if match.duplicated:
-                problems.append("column(s) given twice " + ", ".join(repr(d) for d in match.duplicated))
-            raise Quarantine(f"{path.name}: header does not match the {recognised.contract.dataset} contract: "
-                             + "; ".join(problems) + f" (header: {', '.join(facts.header)})")
-        with conn.transaction():
-            _load(conn, path, recognised, facts, match, result)
+        with tempfile.TemporaryDirectory(prefix="safestats-xlsx-") as scratch:
+            data_path = path
+            if is_workbook(path):
+                # The data sheet becomes a UTF-8 CSV that takes the same COPY path, checks and rejects;
+                # the load is still recorded under the workbook's name and checksum.
+                data_path = Path(scratch) / (path.stem + ".csv")
+                workbook_to_csv(path, recognised.contract, data_path)
+            facts = sniff(data_path, sha)
+            match = recognised.contract.match_header(facts.header)
+            if not match.ok:
+                problems = []
+                if match.missing:
+                    problems.append("missing required column(s) " + ", ".join(repr(m) for m in match.missing))
+                if match.duplicated:
+                    problems.append("column(s) given twice " + ", ".join(repr(d) for d in match.duplicated))
+                raise Quarantine(f"{path.name}: header does not match the {recognised.contract.dataset} contract: "
+                                 + "; ".join(problems) + f" (header: {', '.join(facts.header)})")
+            with conn.transaction():
+                _load(conn, path, recognised, facts, match, result, data_path=data_path)
         result.status = "loaded"
         return result
     except (Quarantine, UnreadableFile, OSError) as exc:
@@ -134,16 +161,21 @@ def _month_start(period: str | None) -> date | None:
     return date(int(period[:4]), int(period[5:7]), 1) if period else None
 
 
-def _load(conn, path: Path, rec: Recognised, facts: FileFacts, match, result: FileResult) -> None:
+def _load(conn, path: Path, rec: Recognised, facts: FileFacts, match, result: FileResult, *,
+          data_path: Path | None = None) -> None:
+    """Load the rows of `data_path` (the file itself, or the CSV of a workbook's data sheet) as file `path`."""
+    source = path
+    path = data_path or path
     contract = rec.contract
     table = sql.Identifier("raw", contract.dataset)
     # One load at a time per raw table: supersession stays consistent and COPY's row numbers contiguous.
     conn.execute(sql.SQL("lock table {} in share row exclusive mode").format(table))
     load_id = conn.execute(
-        "insert into raw._loads (file_name, file_path, sha256, dataset, agency, period, encoding, line_ending,"
-        " extra_columns, status) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'loading') returning load_id",
-        (path.name, str(path), facts.sha256, contract.dataset, rec.agency, _month_start(rec.period),
-         facts.encoding, facts.line_ending, list(match.extra))).fetchone()[0]
+        "insert into raw._loads (file_name, file_path, sha256, dataset, agency, period, coverage, encoding,"
+        " line_ending, extra_columns, status) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'loading')"
+        " returning load_id",
+        (source.name, str(source), facts.sha256, contract.dataset, rec.agency, _month_start(rec.period),
+         rec.coverage, facts.encoding, facts.line_ending, list(match.extra))).fetchone()[0]
     checks = _Checks(contract, set(match.positions), rec.period)
     counts = None
     if len(match.positions) == len(facts.header):  # else extra columns: COPY cannot skip them
@@ -159,12 +191,21 @@ def _load(conn, path: Path, rec: Recognised, facts: FileFacts, match, result: Fi
     if counts is None:
         facts = _readable_encoding(path, facts)
         counts = _copy_row_by_row(conn, path, facts, contract, match, load_id, checks)
-    conn.execute("update raw._loads set encoding = %s where load_id = %s", (facts.encoding, load_id))
+    workbook = source != path
+    conn.execute("update raw._loads set encoding = %s, line_ending = %s where load_id = %s",
+                 ("xlsx" if workbook else facts.encoding, None if workbook else facts.line_ending, load_id))
     read, loaded, rejected = counts
-    superseded = [r[0] for r in conn.execute(
-        "update raw._loads set status = 'superseded', superseded_by = %s"
-        " where dataset = %s and agency = %s and period = %s and status = 'loaded' returning load_id",
-        (load_id, contract.dataset, rec.agency, _month_start(rec.period))).fetchall()]
+    if rec.coverage == "cumulative":
+        # A cumulative publication holds every month so far: it replaces the previous one whole.
+        superseded = [r[0] for r in conn.execute(
+            "update raw._loads set status = 'superseded', superseded_by = %s where dataset = %s and agency = %s"
+            " and coverage = 'cumulative' and status = 'loaded' returning load_id",
+            (load_id, contract.dataset, rec.agency)).fetchall()]
+    else:
+        superseded = [r[0] for r in conn.execute(
+            "update raw._loads set status = 'superseded', superseded_by = %s where dataset = %s and agency = %s"
+            " and period = %s and coverage = 'monthly' and status = 'loaded' returning load_id",
+            (load_id, contract.dataset, rec.agency, _month_start(rec.period))).fetchall()]
     # The rows_conserved check constraint refuses this update unless read = loaded + rejected.
     conn.execute("update raw._loads set status = 'loaded', rows_read = %s, rows_loaded = %s, rows_rejected = %s,"
                  " finished_at = now() where load_id = %s", (read, loaded, rejected, load_id))
@@ -177,7 +218,7 @@ class _Checks:
     """The contract's row checks for one file, as SQL."""
     contract: Contract
     present: set
-    period: str
+    period: str | None
 
     @property
     def valid(self) -> sql.Composable:

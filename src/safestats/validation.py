@@ -31,11 +31,17 @@ def _valid_value(col: ContractColumn, v: sql.Composable, period: str | None) -> 
                        " else false end").format(v=v, lo=sql.Literal(low), hi=sql.Literal(high))
     if col.type in INPUT_TYPES:
         return sql.SQL("raw.input_is_valid({}, {})").format(v, sql.Literal(INPUT_TYPES[col.type]))
+    if col.type == "excel_date":  # parsed by raw.excel_date (ingest_bookkeeping.sql), as staging parses it
+        if period:
+            return sql.SQL("coalesce(to_char(raw.excel_date({}), 'YYYY-MM') = {}, false)").format(
+                v, sql.Literal(period))
+        return sql.SQL("raw.excel_date({}) is not null").format(v)
     return None
 
 
 EXPECTED = {"month": "a YYYY-MM month", "integer": "a whole number", "number": "a number", "date": "a date",
             "time": "a time of day", "timestamp": "a date and time",
+            "excel_date": "a date (YYYY-MM-DD, DD Mon YYYY, DD/MM/YYYY or an Excel day number)",
             **{kind: f"a {kind} between {low} and {high}" for kind, (low, high) in RANGES.items()}}
 
 
@@ -55,6 +61,10 @@ def _problems(col: ContractColumn, period: str | None) -> list[sql.Composable]:
         problems.append(sql.SQL("case when {v} ~ {re} and btrim({v}) <> {p} then {quoted} || {what} end").format(
             v=v, re=sql.Literal(MONTH), p=sql.Literal(period), quoted=quoted,
             what=sql.Literal(f" is not the file's month {period}")))
+    if col.type == "excel_date" and period:
+        problems.append(sql.SQL(
+            "case when to_char(raw.excel_date({v}), 'YYYY-MM') <> {p} then {quoted} || {what} end").format(
+            v=v, p=sql.Literal(period), quoted=quoted, what=sql.Literal(f" is not in the file's month {period}")))
     return problems
 
 

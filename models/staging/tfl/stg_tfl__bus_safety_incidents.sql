@@ -1,0 +1,67 @@
+-- TfL bus safety rows of the loads that are current, typed, trimmed and renamed. A month comes from its
+-- monthly extract when one is active, otherwise from the active cumulative publication (never both).
+with
+
+source as (
+    select * from {{ source('tfl', 'bus_safety_incidents') }}
+),
+
+loads as (
+    select * from {{ source('ingest', 'loads') }}
+),
+
+active_loads as (
+    select
+        load_id,
+        agency,
+        coverage,
+        period
+    from loads
+    where
+        status = '{{ var("active_load_status") }}'
+        and dataset = '{{ source("tfl", "bus_safety_incidents").identifier }}'
+),
+
+monthly_periods as (
+    select
+        agency,
+        period
+    from active_loads
+    where coverage = 'monthly'
+),
+
+-- materialized: each date is parsed once, not again for the month precedence below
+renamed as materialized (
+    select
+        source._load_id as load_id,
+        source._source_row_number as source_row_number,
+        active_loads.agency,
+        active_loads.coverage as load_coverage,
+        raw.excel_date(source.date_of_incident) as incident_date,
+        {{ nullif_blank('source.route') }} as route,
+        {{ nullif_blank('source.operator') }} as operator,  -- noqa: RF04
+        {{ nullif_blank('source.group_name') }} as operator_group,
+        {{ nullif_blank('source.bus_garage') }} as bus_garage,
+        {{ nullif_blank('source.borough') }} as borough_name,
+        {{ nullif_blank('source.injury_result_description') }} as injury_result,
+        {{ nullif_blank('source.incident_event_type') }} as incident_event_type,
+        {{ nullif_blank('source.victim_category') }} as victim_category,
+        {{ nullif_blank('source.victims_sex') }} as victim_sex,
+        {{ nullif_blank('source.victims_age') }} as victim_age_group,
+        source._loaded_at as loaded_at
+    from source
+    inner join active_loads
+        on source._load_id = active_loads.load_id
+),
+
+current_rows as (
+    select renamed.*
+    from renamed
+    left join monthly_periods
+        on
+            renamed.agency = monthly_periods.agency
+            and date_trunc('month', renamed.incident_date)::date = monthly_periods.period
+    where renamed.load_coverage = 'monthly' or monthly_periods.period is null
+)
+
+select * from current_rows
