@@ -27,7 +27,7 @@ from safestats.policies import service
 from safestats.policies.agreements import Agreements, load_agreements
 from safestats.policies.catalogue import MartRelation, load_catalogue
 from safestats.policies.plan import apply_plan, make_plan
-from safestats.synth import synthesise_police_uk
+from safestats.synth import synthesise
 
 LONDON = ZoneInfo("Europe/London")
 MARTS = "marts"
@@ -195,11 +195,11 @@ def restore_access(cfg, su, found: set[str]) -> None:
 
 
 def load_synthetic_data(cfg, bootstrap, contracts, landing: Path) -> None:
-    """Two synthetic months in raw, built into marts, the demo agreements applied."""
+    """Two synthetic months of every dataset in raw, built into marts, the demo agreements applied."""
     with psycopg.connect(bootstrap.conninfo(), autocommit=True) as su:
         tables = ", ".join(f"raw.{c.dataset}" for c in contracts)
         su.execute(f"truncate {tables}, raw._rejects, raw._loads restart identity")
-    synthesise_police_uk("2024-01", "2024-02", landing, scale=0.02)
+    synthesise("2024-01", "2024-02", landing, scale=0.05)
     with psycopg.connect(warehouse.loader_endpoint(cfg).conninfo(), autocommit=True) as loader:
         ingest_landing(loader, landing, contracts)
     outcome = dbt.build(cfg)
