@@ -98,8 +98,9 @@ def _serve_superset(console: Console, cfg) -> int:
         console.print(f"[red]Superset:[/] {exc}")
         return 1
     table = Table(title=f"Superset is serving at {url} - demo logins (`safestats users demo-logins`)")
-    for col in ("username", "organisation", "password"):
+    for col in ("username", "organisation"):
         table.add_column(col)
+    table.add_column("password", overflow="fold")
     for row in demo_logins(cfg) or []:
         table.add_row(*row)
     console.print(table)
@@ -107,27 +108,34 @@ def _serve_superset(console: Console, cfg) -> int:
 
 
 def _print_warehouse(console: Console, bootstrap) -> None:
-    """Rows per month of every fact mart (by its first date column named *_month)."""
+    """Rows per month of every fact mart (by its first date column named *_month, in column order)."""
     with psycopg.connect(bootstrap.conninfo()) as conn:
         facts = conn.execute(
-            "select c.table_name, min(c.column_name) from information_schema.columns c"
+            "select distinct on (c.table_name) c.table_name, c.column_name from information_schema.columns c"
             " where c.table_schema = 'marts' and c.table_name like 'fct%' and c.column_name like '%month'"
-            " and c.data_type = 'date' group by 1 order by 1").fetchall()
+            " and c.data_type = 'date' order by c.table_name, c.ordinal_position").fetchall()
         counts = {}
         for table, month_column in facts:
             counts[table] = dict(conn.execute(psycopg.sql.SQL(
-                "select to_char({m}, 'YYYY-MM'), count(*) from {t} group by 1").format(
+                "select to_char({m}, 'YYYY-MM'), count(*) from {t} where {m} is not null group by 1").format(
                 m=psycopg.sql.Identifier(month_column), t=psycopg.sql.Identifier("marts", table))).fetchall())
     months = sorted({m for by_month in counts.values() for m in by_month})
-    table = Table(title="Rows per month in the fact marts")
-    table.add_column("month")
-    for name in counts:
-        table.add_column(name.removeprefix("fct_"), justify="right")
-    table.add_column("all", justify="right")
+    marts = Table(title="Fact marts")
+    for col, justify in (("mart", "left"), ("months", "right"), ("from", "left"), ("to", "left"),
+                         ("rows", "right")):
+        marts.add_column(col, justify=justify)
+    for name, by_month in counts.items():
+        marts.add_row(name, str(len(by_month)), min(by_month, default="-"), max(by_month, default="-"),
+                      f"{sum(by_month.values()):,}")
+    console.print(marts)
+    per_month = Table(title="Records per month, every fact mart")
+    per_month.add_column("month")
+    per_month.add_column("records", justify="right")
+    per_month.add_column("marts with rows", justify="right")
     for month in months:
-        row = [counts[name].get(month, 0) for name in counts]
-        table.add_row(month, *(f"{n:,}" for n in row), f"{sum(row):,}")
-    console.print(table)
+        per_month.add_row(month, f"{sum(c.get(month, 0) for c in counts.values()):,}",
+                          f"{sum(1 for c in counts.values() if month in c)} of {len(counts)}")
+    console.print(per_month)
 
 
 def _print_logins(console: Console, cfg) -> None:
