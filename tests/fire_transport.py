@@ -11,7 +11,9 @@ CROSS_CHECKS = ["assert_loads_account_for_every_row", "assert_one_active_load_pe
                 "assert_no_point_location_past_the_privacy_boundary",
                 "assert_no_raw_crime_id_past_the_privacy_boundary",
                 "assert_only_the_privacy_boundary_reads_staging",
-                "assert_fire_transport_rows_reach_a_mart_or_are_counted"]
+                "rows_reach_the_mart_or_are_counted_fct_fire_incidents",
+                "rows_reach_the_mart_or_are_counted_fct_bus_safety_incidents",
+                "rows_reach_the_mart_or_are_counted_fct_transport_crimes"]
 
 
 def truncate_raw(superuser, contracts) -> None:

@@ -14,7 +14,8 @@ SCANNED_SCHEMAS = ("suppressed", "marts")
 HEALTH_SELECTION = [
     "+fct_ambulance_violence_dispatches", "+las_violence_dispatch_exclusions", "+fct_ed_assault_attendances",
     "+fct_ed_site_submissions", "+istv_assault_attendance_exclusions", "+dim_hospital_site",
-    "assert_health_rows_are_in_a_mart_or_counted_as_excluded", "assert_loads_account_for_every_row",
+    "rows_reach_the_mart_or_are_counted_fct_ambulance_violence_dispatches",
+    "rows_reach_the_mart_or_are_counted_fct_ed_assault_attendances", "assert_loads_account_for_every_row",
 ]
 
 

@@ -152,3 +152,48 @@ def test_row_conservation_tests_catch_a_lost_or_stray_row(cfg, empty_raw, loader
     stray = dbt.run(["test", "--select", "test_name:active_raw_rows_are_staged"], cfg)
     assert stray.success   # staging follows the loads: a load that is not active shows no rows
     empty_raw.execute("update raw._loads set status = 'loaded' where load_id = %s", (load.load_id,))
+
+
+def test_mart_row_conservation_test_names_the_mart_that_lost_or_gained_a_row(cfg, empty_raw, loader, contracts,
+                                                                            land):
+    """rows_reach_the_mart_or_are_counted, on every fact mart, fails naming the mart when a mart loses a row,
+    when a mart holds a row its dataset never had, and when the privacy boundary holds a row staging has not;
+    it passes again once the rows are put back."""
+    street = [street_row(month="2024-06", crime_id=f"CRIME-{n}") for n in range(3)]
+    street.append(street_row(month="2024-06", crime_id="CRIME-X", lsoa="Epping Forest 003B"))  # excluded
+    ingest_file(loader, land("c", "2024-06-city-of-london-street.csv", STREET_HEADER, street), contracts)
+    ingest_file(loader, land("c", "2024-06-city-of-london-outcomes.csv", OUTCOMES_HEADER,
+                             [outcome_row("CRIME-1", "2024-06", "Under investigation")]), contracts)
+    build_ok(cfg)
+    conservation = ["test", "--select", "test_name:rows_reach_the_mart_or_are_counted"]
+    before = dbt.run(conservation, cfg)
+    assert before.success, before.failures
+    assert before.count("test", "pass") == 11   # one per fact mart fed by a dataset
+
+    def failing_marts() -> list[str]:
+        outcome = dbt.run(conservation, cfg)
+        assert not outcome.success
+        return sorted(f.split(".")[2].removeprefix("rows_reach_the_mart_or_are_counted_") for f in outcome.failures)
+
+    columns = [c.name for c in empty_raw.execute("select * from marts.fct_street_crimes limit 0").description]
+    lost = empty_raw.execute("delete from marts.fct_street_crimes where ctid = (select min(ctid) from"
+                             " marts.fct_street_crimes) returning *").fetchone()
+    assert failing_marts() == ["fct_street_crimes"]
+    empty_raw.execute(f"insert into marts.fct_street_crimes ({', '.join(columns)})"
+                      f" values ({', '.join(['%s'] * len(columns))})", lost)
+
+    stray = empty_raw.execute("insert into marts.fct_crime_outcomes select * from marts.fct_crime_outcomes"
+                              " limit 1 returning ctid").fetchone()[0]
+    assert failing_marts() == ["fct_crime_outcomes"]
+    empty_raw.execute("delete from marts.fct_crime_outcomes where ctid = %s::tid", (stray,))
+
+    # Past the privacy boundary, a row of a load and month that staging does not have (and the mart neither).
+    empty_raw.execute("insert into suppressed.mps_asb_incidents (load_id, agency, incident_month)"
+                      " values (999999, 'metropolitan', date '2024-06-01')")
+    outcome = dbt.run(conservation, cfg)
+    assert [f.split(".")[2] for f in outcome.failures] == ["rows_reach_the_mart_or_are_counted_fct_asb_incidents"]
+    assert "Got 2 results" in outcome.failures[0]   # the month and the load
+    empty_raw.execute("delete from suppressed.mps_asb_incidents where load_id = 999999")
+
+    after = dbt.run(conservation, cfg)
+    assert after.success, after.failures
