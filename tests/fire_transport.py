@@ -7,7 +7,7 @@ from safestats import dbt, warehouse
 from safestats.ingest import ingest_file
 
 # Checks that read every landed dataset or every relation past the privacy boundary, run with each build.
-CROSS_CHECKS = ["assert_loads_account_for_every_row", "assert_one_active_load_per_file_period",
+CROSS_CHECKS = ["test_name:loads_account_for_every_row", "assert_one_active_load_per_file_period",
                 "assert_no_point_location_past_the_privacy_boundary",
                 "assert_no_raw_crime_id_past_the_privacy_boundary",
                 "assert_only_the_privacy_boundary_reads_staging",

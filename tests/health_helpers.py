@@ -15,7 +15,7 @@ HEALTH_SELECTION = [
     "+fct_ambulance_violence_dispatches", "+las_violence_dispatch_exclusions", "+fct_ed_assault_attendances",
     "+fct_ed_site_submissions", "+istv_assault_attendance_exclusions", "+dim_hospital_site",
     "rows_reach_the_mart_or_are_counted_fct_ambulance_violence_dispatches",
-    "rows_reach_the_mart_or_are_counted_fct_ed_assault_attendances", "assert_loads_account_for_every_row",
+    "rows_reach_the_mart_or_are_counted_fct_ed_assault_attendances", "test_name:loads_account_for_every_row",
 ]
 
 

@@ -30,7 +30,7 @@ BOROUGH_COLUMN = {"victims": "Borough", "perpetrators": "Borough Name", "recorde
 SELECTED = ["+fct_street_crimes", "+fct_crime_victims", "+fct_crime_perpetrators", "+fct_recorded_crimes",
             "+fct_asb_incidents", "+mps_crime_victims_exclusions", "+mps_crime_perpetrators_exclusions",
             "+mps_recorded_crime_outcomes_exclusions", "+mps_asb_incidents_exclusions",
-            "assert_loads_account_for_every_row"]
+            "test_name:loads_account_for_every_row"]
 KNIFE_CRIME_GROUPS = {"Violence Against the Person", "Sexual Offences", "Robbery"}
 
 
