@@ -1,4 +1,5 @@
-"""The monthly refresh: ingest every new extract, rebuild the warehouse with dbt, summarise.
+"""The monthly refresh: ingest every new extract, rebuild the warehouse with dbt, release the disclosure-
+controlled aggregates that pass the attacker's check, summarise.
 
 Thin by design: each task calls the safestats package. Reruns are safe: files already loaded are
 skipped by checksum and dbt rebuilds from raw. Scheduled for 02:00 on the 2nd of each month,
@@ -12,6 +13,7 @@ from prefect.schedules import Cron
 
 from safestats import dbt, refresh, warehouse
 from safestats.config import settings
+from safestats.sdc import service as sdc
 from safestats.summary import summary_text
 
 SCHEDULE = Cron("0 2 2 * *", timezone="Europe/London")
@@ -44,8 +46,20 @@ def build_warehouse() -> dbt.DbtOutcome:
 
 
 @task
-def summarise(files: list, build: dbt.DbtOutcome) -> refresh.RefreshSummary:
-    summary = refresh.RefreshSummary(files=files, build=build, exclusions=refresh.exclusions())
+def release_aggregates(build: dbt.DbtOutcome) -> sdc.ReleaseOutcome | None:
+    """Attack this refresh's aggregates; publish the months that pass (held months keep their last release)."""
+    if not build.success:
+        return None   # nothing new to release: the previous release stays as it is
+    outcome = sdc.publish()
+    log = get_run_logger()
+    for month, reasons in outcome.checked.reasons().items():
+        log.warning("aggregates of %s held back: %s", month, "; ".join(reasons[:5]))
+    return outcome
+
+
+@task
+def summarise(files: list, build: dbt.DbtOutcome, released) -> refresh.RefreshSummary:
+    summary = refresh.RefreshSummary(files=files, build=build, exclusions=refresh.exclusions(), release=released)
     get_run_logger().info("refresh summary\n%s", summary_text(summary))
     return summary
 
@@ -58,7 +72,8 @@ def monthly_refresh(landing: str | None = None, retry_quarantined: bool = False)
     prepare_warehouse()
     files = ingest_landing(landing, retry_quarantined)
     build = build_warehouse()
-    summary = summarise(files, build)
+    released = release_aggregates(build)
+    summary = summarise(files, build, released)
     if not summary.ok:
         raise RefreshFailed(summary)
     return summary

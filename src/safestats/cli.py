@@ -226,6 +226,32 @@ def cmd_audit(args) -> int:
     return 1
 
 
+def cmd_sdc(args) -> int:
+    from safestats.sdc import service
+    from safestats.summary import release_tables
+
+    if args.action == "check":
+        checked = service.check(published=args.published)
+        for table in release_tables(checked, None):
+            console.print(table)
+        for month, reasons in checked.reasons().items():
+            for reason in reasons:
+                err.print(f"[red]leak[/] {reason}")
+        if checked.passed:
+            console.print(f"no leak: {checked.cells:,} figures of {len(checked.relations)} relations over "
+                          f"{len(checked.months)} month(s) hold under {checked.constraints:,} sums")
+            return 0
+        err.print(f"[red]{len(checked.reasons())} month(s) would be held back[/]")
+        return 1
+    outcome = service.publish()
+    for table in release_tables(outcome.checked, outcome.published):
+        console.print(table)
+    if not outcome.ok:
+        err.print("[red]rebuilding the agg_ marts failed:[/] " + "; ".join(outcome.rebuild.failures[:5]))
+        return 1
+    return 0 if outcome.checked.passed else 1
+
+
 def cmd_users(args) -> int:
     from safestats import demo
 
@@ -290,6 +316,12 @@ def parser() -> argparse.ArgumentParser:
     aud = sub.add_parser("audit", help="the audit trail")
     aud.add_argument("action", choices=["verify"])
     aud.set_defaults(func=cmd_audit)
+
+    sdc = sub.add_parser("sdc", help="disclosure control: attack the aggregates (check), publish those that pass")
+    sdc.add_argument("action", choices=["check", "release"])
+    sdc.add_argument("--published", action="store_true",
+                     help="check what analysts read in marts instead of this refresh's candidates")
+    sdc.set_defaults(func=cmd_sdc)
 
     users = sub.add_parser("users", help="named users")
     users.add_argument("action", choices=["demo-logins"])

@@ -24,10 +24,12 @@ class RefreshSummary:
     files: list[FileResult] = field(default_factory=list)
     build: dbt.DbtOutcome | None = None
     exclusions: list[tuple[str, str, int]] = field(default_factory=list)   # (dataset, reason, rows)
+    release: object | None = None    # safestats.sdc.service.ReleaseOutcome, once the aggregates were released
 
     @property
     def ok(self) -> bool:
-        return self.build is not None and self.build.success
+        built = self.build is not None and self.build.success
+        return built and (self.release is None or self.release.ok)
 
     def file_counts(self) -> Counter:
         return Counter(f.status for f in self.files)

@@ -56,7 +56,38 @@ def summary_tables(summary: RefreshSummary) -> Group:
             for failure in b.failures[:20]:
                 f.add_row(failure)
             parts.append(f)
+    if summary.release is not None:
+        parts += release_tables(summary.release.checked, summary.release.published)
     return Group(*parts)
+
+
+def release_tables(checked, published: list[str] | None) -> list[Table]:
+    """What the attacker checked, each month's fate and why, and the LAS records' smallest group."""
+    held = checked.reasons()
+    head = Table(title="Disclosure control (safestats sdc check)", show_header=True)
+    for col in ("relations", "figures", "sums", "months", "held"):
+        head.add_column(col, justify="right")
+    head.add_row(str(len(checked.relations)), f"{checked.cells:,}", f"{checked.constraints:,}",
+                 str(len(checked.months)), str(len(held)))
+    months = Table(title="Aggregates by month", show_header=True)
+    months.add_column("month")
+    months.add_column("release")
+    months.add_column("why held (first reasons)")
+    for month in checked.months:
+        if month in held:
+            months.add_row(month, "held: previous release stays", "; ".join(held[month][:3]))
+        else:
+            months.add_row(month, "published" if published is not None else "passes", "")
+    parts = [head, months]
+    if checked.group_sizes:
+        k = Table(title="LAS dispatches: smallest group sharing area, age band, sex and month (k)", show_header=True)
+        for col in ("month", "k", "minimum", "LSOA", "borough", "wide band", "withheld"):
+            k.add_column(col, justify="right")
+        for g in checked.group_sizes:
+            k.add_row(g.month, str(g.smallest_group_size), str(g.min_group_size),
+                      *(f"{n:,}" for n in g.records_by_level))
+        parts.append(k)
+    return parts
 
 
 def summary_text(summary: RefreshSummary) -> str:

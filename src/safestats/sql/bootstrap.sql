@@ -59,6 +59,9 @@ create schema if not exists intermediate authorization safestats_dbt;
 create schema if not exists snapshots authorization safestats_dbt;
 create schema if not exists marts authorization safestats_dbt;
 create schema if not exists quality authorization safestats_dbt;
+-- disclosure control: release candidates of the agg_ marts, and the months published from them
+create schema if not exists disclosure authorization safestats_dbt;
+create schema if not exists release authorization safestats_dbt;
 
 -- Access policies: the statements each marts relation needs, stored by `safestats policies apply` and
 -- re-run by dbt's post-hook inside the transaction that rebuilds the relation.

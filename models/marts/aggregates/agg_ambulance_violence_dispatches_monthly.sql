@@ -1,0 +1,1 @@
+{{ published_aggregate('candidate_agg_ambulance_violence_dispatches_monthly') }}

@@ -1,0 +1,1 @@
+{{ published_aggregate('candidate_agg_bus_safety_incidents_monthly') }}

@@ -1,0 +1,1 @@
+{{ published_aggregate('candidate_agg_ed_assault_attendances_monthly') }}

@@ -1,0 +1,1 @@
+{{ published_aggregate('candidate_agg_recorded_crimes_monthly') }}

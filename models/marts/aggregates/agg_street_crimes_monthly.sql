@@ -1,0 +1,1 @@
+{{ published_aggregate('candidate_agg_street_crimes_monthly') }}

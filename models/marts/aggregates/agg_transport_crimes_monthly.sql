@@ -1,0 +1,1 @@
+{{ published_aggregate('candidate_agg_transport_crimes_monthly') }}

@@ -1,0 +1,1 @@
+"""Statistical disclosure control of the agg_ marts: the attacker that checks a release, and publishing."""

@@ -1,0 +1,115 @@
+"""A monthly release of the agg_ marts: check every candidate month, publish those that pass.
+
+The candidates (schema `disclosure`, rebuilt by dbt every refresh) are attacked together with the release
+before them; a month in which the attacker pins down any figure, or whose LAS records fall below the
+minimum group size, is held back whole. Passing months are copied into `release.<relation>` in one
+transaction, replacing what was published for them; held months keep their previous release, which the
+marts go on reading (`marts.agg_*` select from `release`)."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from psycopg import sql
+
+from safestats.sdc import anonymity
+from safestats.sdc.attacker import Finding, attack
+from safestats.sdc.relations import Relation, months_of, read_cells, relations, rule_breaches
+
+CANDIDATES = "disclosure"
+RELEASED = "release"
+
+
+@dataclass
+class ReleaseCheck:
+    relations: list[Relation] = field(default_factory=list)
+    months: list[str] = field(default_factory=list)
+    cells: int = 0
+    constraints: int = 0
+    findings: list[Finding] = field(default_factory=list)
+    breaches: list[tuple[str, str]] = field(default_factory=list)        # (month, what), unshaped relations
+    group_sizes: list[anonymity.GroupSize] = field(default_factory=list)  # LAS k-anonymity per month
+
+    def reasons(self) -> dict[str, list[str]]:
+        """month -> why it is held (empty when every month may be published)."""
+        held: dict[str, list[str]] = {}
+        for f in self.findings:
+            held.setdefault(f.key.month, []).append(f.text())
+        for month, what in self.breaches:
+            held.setdefault(month, []).append(what)
+        for g in self.group_sizes:
+            if not g.ok:
+                held.setdefault(g.month, []).append(g.text())
+        return dict(sorted(held.items()))
+
+    @property
+    def passed(self) -> bool:
+        return not self.reasons()
+
+    @property
+    def publishable(self) -> list[str]:
+        held = self.reasons()
+        return [m for m in self.months if m not in held]
+
+
+def check(conn, project_dir: Path, schema: str = CANDIDATES, previous_schema: str | None = RELEASED) -> ReleaseCheck:
+    """Attack every agg_ relation of `schema` (against what `previous_schema` published before, if any)."""
+    result = ReleaseCheck(relations=relations(conn, schema, project_dir))
+    months: set[str] = set()
+    published = {r.name for r in relations(conn, previous_schema, project_dir)} if previous_schema else set()
+    for relation in result.relations:
+        months.update(months_of(conn, schema, relation))
+        if not relation.shaped:
+            result.breaches += rule_breaches(conn, schema, relation)
+            continue
+        cells = read_cells(conn, schema, relation)
+        candidate_months = sorted({c.key.month for c in cells})
+        previous = read_cells(conn, previous_schema, relation, candidate_months) if relation.name in published else []
+        outcome = attack(cells, previous)
+        result.cells += outcome.cells
+        result.constraints += outcome.constraints
+        result.findings += outcome.findings
+    result.months = sorted(months)
+    if schema == CANDIDATES:
+        result.group_sizes = anonymity.group_sizes(conn)
+    return result
+
+
+def publish(conn, checked: ReleaseCheck) -> list[str]:
+    """Copy the passing months of every candidate into the release schema, in one transaction; record the
+    release. Returns the months published."""
+    months = checked.publishable
+    with conn.transaction():
+        conn.execute(sql.SQL(
+            "create table if not exists {} (release_id bigint generated always as identity primary key,"
+            " released_at timestamptz not null default now(), months_published text[] not null,"
+            " months_held text[] not null, reasons jsonb not null, group_sizes jsonb not null)").format(
+            sql.Identifier(RELEASED, "releases")))
+        for relation in checked.relations:
+            _replace_months(conn, relation.name, months)
+        conn.execute(sql.SQL(
+            "insert into {} (months_published, months_held, reasons, group_sizes) values (%s, %s, %s, %s)").format(
+            sql.Identifier(RELEASED, "releases")),
+            (months, sorted(checked.reasons()), json.dumps(checked.reasons()),
+             json.dumps([g.as_dict() for g in checked.group_sizes])))
+    return months
+
+
+def _replace_months(conn, name: str, months: list[str]) -> None:
+    candidate, released = sql.Identifier(CANDIDATES, name), sql.Identifier(RELEASED, name)
+    shape = conn.execute(
+        "select array_agg(column_name::text order by ordinal_position) from information_schema.columns"
+        " where table_schema = %s and table_name = %s group by table_schema", (RELEASED, name)).fetchone()
+    wanted = conn.execute(
+        "select array_agg(column_name::text order by ordinal_position) from information_schema.columns"
+        " where table_schema = %s and table_name = %s", (CANDIDATES, name)).fetchone()[0]
+    if shape is not None and shape[0] != wanted:
+        conn.execute(sql.SQL("drop table {}").format(released))   # the relation changed shape: start again
+        shape = None
+    if shape is None:
+        conn.execute(sql.SQL("create table {} as select * from {} where false").format(released, candidate))
+    in_months = sql.SQL("to_char(incident_month, 'YYYY-MM') = any(%s)")
+    conn.execute(sql.SQL("delete from {} where {}").format(released, in_months), (months,))
+    conn.execute(sql.SQL("insert into {} select * from {} where {}").format(released, candidate, in_months),
+                 (months,))

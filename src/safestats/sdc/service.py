@@ -1,0 +1,42 @@
+"""`safestats sdc check|release` and the refresh's release step, against the install's warehouse."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+
+from safestats import dbt, warehouse
+from safestats.config import Settings, settings
+from safestats.sdc import release
+
+PUBLISHED_MARTS = "marts.aggregates"   # the dbt folder of the agg_ marts, rebuilt once a release is published
+
+
+@dataclass
+class ReleaseOutcome:
+    checked: release.ReleaseCheck
+    published: list[str]
+    rebuild: dbt.DbtOutcome | None
+
+    @property
+    def ok(self) -> bool:
+        return self.rebuild is not None and self.rebuild.success
+
+
+def check(cfg: Settings | None = None, *, published: bool = False) -> release.ReleaseCheck:
+    """Attack the release candidates (or, with published=True, what analysts read in marts)."""
+    cfg = cfg or settings()
+    with psycopg.connect(warehouse.dbt_endpoint(cfg).conninfo()) as conn:
+        if published:
+            return release.check(conn, cfg.project_dir, schema="marts", previous_schema=None)
+        return release.check(conn, cfg.project_dir)
+
+
+def publish(cfg: Settings | None = None) -> ReleaseOutcome:
+    """Check the candidates, publish the months that pass, rebuild the agg_ marts from the release."""
+    cfg = cfg or settings()
+    with psycopg.connect(warehouse.dbt_endpoint(cfg).conninfo()) as conn:
+        checked = release.check(conn, cfg.project_dir)
+        months = release.publish(conn, checked)
+    rebuild = dbt.run(["build", "--select", PUBLISHED_MARTS], cfg)
+    return ReleaseOutcome(checked, months, rebuild)
