@@ -14,6 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 UNBOUNDED = 10 ** 15
+WARDS = "the wards against their borough"
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,7 @@ def _sums(cells: list[Cell]) -> list[tuple[CellKey, list[CellKey], str]]:
     for (rel, col, month, borough, category), children in wards.items():
         parent_key = CellKey(rel, col, month, "borough", borough, borough, category)
         if parent_key in by_key:
-            sums.append((parent_key, children, "the wards against their borough"))
+            sums.append((parent_key, children, WARDS))
     for group, children in boroughs.items():
         if group in london:
             sums.append((london[group], children, "the boroughs against London"))
@@ -130,9 +131,9 @@ def _informative(release: list[Cell], sums) -> set[CellKey]:
     (a total of true counts is what lets a suppressed cell be subtracted out)."""
     by_key = {c.key: c for c in release}
     made_from_released: dict[CellKey, bool] = {}
-    for parent, children, _ in sums:
+    for parent, children, what in sums:
         p = by_key[parent]
-        if p.is_total:
+        if p.is_total and what != WARDS:   # a borough total is made from its categories, not its wards
             ok = p.released == sum(by_key[k].released or 0 for k in children)
             made_from_released[parent] = made_from_released.get(parent, True) and ok
     return {c.key for c in release if not c.is_total or made_from_released.get(c.key) is False}

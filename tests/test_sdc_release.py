@@ -1,0 +1,194 @@
+"""Disclosure control end to end on the real embedded server: the agg_ marts built by dbt from synthetic
+extracts of every dataset, attacked by `safestats sdc check`, published month by month; the rule's
+properties over generated tables run through the real SQL macro; a planted leak held back."""
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+
+import psycopg
+import pytest
+from fire_transport import ingest_all, truncate_raw
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from safestats import dbt, warehouse
+from safestats.sdc import service
+from safestats.sdc.attacker import Cell, CellKey, Rule, attack
+from safestats.synth import synthesise
+
+MONTHS = ("2025-03", "2025-04")
+LAS_K_FOR_PUBLISHING = '{"las_min_group_size": 1}'
+
+
+def build_ok(cfg, *args):
+    outcome = dbt.run(list(args), cfg)
+    assert outcome.success, outcome.failures
+    return outcome
+
+
+@pytest.fixture(scope="module")
+def world(cfg, bootstrap, contracts, tmp_path_factory):
+    """Every dataset's extracts for two months at a small scale, loaded and built up to the release candidates."""
+    landing = tmp_path_factory.mktemp("sdc-landing")
+    with psycopg.connect(bootstrap.conninfo(), autocommit=True) as superuser:
+        truncate_raw(superuser, contracts)
+        superuser.execute("drop schema if exists release cascade")
+        superuser.execute("create schema release authorization safestats_dbt")
+    paths = synthesise(*MONTHS, landing, scale=0.03)
+    ingest_all(cfg, contracts, [p for p in paths if p.suffix in (".csv", ".xlsx")])
+    build_ok(cfg, "build", "--select", "+disclosure", "+marts.aggregates", "quality", "--exclude", "test_type:singular", "--indirect-selection", "cautious")
+    return cfg
+
+
+@pytest.fixture
+def dbt_conn(cfg):
+    with psycopg.connect(warehouse.dbt_endpoint(cfg).conninfo(), autocommit=True) as conn:
+        yield conn
+
+
+def test_the_candidates_survive_the_attack(world):
+    checked = service.check(world)
+    assert {r.name for r in checked.relations} >= {
+        "agg_street_crimes_monthly", "agg_crime_outcomes_monthly", "agg_crime_victims_monthly",
+        "agg_crime_perpetrators_monthly", "agg_recorded_crimes_monthly", "agg_asb_incidents_monthly",
+        "agg_fire_incidents_monthly", "agg_ambulance_violence_dispatches_monthly",
+        "agg_ed_assault_attendances_monthly", "agg_bus_safety_incidents_monthly", "agg_transport_crimes_monthly",
+        "agg_borough_violence_core_monthly"}
+    assert checked.cells > 5_000 and checked.constraints > 1_000
+    assert [f.text() for f in checked.findings] == []
+    assert checked.breaches == []
+    assert set(MONTHS) <= set(checked.months)
+
+
+def test_ward_cells_are_withheld_where_the_borough_would_give_them_away(world, dbt_conn):
+    rows = dbt_conn.execute(
+        "select suppression, count(*) from disclosure.agg_fire_incidents_monthly where geography_level = 'ward'"
+        " group by 1").fetchall()
+    by_kind = dict(rows)
+    assert by_kind.get("secondary", 0) > 0 and by_kind.get(None, 0) > 0
+
+
+def test_las_records_are_generalised_to_k_and_a_month_below_it_is_held(world, dbt_conn):
+    checked = service.check(world)
+    sizes = {g.month: g for g in checked.group_sizes}
+    assert set(MONTHS) <= set(sizes)
+    # independently: the smallest group of mart rows sharing every released quasi-identifier
+    independent = dict(dbt_conn.execute(
+        "with groups as (select incident_month, borough_code, lsoa_code, age_band, sex, generalisation_level,"
+        "  count(*) as n from marts.fct_ambulance_violence_dispatches group by 1, 2, 3, 4, 5, 6),"
+        " borough_months as (select incident_month, borough_code, count(*) as n"
+        "  from marts.fct_ambulance_violence_dispatches group by 1, 2)"
+        " select to_char(g.incident_month, 'YYYY-MM'),"
+        "  min(case when g.generalisation_level = 3 then b.n else g.n end)"
+        " from groups g join borough_months b using (incident_month, borough_code) group by 1").fetchall())
+    assert {m: g.smallest_group_size for m, g in sizes.items()} == independent
+    below_levels = dbt_conn.execute(
+        "select count(*) from (select 1 from marts.fct_ambulance_violence_dispatches where generalisation_level < 3"
+        " group by incident_month, borough_code, lsoa_code, age_band, sex having count(*) < 5) as small").fetchone()[0]
+    assert below_levels == 0
+    held = checked.reasons()
+    for month, g in sizes.items():
+        assert (month in held) == (g.smallest_group_size < 5)
+
+
+def test_publishing_copies_passing_months_and_a_planted_leak_holds_its_month(world, dbt_conn):
+    build_ok(world, "build", "--select", "int_las_dispatches_generalised+", "--vars", LAS_K_FOR_PUBLISHING,
+             "--exclude", "test_type:singular", "--indirect-selection", "cautious")
+    first = service.publish(world)
+    assert first.ok and set(MONTHS) <= set(first.published)
+    published = dict(dbt_conn.execute(
+        "select to_char(incident_month, 'YYYY-MM'), count(*) from marts.agg_street_crimes_monthly group by 1"))
+    assert set(MONTHS) <= set(published)
+    before = dbt_conn.execute("select street_crime_count from marts.agg_street_crimes_monthly"
+                              " order by incident_month, geography_code, category_code").fetchall()
+    dbt_conn.execute("create table disclosure.agg_planted_leak_monthly as"
+                     " select * from disclosure.agg_street_crimes_monthly")
+    try:
+        # the true counts of one month, published as they are
+        dbt_conn.execute("update disclosure.agg_planted_leak_monthly set street_crime_count = street_crime_count + 1"
+                         " where street_crime_count > 0 and not is_total and incident_month = %s", (MONTHS[1] + "-01",))
+        dbt_conn.execute("update disclosure.agg_street_crimes_monthly set street_crime_count = street_crime_count + 1"
+                         " where street_crime_count > 0 and not is_total and incident_month = %s", (MONTHS[1] + "-01",))
+        second = service.publish(world)
+        assert MONTHS[1] in second.checked.reasons() and MONTHS[1] not in second.published
+        assert MONTHS[0] in second.published
+        assert any("agg_planted_leak_monthly" in r for r in second.checked.reasons()[MONTHS[1]])
+        after = dbt_conn.execute("select street_crime_count from marts.agg_street_crimes_monthly"
+                                 " order by incident_month, geography_code, category_code").fetchall()
+        assert after == before   # the held month still reads as it was last released
+        releases = dbt_conn.execute("select months_held from release.releases order by release_id").fetchall()
+        assert releases[-1][0] == [MONTHS[1]]
+    finally:
+        dbt_conn.execute("drop table if exists disclosure.agg_planted_leak_monthly")
+
+
+def test_only_the_published_aggregates_are_checked_with_published(world):
+    checked = service.check(world, published=True)
+    assert checked.findings == [] and checked.breaches == []
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The rule's properties over generated tables, through the SQL the agg_ marts are built with
+# ---------------------------------------------------------------------------------------------------------
+
+BOROUGHS = ("E09000001", "E09000007", "E09000012")
+CATEGORIES = ("deliberate_fire", "accidental_fire", "false_alarm")
+RULE = Rule(7, 5)
+
+
+@pytest.fixture(scope="module")
+def aggregate_sql(world):
+    """The compiled SQL of the fire aggregate's macro, reading a temporary facts table instead of the mart."""
+    from dbt.cli.main import dbtRunner
+
+    dbt.run(["--version"], world)   # the environment dbt reads
+    project = str(world.project_dir)
+    result = dbtRunner().invoke([
+        "compile", "--inline", "{{ sdc_monthly_aggregate('fct_fire_incidents', 'lfb_incidents', "
+        "'fire_incident_count', ward_from='ward') }}", "--project-dir", project, "--profiles-dir", project,
+        "--log-path", str(world.home / "logs"), "--target-path", str(world.home / "target"), "--quiet"])
+    assert result.success, result.exception
+    compiled = result.result.results[0].node.compiled_code
+    probed, n = re.subn(r'"[^"]+"\."marts"\."fct_fire_incidents"', "pg_temp.probe_facts", compiled)
+    assert n == 1
+    return probed
+
+
+facts = st.lists(st.tuples(st.sampled_from(MONTHS), st.sampled_from(BOROUGHS), st.sampled_from([0, 1, 2, None]),
+                           st.sampled_from(CATEGORIES), st.integers(1, 14)), min_size=1, max_size=25)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(facts)
+def test_released_counts_follow_the_rule_and_survive_the_attack(aggregate_sql, dbt_conn, rows):
+    dbt_conn.execute("create temporary table if not exists probe_facts (incident_month date, borough_code text,"
+                     " ward_code text, incident_category_code text)")
+    dbt_conn.execute("truncate pg_temp.probe_facts")
+    with dbt_conn.cursor() as cur:
+        cur.executemany("insert into pg_temp.probe_facts values (%s, %s, %s, %s)", [
+            (month + "-01", borough, None if ward is None else f"E05{borough[-3:]}{ward}", category)
+            for month, borough, ward, category, times in rows for _ in range(times)])
+    released = dbt_conn.execute(
+        f"select to_char(incident_month, 'YYYY-MM'), geography_level, geography_code, borough_code, category_code,"
+        f" parent_category_code, suppression, is_total, fire_incident_count, fire_incident_count_suppressed"
+        f" from ({aggregate_sql}) as released").fetchall()
+    cells = []
+    for month, level, code, borough, category, parent, suppression, is_total, count, flagged in released:
+        assert (count is None) == flagged
+        assert count is None or (count == 0 or count > RULE.threshold) and count % RULE.rounding_base == 0
+        cells.append(Cell(CellKey("agg_probe", "fire_incident_count", month, level, code, borough, category),
+                          count, suppression, is_total, parent, RULE))
+    # totals are the sums of the released cells under them
+    by_area, by_category = defaultdict(int), defaultdict(int)
+    for c in cells:
+        if not c.is_total:
+            by_area[(c.key.month, c.key.geography_level, c.key.geography_code)] += c.released or 0
+        if c.key.geography_level == "borough":
+            by_category[(c.key.month, c.key.category_code)] += c.released or 0
+    for c in cells:
+        if c.is_total and c.key.geography_level != "london":
+            assert c.released == by_area[(c.key.month, c.key.geography_level, c.key.geography_code)]
+        elif c.key.geography_level == "london":
+            assert c.released == by_category[(c.key.month, c.key.category_code)]
+    assert attack(cells).findings == []
