@@ -100,7 +100,7 @@ class Session:
                  order_by: list[str] | None):
         from metricflow.engine.metricflow_engine import MetricFlowQueryRequest
 
-        return MetricFlowQueryRequest.create_with_random_request_id(
+        return MetricFlowQueryRequest.create(
             metric_names=metrics, group_by_names=group_by, where_constraints=where or None,
             order_by_names=order_by or None)
 
