@@ -57,13 +57,13 @@ def environment(cfg: Settings) -> dict[str, str]:
             "DBT_PROJECT_DIR": str(root), "MF_DISABLE_TELEMETRY": "true"}
 
 
-def mf_command(args: list[str], cfg: Settings | None = None) -> subprocess.CompletedProcess:
+def mf_command(args: list[str], cfg: Settings | None = None, capture: bool = True) -> subprocess.CompletedProcess:
     """The `mf` CLI itself, in the project root above, as the dbt role."""
     cfg = cfg or settings()
     ensure_manifest(cfg)
     mf = Path(sys.executable).with_name("mf")
     return subprocess.run([str(mf), *args], cwd=project_root(cfg), env=environment(cfg),
-                          capture_output=True, text=True)
+                          capture_output=capture, text=True)
 
 
 def validate(cfg: Settings | None = None) -> subprocess.CompletedProcess:
