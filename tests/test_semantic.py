@@ -184,7 +184,7 @@ def published(built, superset, cfg):
     from safestats.superset import server
 
     admin = jwt(superset["url"], server.PROVISIONING_USER, server.admin_password(cfg))
-    ids = dataset_ids(requests.Session(), superset["url"] + "", headers=admin)
+    ids = dataset_ids(requests.Session(), superset["url"], headers=admin)
     return {"base": superset["url"], "ids": ids, "admin": admin, "passwords": credentials.user_passwords(cfg),
             "sync": superset["sync"]}
 
