@@ -421,7 +421,7 @@ def test_an_analyst_accepts_the_conditions_and_sees_only_their_data(cfg, browser
         render_dashboard(page, base, d["slug"], f"02-camden-{d['slug']}.png")
     expected = sql_as(cfg, "camden_analyst", "select count(*) from marts.fct_street_crimes")[0][0]
     render_dashboard(page, base, "community-safety-overview", "03-camden-overview.png")
-    assert big_number(page, "Street crimes and ASB recorded") == expected
+    assert big_number(page, "Street crimes recorded") == expected
     render_dashboard(page, base, "borough-hotspots", "04-camden-hotspots.png")
     table = page.locator(".dashboard-component-chart-holder", has_text="by borough and category group")
     text = table.inner_text()
@@ -452,7 +452,7 @@ def test_another_organisation_sees_its_own_numbers_on_the_same_chart(cfg, browse
         page.click("#accept-conditions")
         page.wait_for_url("**/superset/welcome/**", timeout=30_000)
         render_dashboard(page, base, "community-safety-overview", f"06-{username}-overview.png")
-        numbers[username] = big_number(page, "Street crimes and ASB recorded")
+        numbers[username] = big_number(page, "Street crimes recorded")
         context.close()
         assert numbers[username] == sql_as(cfg, username, "select count(*) from marts.fct_street_crimes")[0][0]
     assert numbers["camden_analyst"] != numbers["hackney_analyst"]

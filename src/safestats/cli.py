@@ -131,6 +131,13 @@ def cmd_dbt(args) -> int:
     return 0 if dbt.run(args.dbt_args).success else 1
 
 
+def cmd_metrics(args) -> int:
+    from safestats import metricflow, warehouse
+
+    warehouse.setup()
+    return metricflow.mf_command(args.mf_args or ["--help"], capture=False).returncode
+
+
 def cmd_policies(args) -> int:
     from rich.table import Table
 
@@ -293,6 +300,11 @@ def parser() -> argparse.ArgumentParser:
     d = sub.add_parser("dbt", help="run dbt against the warehouse as the dbt role, e.g. `safestats dbt build`")
     d.add_argument("dbt_args", nargs=argparse.REMAINDER)
     d.set_defaults(func=cmd_dbt)
+
+    mf = sub.add_parser("metrics", help="MetricFlow over the semantic layer as the dbt role, e.g. "
+                        "`safestats metrics validate-configs`, `safestats metrics query --metrics ... --group-by ...`")
+    mf.add_argument("mf_args", nargs=argparse.REMAINDER)
+    mf.set_defaults(func=cmd_metrics)
 
     pol = sub.add_parser("policies", help="Data Sharing Agreements: plan, apply, access matrix")
     pol.add_argument("action", choices=["plan", "apply", "matrix"])

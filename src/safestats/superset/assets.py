@@ -1,6 +1,7 @@
 """The Superset asset bundle, built at sync time: one dataset per relation in `marts` (columns and their
-descriptions from the dbt YAML), the organisation admins' audit report, and the dashboards written as short
-YAML under superset/assets/dashboards/ (the repo is the source of truth)."""
+descriptions from the dbt YAML, metrics from the semantic layer), the semantic layer's virtual datasets, the
+organisation admins' audit report, and the dashboards written as short YAML under superset/assets/dashboards/
+(the repo is the source of truth)."""
 from __future__ import annotations
 
 import io
@@ -11,6 +12,8 @@ from pathlib import Path
 
 import psycopg
 import yaml
+
+from safestats.superset.semantic_metrics import VirtualDataset
 
 DATABASE_NAME = "SafeStats warehouse"
 NAMESPACE = uuid.UUID("6f1c9a52-8a3e-4b8e-9a55-5afe57a75000")   # SafeStats' asset uuids derive from names
@@ -43,6 +46,7 @@ class Relation:
     description: str | None = None
     kind: str = "table"
     metrics: list[dict] = field(default_factory=list)
+    sql: str | None = None              # a virtual dataset's query (the semantic layer's compiled metrics)
 
     @property
     def qualified(self) -> str:
@@ -134,7 +138,7 @@ def dataset_yaml(rel: Relation) -> dict:
         "offset": 0,
         "cache_timeout": None,
         "schema": rel.schema,
-        "sql": None,
+        "sql": rel.sql,
         "params": None,
         "template_params": None,
         "filter_select_enabled": True,
@@ -234,8 +238,28 @@ class Bundle:
         return buffer.getvalue()
 
 
-def build(conn: psycopg.Connection, project_dir: Path, sqlalchemy_uri: str) -> Bundle:
+def virtual_relation(conn: psycopg.Connection, dataset: VirtualDataset, schema: str = "marts") -> Relation:
+    """A virtual dataset as a Relation: its columns are what its SQL returns (asked with `limit 0`)."""
+    with conn.cursor() as cur:
+        cur.execute(f"select * from (\n{dataset.sql}\n) as metrics limit 0")
+        described = [(d.name, d.type_code) for d in cur.description]
+    columns = [Column(name, conn.execute("select format_type(%s, null)", (oid,)).fetchone()[0])
+               for name, oid in described]
+    return Relation(schema, dataset.name, columns, dataset.description, kind="virtual",
+                    metrics=dataset.superset_metrics, sql=dataset.sql)
+
+
+def build(conn: psycopg.Connection, project_dir: Path, sqlalchemy_uri: str,
+          relation_metrics=None, virtual: list[VirtualDataset] = ()) -> Bundle:
+    """`relation_metrics(qualified name) -> [Superset metric]`: the semantic layer's metrics each relation's
+    dataset carries beside `count` and `sum__*`; `virtual`: its compiled metrics as virtual datasets."""
     relations = {r.qualified: r for r in published_relations(conn, project_dir / "models")}
+    if relation_metrics:
+        for rel in relations.values():
+            rel.metrics += relation_metrics(rel.qualified)
+    for dataset in virtual:
+        rel = virtual_relation(conn, dataset)
+        relations[rel.qualified] = rel
     files = {DATABASE_FILE: database_yaml(sqlalchemy_uri)}
     for rel in relations.values():
         files[f"datasets/SafeStats_warehouse/{rel.schema}.{rel.name}.yaml"] = dataset_yaml(rel)

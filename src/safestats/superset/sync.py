@@ -13,7 +13,7 @@ from psycopg import sql
 
 from safestats import credentials, database
 from safestats.config import Settings, settings
-from safestats.superset import assets, server
+from safestats.superset import assets, semantic_metrics, server
 
 ANALYST_ROLES = ("Gamma", "sql_lab")
 AUDIT_REPORT_ROLE = "SafeStats audit report"
@@ -126,6 +126,25 @@ def provision_users(cfg: Settings, plan: dict) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+# Which semantic-layer metric names a disclosure-controlled aggregate relation answers, and how.
+AGGREGATE_METRICS_FILE = ("superset", "assets", "aggregate_metrics.yml")
+
+
+def semantic_assets(cfg: Settings):
+    """The semantic layer's metrics per relation (a function of the relation's qualified name) and its
+    compiled metrics as virtual datasets, from dbt's semantic manifest and MetricFlow."""
+    from safestats import metricflow
+
+    layer = semantic_metrics.SemanticLayer.load(metricflow.ensure_manifest(cfg))
+    mapping = semantic_metrics.load_aggregate_mapping(cfg.project_dir.joinpath(*AGGREGATE_METRICS_FILE))
+
+    def relation_metrics(relation: str) -> list[dict]:
+        return (semantic_metrics.relation_metrics(layer, relation)
+                + semantic_metrics.aggregate_metrics(layer, relation, mapping))
+
+    return relation_metrics, semantic_metrics.compile_datasets(layer, metricflow.Session(cfg))
+
+
 def sync(cfg: Settings | None = None, today: date | None = None) -> SyncResult:
     cfg = cfg or settings()
     if not server.running_pid(cfg):
@@ -134,9 +153,10 @@ def sync(cfg: Settings | None = None, today: date | None = None) -> SyncResult:
     plan = user_plan(cfg, today, catalog=ep.dbname)
     write_users_file(cfg, plan)
     readers = [u["username"] for u in plan["users"] if u["role"] == "org_admin" and u["active"]]
+    relation_metrics, virtual = semantic_assets(cfg)
     with psycopg.connect(ep.conninfo(), autocommit=True) as conn:
         grant_audit_reports(conn, readers)
-        bundle = assets.build(conn, cfg.project_dir, warehouse_uri(ep))
+        bundle = assets.build(conn, cfg.project_dir, warehouse_uri(ep), relation_metrics, virtual)
     client = Client(server.url(), server.PROVISIONING_USER, server.admin_password(cfg))
     client.import_assets(bundle.zip_bytes(),
                          {assets.DATABASE_FILE: credentials.load(cfg)[credentials.SUPERSET_NOBODY_ROLE]})
