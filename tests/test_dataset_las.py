@@ -116,26 +116,31 @@ def test_no_coordinates_past_the_privacy_boundary(built, db):
 def test_point_only_rows_keep_the_borough_and_lsoa_rows_the_lsoa(built, db):
     rows = db.execute(
         "select s.lsoa_code, s.borough_code, m.lsoa_code, m.borough_code, m.incident_hour,"
-        " extract(hour from s.incident_time)::int"
+        " extract(hour from s.incident_time)::int, m.generalisation_level"
         " from staging.stg_las__violence_dispatches as s"
         " join marts.fct_ambulance_violence_dispatches as m"
         "   on m.dispatch_key = md5(s.load_id::text || '-' || s.source_row_number::text)").fetchall()
     assert len(rows) > 2_000
-    for staged_lsoa, staged_borough, lsoa, borough, hour, staged_hour in rows:
+    for staged_lsoa, staged_borough, lsoa, borough, hour, staged_hour, level in rows:
         assert borough == staged_borough and hour == staged_hour
-        assert lsoa == staged_lsoa  # the LSOA where CAD gave one, NULL (borough only) where it gave a point
-    assert {r[2] is None for r in rows} == {True, False}
+        # the LSOA where CAD gave one and its group is large enough (level 0), else the borough only
+        assert lsoa == (staged_lsoa if level == 0 else None)
+    assert any(r[0] is None for r in rows) and any(r[0] is not None for r in rows)
 
 
 def test_ages_are_banded(built, db):
     by_row = {(r["Incident reference"]): band(r["Patient age"]) for _, rows in built.values() for r in rows
               if r["Patient age"] != las.BAD_AGE}
-    pseudo = dict(db.execute(
-        "select s.incident_reference, m.age_band from staging.stg_las__violence_dispatches as s"
+    released = db.execute(
+        "select s.incident_reference, m.age_band, m.generalisation_level from staging.stg_las__violence_dispatches as s"
         " join marts.fct_ambulance_violence_dispatches as m"
-        "   on m.dispatch_key = md5(s.load_id::text || '-' || s.source_row_number::text)").fetchall())
-    assert pseudo and all(by_row[ref] == age_band for ref, age_band in pseudo.items())
-    assert set(pseudo.values()) == set(BANDS)
+        "   on m.dispatch_key = md5(s.load_id::text || '-' || s.source_row_number::text)").fetchall()
+    pseudo = {ref: age_band for ref, age_band, level in released if level <= 1}
+    assert pseudo and all(by_row[ref] == age_band for ref, age_band in pseudo.items() if ref in by_row)
+    assert set(pseudo.values()) <= set(BANDS)
+    # wider bands, then withheld, only where k-anonymity needs them
+    assert {age_band for _, age_band, level in released if level == 3} <= {"withheld"}
+    assert {age_band for _, age_band, level in released if level == 2} <= {"0-17", "18-34", "35-54", "55+", "unknown"}
     refs = list(by_row)
     assert cells_matching(db, refs) == []  # no raw incident reference anywhere past the boundary
 

@@ -37,7 +37,8 @@ def world(cfg, bootstrap, contracts, tmp_path_factory):
         superuser.execute("create schema release authorization safestats_dbt")
     paths = synthesise(*MONTHS, landing, scale=0.03)
     ingest_all(cfg, contracts, [p for p in paths if p.suffix in (".csv", ".xlsx")])
-    build_ok(cfg, "build", "--select", "+disclosure", "+marts.aggregates", "quality", "--exclude", "test_type:singular", "--indirect-selection", "cautious")
+    build_ok(cfg, "build", "--select", "+disclosure", "+marts.aggregates", "quality", "--exclude",
+             "test_type:singular", "--indirect-selection", "cautious")
     return cfg
 
 
