@@ -33,7 +33,8 @@ LONDON = ZoneInfo("Europe/London")
 MARTS = "marts"
 SERVICE_LOGINS = {"postgres", "safestats_loader", "safestats_dbt", "safestats_audit_writer",
                   "safestats_superset_nobody"}
-OTHER_SCHEMAS = ("raw", "staging", "suppressed", "intermediate", "snapshots", "quality", "seeds", "private", "audit")
+OTHER_SCHEMAS = ("raw", "staging", "suppressed", "intermediate", "snapshots", "quality", "seeds", "private", "audit",
+                 "disclosure", "release")
 
 
 

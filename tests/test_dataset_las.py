@@ -88,7 +88,8 @@ def test_each_month_round_trips_into_the_mart(built, db):
 def test_the_mart_has_the_promised_columns(built, db):
     columns = [r[2] for r in scanned_columns(db) if r[:2] == ("marts", "fct_ambulance_violence_dispatches")]
     assert columns == ["dispatch_key", "agency", "incident_month", "incident_date", "incident_hour", "borough_code",
-                       "lsoa_code", "call_category", "age_band", "sex", "incident_category_code"]
+                       "lsoa_code", "call_category", "age_band", "sex", "generalisation_level",
+                       "incident_category_code"]
     categories = dict(db.execute("select call_category, min(incident_category_code) from"
                                  " marts.fct_ambulance_violence_dispatches group by 1").fetchall())
     assert categories == {"Assault": "violence_with_injury", "Stabbing/knife": "knife_or_sharp_instrument",

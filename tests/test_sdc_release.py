@@ -193,3 +193,46 @@ def test_released_counts_follow_the_rule_and_survive_the_attack(aggregate_sql, d
         elif c.key.geography_level == "london":
             assert c.released == by_category[(c.key.month, c.key.category_code)]
     assert attack(cells).findings == []
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The semantic layer's metric names over the aggregates (superset/assets/aggregate_metrics.yml)
+# ---------------------------------------------------------------------------------------------------------
+
+RECORD_LEVEL = {   # the same metric from the record-level marts, written independently
+    "street_crime_count": "select crime_month, count(*) from marts.fct_street_crimes group by 1",
+    "violence_with_injury_count": "select incident_month, count(*) from marts.fct_recorded_crimes"
+                                  " where incident_category_code = 'violence_with_injury' group by 1",
+    "knife_crime_count": "select incident_month, count(*) from marts.fct_recorded_crimes where is_knife_crime"
+                         " group by 1",
+    "ambulance_violence_dispatch_count": "select incident_month, count(*)"
+                                         " from marts.fct_ambulance_violence_dispatches group by 1",
+    "ed_assault_attendance_count": "select incident_month, count(*) from marts.fct_ed_assault_attendances group by 1",
+    "deliberate_fire_count": "select incident_month, count(*) from marts.fct_fire_incidents"
+                             " where incident_category_code = 'deliberate_fire' group by 1",
+    "asb_incident_count": "select incident_month, count(*) from marts.fct_asb_incidents group by 1",
+    "transport_crime_count": "select incident_month, count(*) from marts.fct_transport_crimes group by 1",
+}
+
+
+def test_aggregate_metrics_answer_as_the_record_level_metric_within_the_rule(world, dbt_conn):
+    import yaml
+
+    mapping = yaml.safe_load((world.project_dir / "superset" / "assets" / "aggregate_metrics.yml").read_text())
+    seen = set()
+    for relation, metrics in mapping.items():
+        table = "disclosure." + relation.removeprefix("marts.")   # the same rows before they are published
+        for name, expression in metrics.items():
+            seen.add(name)
+            flat = " ".join(expression.split())
+            condition, column = re.fullmatch(r"sum\(case when (.*) then (\w+) end\)", flat).groups()
+            released = {m: (v, slack) for m, v, slack in dbt_conn.execute(
+                f"select incident_month, {expression}, sum(case when {condition}"
+                f" then case when {column} is null then 7 else 2 end end) from {table} group by 1")}
+            record = dict(dbt_conn.execute(RECORD_LEVEL[name]).fetchall())
+            assert released and set(released) == set(record), name
+            for month, (value, slack) in released.items():
+                value = value or 0   # every cell suppressed
+                assert value % 5 == 0, (name, month)
+                assert abs(record[month] - value) <= slack, (name, month, record[month], value, slack)
+    assert seen == set(RECORD_LEVEL)

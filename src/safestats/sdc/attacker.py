@@ -67,7 +67,7 @@ class Cell:
 class Finding:
     key: CellKey
     released: int | None
-    evidence: tuple[int, int] | None     # what the figure alone says
+    evidence: tuple[int, int]            # what the figure alone says
     derived: tuple[int, int]             # what the attacker narrowed it to
     how: str
 
@@ -83,10 +83,6 @@ class Attack:
     findings: list[Finding] = field(default_factory=list)
     cells: int = 0
     constraints: int = 0
-
-    @property
-    def held_months(self) -> list[str]:
-        return sorted({f.key.month for f in self.findings})
 
 
 def _sums(cells: list[Cell]) -> list[tuple[CellKey, list[CellKey], str]]:
