@@ -122,6 +122,9 @@ def test_publishing_copies_passing_months_and_a_planted_leak_holds_its_month(wor
         assert releases[-1][0] == [MONTHS[1]]
     finally:
         dbt_conn.execute("drop table if exists disclosure.agg_planted_leak_monthly")
+        dbt_conn.execute("update disclosure.agg_street_crimes_monthly set street_crime_count = street_crime_count - 1"
+                         " where street_crime_count %% 5 = 1 and not is_total and incident_month = %s",
+                         (MONTHS[1] + "-01",))
 
 
 def test_only_the_published_aggregates_are_checked_with_published(world):
