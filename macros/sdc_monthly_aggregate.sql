@@ -302,25 +302,12 @@ london_totals as (
         'E12000007' as geography_code,
         'London' as geography_name,
         null::text as borough_code,
-        category_code,
+        coalesce(category_code, 'all') as category_code,
         coalesce(sum(released_count), 0)::bigint as released_count,
         null::text as suppression
     from cells
     where geography_level = 'borough'
-    group by 1, 6
-    union all
-    select
-        incident_month,
-        'london' as geography_level,
-        'E12000007' as geography_code,
-        'London' as geography_name,
-        null::text as borough_code,
-        'all' as category_code,
-        coalesce(sum(released_count), 0)::bigint as released_count,
-        null::text as suppression
-    from cells
-    where geography_level = 'borough'
-    group by 1
+    group by grouping sets ((incident_month, category_code), (incident_month))
 ),
 
 released as (

@@ -21,30 +21,29 @@ class Relation:
     rule: Rule
 
 
-def rules(project_dir: Path) -> dict[str, Rule]:
-    """relation name -> its dataset's rule, from the candidates' meta.sdc.dataset and the dbt vars."""
+def rules(project_dir: Path) -> tuple[dict[str, Rule], Rule]:
+    """(relation name -> its dataset's rule, the default rule), from the candidates' meta.sdc.dataset and
+    the dbt vars; a relation no candidate declares (a planted or hand-made one) gets the default."""
     project = yaml.safe_load((project_dir / "dbt_project.yml").read_text())
     defaults = project["vars"]["sdc_defaults"]
     overrides = project["vars"].get("sdc_datasets") or {}
+
+    def rule(dataset: str | None) -> Rule:
+        own = overrides.get(dataset, {}) if dataset else {}
+        return Rule(int(own.get("threshold", defaults["threshold"])),
+                    int(own.get("rounding_base", defaults["rounding_base"])))
+
     found = {}
     for path in sorted((project_dir / "models" / "disclosure").glob("*.yml")):
         for model in (yaml.safe_load(path.read_text()) or {}).get("models", []):
             dataset = ((model.get("meta") or {}).get("sdc") or {}).get("dataset")
-            own = overrides.get(dataset, {}) if dataset else {}
-            found[model["name"].removeprefix("candidate_")] = Rule(
-                int(own.get("threshold", defaults["threshold"])),
-                int(own.get("rounding_base", defaults["rounding_base"])))
-    return found
-
-
-def default_rule(project_dir: Path) -> Rule:
-    defaults = yaml.safe_load((project_dir / "dbt_project.yml").read_text())["vars"]["sdc_defaults"]
-    return Rule(int(defaults["threshold"]), int(defaults["rounding_base"]))
+            found[model["name"].removeprefix("candidate_")] = rule(dataset)
+    return found, rule(None)
 
 
 def relations(conn, schema: str, project_dir: Path) -> list[Relation]:
     """Every agg_*_monthly table of the schema, with its count columns (names ending in _count)."""
-    known, fallback = rules(project_dir), default_rule(project_dir)
+    known, fallback = rules(project_dir)
     columns: dict[str, list[str]] = {}
     for table, column in conn.execute(
             "select c.table_name, c.column_name from information_schema.columns c"

@@ -96,15 +96,16 @@ def publish(conn, checked: ReleaseCheck) -> list[str]:
     return months
 
 
+def _columns(conn, schema: str, name: str) -> list[str] | None:
+    return conn.execute(
+        "select array_agg(column_name::text order by ordinal_position) from information_schema.columns"
+        " where table_schema = %s and table_name = %s", (schema, name)).fetchone()[0]
+
+
 def _replace_months(conn, name: str, months: list[str]) -> None:
     candidate, released = sql.Identifier(CANDIDATES, name), sql.Identifier(RELEASED, name)
-    shape = conn.execute(
-        "select array_agg(column_name::text order by ordinal_position) from information_schema.columns"
-        " where table_schema = %s and table_name = %s group by table_schema", (RELEASED, name)).fetchone()
-    wanted = conn.execute(
-        "select array_agg(column_name::text order by ordinal_position) from information_schema.columns"
-        " where table_schema = %s and table_name = %s", (CANDIDATES, name)).fetchone()[0]
-    if shape is not None and shape[0] != wanted:
+    shape = _columns(conn, RELEASED, name)
+    if shape is not None and shape != _columns(conn, CANDIDATES, name):
         conn.execute(sql.SQL("drop table {}").format(released))   # the relation changed shape: start again
         shape = None
     if shape is None:
