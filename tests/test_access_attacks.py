@@ -32,7 +32,7 @@ from safestats.synth import synthesise
 LONDON = ZoneInfo("Europe/London")
 MARTS = "marts"
 SERVICE_LOGINS = {"postgres", "safestats_loader", "safestats_dbt", "safestats_audit_writer",
-                  "safestats_superset_nobody"}
+                  "safestats_superset_nobody", "safestats_login_keeper"}
 OTHER_SCHEMAS = ("raw", "staging", "suppressed", "intermediate", "snapshots", "quality", "seeds", "private", "audit",
                  "disclosure", "release")
 

@@ -12,7 +12,8 @@ LOADER_ROLE = "safestats_loader"
 DBT_ROLE = "safestats_dbt"
 AUDIT_WRITER_ROLE = "safestats_audit_writer"     # inserts audit events, nothing else
 SUPERSET_NOBODY_ROLE = "safestats_superset_nobody"  # Superset's login for anyone but a named user: sees nothing
-SERVICE_ROLES = (LOADER_ROLE, DBT_ROLE, AUDIT_WRITER_ROLE, SUPERSET_NOBODY_ROLE)
+LOGIN_KEEPER_ROLE = "safestats_login_keeper"      # may only call private.restore_login(username)
+SERVICE_ROLES = (LOADER_ROLE, DBT_ROLE, AUDIT_WRITER_ROLE, SUPERSET_NOBODY_ROLE, LOGIN_KEEPER_ROLE)
 
 
 def load(cfg: Settings | None = None) -> dict[str, str]:

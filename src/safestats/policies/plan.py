@@ -88,8 +88,21 @@ def _live(conn) -> dict:
         " coalesce(has_schema_privilege(oid, %s, 'USAGE'), false) from pg_roles where rolname = any(%s)",
         (MARTS, org_roles)).fetchall()} if conn.execute("select to_regnamespace(%s)", (MARTS,)).fetchone()[0] \
         else {r: (False, False) for r in org_roles}
+    users = [name for name, r in roles.items() if r[3].startswith(USER_MARK)]
+    passwords = dict(conn.execute("select rolname, rolpassword from pg_authid where rolname = any(%s)",
+                                  (users,)).fetchall())
+    verifiers = dict(conn.execute("select username, verifier from private.login_verifiers").fetchall())
+    role_settings = {}
+    for name, database, entry in conn.execute(
+            "select r.rolname, coalesce(d.datname, ''), c.entry from pg_db_role_setting s"
+            " join pg_roles r on r.oid = s.setrole left join pg_database d on d.oid = s.setdatabase,"
+            " unnest(s.setconfig) as c(entry) where r.rolname = any(%s)", (users,)).fetchall():
+        role_settings.setdefault(name, set()).add((database, entry))
+    wanted_settings = {("", f"{n}={v}") for n, v in conn.execute(
+        "select name, value from private.login_settings").fetchall()}
     return {"roles": roles, "members": members, "relations": relations, "columns": columns,
-            "public": public_grants, "policies": policies, "reach": reach}
+            "public": public_grants, "policies": policies, "reach": reach, "passwords": passwords,
+            "verifiers": verifiers, "settings": role_settings, "wanted_settings": wanted_settings}
 
 
 def make_plan(conn: psycopg.Connection, agreements: Agreements, catalogue: dict[str, MartRelation], today: date,
@@ -148,7 +161,8 @@ def _plan_users(plan: Plan, live: dict, agreements: Agreements, today: date, pas
                      sql.SQL("create role {} {} inherit password {} valid until {}").format(
                          ident(username), login_sql, sql.Literal(password), sql.Literal(until.isoformat())),
                      sql.SQL("comment on role {} is {}").format(ident(username), sql.Literal(mark)),
-                     secret=True)
+                     record_verifier(username), secret=True)
+            plan.add(f"user {username}: the platform's role settings", *login_settings(username, set(), live))
         else:
             _, can_login, live_until, live_mark, powers = live_role
             if powers:
@@ -160,12 +174,24 @@ def _plan_users(plan: Plan, live: dict, agreements: Agreements, today: date, pas
                          sql.SQL("alter role {} {} valid until {}").format(
                              ident(username), login_sql, sql.Literal(until.isoformat())),
                          sql.SQL("comment on role {} is {}").format(ident(username), sql.Literal(mark)))
-            if username not in passwords:
-                password = new_password()
-                plan.new_passwords[username] = password
-                plan.add(f"user {username}: new password (none on record in this install)",
+            recorded = live["verifiers"].get(username)
+            password, why = passwords.get(username), None
+            if password is None:
+                password = plan.new_passwords[username] = new_password()
+                why = "new password (none on record in this install)"
+            elif recorded is None:
+                why = "password verifier recorded (none on record)"
+            elif live["passwords"].get(username) != recorded:
+                why = "password changed outside SafeStats: restored"
+            if why:
+                plan.add(f"user {username}: {why}",
                          sql.SQL("alter role {} password {}").format(ident(username), sql.Literal(password)),
-                         secret=True)
+                         record_verifier(username), secret=True)
+            have = live["settings"].get(username, set())
+            if have != live["wanted_settings"]:
+                found = ", ".join(f"{e} (in {d})" if d else e for d, e in sorted(have)) or "none"
+                plan.add(f"user {username}: role settings are the platform's again (found: {found})",
+                         *login_settings(username, have, live))
         groups = {g for m, g in live["members"] if m == username}
         if role not in groups:
             plan.add(f"user {username} joins {role}",
@@ -175,8 +201,33 @@ def _plan_users(plan: Plan, live: dict, agreements: Agreements, today: date, pas
                      sql.SQL("revoke {} from {}").format(ident(other), ident(username)))
 
 
+def record_verifier(username: str) -> sql.Composable:
+    """What private.restore_login puts back: the SCRAM verifier of the password just set, read in the same
+    transaction."""
+    return sql.SQL("insert into private.login_verifiers (username, verifier)"
+                   " select rolname, rolpassword from pg_authid where rolname = {}"
+                   " on conflict (username) do update set verifier = excluded.verifier, recorded_at = now()"
+                   ).format(sql.Literal(username))
+
+
+def login_settings(username: str, have: set, live: dict) -> list[sql.Composable]:
+    """Every role setting the user has removed (in every database), then the platform's (log_statement)."""
+    ident = sql.Identifier
+    statements = [sql.SQL("alter role {} in database {} reset all").format(ident(username), ident(database))
+                  if database else sql.SQL("alter role {} reset all").format(ident(username))
+                  for database in sorted({d for d, _ in have})]
+    for _, entry in sorted(live["wanted_settings"]):
+        name, value = entry.split("=", 1)
+        statements.append(sql.SQL("alter role {} set {} = {}").format(ident(username), ident(name),
+                                                                      sql.Literal(value)))
+    return statements
+
+
 def _plan_removed_users(plan: Plan, live: dict, wanted_users: dict) -> None:
     ident = sql.Identifier
+    for name in sorted(set(live["verifiers"]) - set(wanted_users)):
+        plan.add(f"user {name} removed from access_policies: its login is no longer restored",
+                 sql.SQL("delete from private.login_verifiers where username = {}").format(sql.Literal(name)))
     for name, (_, can_login, _, mark, _) in sorted(live["roles"].items()):
         if mark.startswith(USER_MARK) and name not in wanted_users:
             groups = sorted(g for m, g in live["members"] if m == name)

@@ -248,25 +248,168 @@ drop trigger if exists events_no_truncate on audit.events;
 create trigger events_no_truncate before truncate on audit.events
     for each statement execute function private.audit_refuse_change();
 
--- An organisation administrator's audit report: their own organisation's events, decided in the database
--- by the reader's membership of the organisation's role (current_user here is the reader: a view checks
--- table rights as its owner, but functions in it see the session's user). `safestats superset sync`
--- grants it to the org_admin users of access_policies/ and to no one else.
-create or replace view audit.organisation_events with (security_barrier) as
+-- An organisation administrator's audit report: their own organisation's events. A view with a filter
+-- (even security_barrier) leaks through EXPLAIN ANALYZE: leakproof predicates are pushed below its filter
+-- and "Rows Removed by Filter" counts other organisations' rows. So the rows come out of a plpgsql
+-- function (never inlined: the planner sees one opaque Function Scan of the caller's rows only) that
+-- decides the reader by session_user, the authenticated login: inside a SECURITY DEFINER function
+-- current_user is the owner, and SET ROLE cannot change session_user. EXECUTE is PUBLIC because a view
+-- checks its functions' EXECUTE as the reader; the function is in `private` (no analyst can call it by
+-- name) and returns rows only to a login granted SELECT on the view, which `safestats superset sync`
+-- grants to the org_admin users of access_policies/ and to no one else.
+create or replace function private.organisation_events()
+returns table (
+    event_id bigint, event_time timestamptz, username text, organisation text, event_type text, object text,
+    detail text
+)
+language plpgsql
+stable
+security definer
+set search_path = pg_catalog
+as $$
+#variable_conflict use_column
+begin
+    if not has_table_privilege(session_user, 'audit.organisation_events', 'select') then
+        return;
+    end if;
+    return query
+    select e.event_id, e.event_time, e.username, e.organisation, e.event_type, e.object, e.detail::text
+    from audit.events as e
+    where e.organisation is not null
+      and exists (
+          select from pg_auth_members as m
+          join pg_roles as g on g.oid = m.roleid
+          where m.member = (select r.oid from pg_roles as r where r.rolname = session_user)
+            and g.rolname = 'org_' || replace(e.organisation, '-', '_')
+      );
+end
+$$;
+revoke all on function private.organisation_events() from public;
+grant execute on function private.organisation_events() to public;
+
+create or replace view audit.organisation_events as
 select
-    e.event_id,
-    e.event_time,
-    e.username,
-    e.organisation,
-    e.event_type,
-    e.object,
-    e.detail::text as detail
-from audit.events as e
-where e.organisation is not null
-  and exists (
-      select from pg_catalog.pg_auth_members as m
-      join pg_catalog.pg_roles as g on g.oid = m.roleid
-      where m.member = (select r.oid from pg_catalog.pg_roles as r where r.rolname = current_user)
-        and g.rolname = 'org_' || replace(e.organisation, '-', '_')
-  );
+    event_id,
+    event_time,
+    username,
+    organisation,
+    event_type,
+    object,
+    detail
+from private.organisation_events();
+alter view audit.organisation_events reset (security_barrier);
 revoke all on audit.organisation_events from public;
+
+-- Named users' logins as `safestats policies apply` last set them. Any login role may change its own
+-- password and role settings (ALTER ROLE current_user ...): an analyst who sets a password of their own
+-- holds a login outside Superset. apply records each user's SCRAM verifier here; restore_login puts it
+-- back. Nobody but the bootstrap superuser reads this table.
+create table if not exists private.login_verifiers (
+    username text primary key,
+    verifier text not null,
+    recorded_at timestamptz not null default now()
+);
+revoke all on private.login_verifiers from public;
+
+-- The role settings every named user has, and no others. log_statement is superuser-only, so an analyst
+-- can neither SET it off in a session nor RESET it on their role; the server logs each of their statements.
+create table if not exists private.login_settings (
+    name text primary key,
+    value text not null
+);
+revoke all on private.login_settings from public;
+insert into private.login_settings (name, value) values ('log_statement', 'all')
+on conflict (name) do update set value = excluded.value;
+
+do $$
+begin
+    -- Superset's login keeper: restores a named user's login at each Superset login, and nothing else.
+    if not exists (select from pg_roles where rolname = 'safestats_login_keeper') then
+        create role safestats_login_keeper login;
+    end if;
+end
+$$;
+alter role safestats_login_keeper nosuperuser nocreatedb nocreaterole nobypassrls noinherit;
+grant connect on database :"dbname" to safestats_login_keeper;
+
+-- Puts a named user's login back as `policies apply` left it: the recorded password verifier, and the
+-- platform's role settings only (every database). Never touches VALID UNTIL, LOGIN or memberships, so an
+-- expired or removed user stays so. Returns what it repaired ('password', 'settings'), empty when nothing.
+create or replace function private.restore_login(username text)
+returns text[]
+language plpgsql
+volatile
+security definer
+set search_path = pg_catalog
+as $$
+declare
+    wanted text;
+    login oid;
+    repaired text[] := '{}';
+    setting record;
+begin
+    select v.verifier into wanted from private.login_verifiers as v where v.username = restore_login.username;
+    select r.oid into login from pg_roles as r
+    where r.rolname = restore_login.username and not r.rolsuper
+      and shobj_description(r.oid, 'pg_authid') like 'safestats:user:%';
+    if wanted is null or login is null then
+        raise exception 'restore_login: % is not a named SafeStats user', restore_login.username
+            using errcode = 'insufficient_privilege',
+                  hint = 'only users of access_policies/ applied by `safestats policies apply` can be restored';
+    end if;
+    if (select a.rolpassword from pg_authid as a where a.oid = login) is distinct from wanted then
+        execute format('alter role %I password %L', restore_login.username, wanted);
+        repaired := repaired || 'password'::text;
+    end if;
+    if (select coalesce(array_agg(format('%s=%s', s.name, s.value) order by s.name), '{}')
+        from private.login_settings as s)
+       is distinct from
+       (select coalesce(array_agg(c.entry order by c.entry), '{}')
+        from pg_db_role_setting as d, unnest(d.setconfig) as c(entry)
+        where d.setrole = login and d.setdatabase = 0)
+       or exists (select from pg_db_role_setting as d where d.setrole = login and d.setdatabase <> 0) then
+        for setting in select d.setdatabase from pg_db_role_setting as d where d.setrole = login loop
+            if setting.setdatabase = 0 then
+                execute format('alter role %I reset all', restore_login.username);
+            else
+                execute format('alter role %I in database %I reset all', restore_login.username,
+                               (select db.datname from pg_database as db where db.oid = setting.setdatabase));
+            end if;
+        end loop;
+        for setting in select s.name, s.value from private.login_settings as s loop
+            execute format('alter role %I set %I = %L', restore_login.username, setting.name, setting.value);
+        end loop;
+        repaired := repaired || 'settings'::text;
+    end if;
+    return repaired;
+end
+$$;
+revoke all on function private.restore_login(text) from public;
+grant usage on schema private to safestats_login_keeper;
+grant execute on function private.restore_login(text) to safestats_login_keeper;
+
+-- Table statistics are counts of rows: n_live_tup and friends tell any role how many rows a relation it
+-- has no grant on (or sees only part of, under row-level security) holds. Only the platform's superuser
+-- reads them. The views, and the per-object functions beneath them (an analyst could call those directly).
+revoke select on
+    pg_catalog.pg_stat_all_tables, pg_catalog.pg_stat_user_tables, pg_catalog.pg_stat_sys_tables,
+    pg_catalog.pg_stat_xact_all_tables, pg_catalog.pg_stat_xact_user_tables, pg_catalog.pg_stat_xact_sys_tables,
+    pg_catalog.pg_statio_all_tables, pg_catalog.pg_statio_user_tables, pg_catalog.pg_statio_sys_tables,
+    pg_catalog.pg_stat_all_indexes, pg_catalog.pg_stat_user_indexes, pg_catalog.pg_stat_sys_indexes,
+    pg_catalog.pg_statio_all_indexes, pg_catalog.pg_statio_user_indexes, pg_catalog.pg_statio_sys_indexes,
+    pg_catalog.pg_statio_all_sequences, pg_catalog.pg_statio_user_sequences, pg_catalog.pg_statio_sys_sequences,
+    pg_catalog.pg_stat_database, pg_catalog.pg_stat_database_conflicts
+from public;
+do $$
+declare
+    fn regprocedure;
+begin
+    for fn in
+        select p.oid::regprocedure from pg_proc p
+        where p.pronamespace = 'pg_catalog'::regnamespace and p.proname like 'pg\_stat\_get\_%'
+          and p.pronargs = 1 and p.proargtypes[0] = 'oid'::regtype
+    loop
+        execute format('revoke execute on function %s from public', fn);
+    end loop;
+end
+$$;
