@@ -1,8 +1,10 @@
-"""The audit trail: write events as the insert-only writer role, and verify the hash chain end to end."""
+"""The audit trail: write events as the insert-only writer role, verify the hash chain end to end, and read
+the server's own log of direct database sessions."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 import psycopg
 
@@ -65,3 +67,54 @@ def verify_install(cfg: Settings | None = None) -> Verification:
     cfg = cfg or settings()
     with psycopg.connect(database.endpoint(cfg).conninfo(), autocommit=True) as conn:
         return verify(conn)
+
+
+@dataclass
+class Session:
+    """One database session as the server logged it: who, when, from which application, what it ran."""
+    username: str
+    database: str
+    started: datetime
+    process: int
+    application_name: str | None = None
+    host: str | None = None
+    ended: datetime | None = None
+    statements: list[tuple[datetime, str]] = field(default_factory=list)
+
+
+def _log_time(text: str) -> datetime:
+    # log_timezone is UTC (database.SERVER_LOGGING): '2025-01-02 03:04:05.678 UTC', session_start whole seconds
+    return datetime.fromisoformat(text.removesuffix(" UTC")).replace(tzinfo=timezone.utc)
+
+
+def sessions(cfg: Settings | None = None, *, user: str | None = None, since: datetime | None = None
+             ) -> list[Session]:
+    """Client sessions in the embedded server's JSON logs, oldest first: connections are logged for every
+    role, statements for each named user (their role's log_statement, which they cannot turn off)."""
+    found: dict[str, Session] = {}
+    for path in sorted(database.log_directory(cfg).glob("*.json")):
+        for line in path.read_text(errors="replace").splitlines():
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                continue   # a line still being written
+            if entry.get("backend_type") != "client backend" or not entry.get("user"):
+                continue
+            if user is not None and entry["user"] != user:
+                continue
+            at = _log_time(entry["timestamp"])
+            session = found.get(entry["session_id"])
+            if session is None:
+                session = found[entry["session_id"]] = Session(
+                    entry["user"], entry.get("dbname") or "", _log_time(entry["session_start"]), entry["pid"],
+                    host=entry.get("remote_host"))
+            message = entry.get("message") or ""
+            session.application_name = entry.get("application_name") or session.application_name
+            if message.startswith("connection authorized:") and "application_name=" in message:
+                session.application_name = message.split("application_name=", 1)[1].split(" ")[0]
+            elif message.startswith("disconnection:"):
+                session.ended = at
+            elif message.startswith(("statement: ", "execute ")) and entry.get("error_severity") == "LOG":
+                session.statements.append((at, message.split(": ", 1)[1]))
+    return sorted((s for s in found.values() if since is None or (s.ended or datetime.max.replace(
+        tzinfo=timezone.utc)) >= since), key=lambda s: (s.started, s.process))

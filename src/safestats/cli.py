@@ -225,6 +225,21 @@ def cmd_superset(args) -> int:
 def cmd_audit(args) -> int:
     from safestats import audit
 
+    if args.action == "sessions":
+        from datetime import datetime, timezone
+
+        since = datetime.fromisoformat(args.since) if args.since else None
+        if since is not None and since.tzinfo is None:
+            since = since.replace(tzinfo=timezone.utc)
+        for s in audit.sessions(user=args.user, since=since):
+            ended = s.ended.isoformat(timespec="seconds") if s.ended else "open"
+            console.print(f"{s.username}@{s.database} {s.started.isoformat(timespec='seconds')} .. {ended}"
+                          f" app={s.application_name or '-'} host={s.host or 'local'} pid={s.process}",
+                          markup=False, highlight=False)
+            for at, statement in s.statements:
+                console.print(f"    {at.isoformat(timespec='seconds')}  {statement}", markup=False,
+                              highlight=False)
+        return 0
     result = audit.verify_install()
     if result.ok:
         console.print(f"audit chain intact: {result.events} event(s)")
@@ -326,7 +341,9 @@ def parser() -> argparse.ArgumentParser:
     sup.set_defaults(func=cmd_superset)
 
     aud = sub.add_parser("audit", help="the audit trail")
-    aud.add_argument("action", choices=["verify"])
+    aud.add_argument("action", choices=["verify", "sessions"])
+    aud.add_argument("--user", help="sessions: only this role's")
+    aud.add_argument("--since", help="sessions: only those still open at or after this ISO time (UTC if naive)")
     aud.set_defaults(func=cmd_audit)
 
     sdc = sub.add_parser("sdc", help="disclosure control: attack the aggregates (check), publish those that pass")

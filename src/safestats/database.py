@@ -7,6 +7,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import psycopg
+from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from safestats.config import Settings, settings
@@ -24,6 +25,21 @@ local   all   all                      scram-sha-256
 host    all   all        127.0.0.1/32  scram-sha-256
 host    all   all        ::1/128       scram-sha-256
 """
+
+# The embedded server logs every connection and disconnection, and (per named user, see
+# private.login_settings) every statement, as JSON lines under <pgdata>/logs: `safestats audit sessions`
+# reads them. Per-role log_connections is refused by PostgreSQL (it is fixed before the role is known),
+# so connections are logged for every role. pgserver's own stderr file is <pgdata>/log, hence "logs".
+LOG_DIRECTORY = "logs"
+SERVER_LOGGING = {
+    "logging_collector": "on",          # needs a restart
+    "log_destination": "jsonlog",
+    "log_directory": LOG_DIRECTORY,
+    "log_timezone": "UTC",
+    "log_connections": "on",
+    "log_disconnections": "on",
+    "log_line_prefix": "%m [%p] %q%u@%d/%a ",   # for what still reaches stderr before the collector starts
+}
 
 
 class DatabaseError(RuntimeError):
@@ -96,6 +112,7 @@ def start(cfg: Settings | None = None) -> Endpoint:
     if _tighten_hba(cfg.pgdata):
         with psycopg.connect(bootstrap.conninfo(), autocommit=True) as conn:
             conn.execute("select pg_reload_conf()")
+    _configure_logging(cfg.pgdata, bootstrap)
     with psycopg.connect(bootstrap.conninfo(), autocommit=True) as conn:
         exists = conn.execute("select 1 from pg_database where datname = %s", (DATABASE_NAME,)).fetchone()
         if not exists:
@@ -104,6 +121,40 @@ def start(cfg: Settings | None = None) -> Endpoint:
         for other in ("postgres", "template1"):
             conn.execute(f'revoke connect, temporary on database "{other}" from public')
     return replace(bootstrap, dbname=DATABASE_NAME)
+
+
+def _configure_logging(pgdata: Path, bootstrap: Endpoint) -> None:
+    """ALTER SYSTEM (pgserver's command line sets only -h and -k), restarting once when the collector was
+    off: a new data directory and one from an older install end up alike."""
+    with psycopg.connect(bootstrap.conninfo(), autocommit=True) as conn:
+        live = dict(conn.execute("select name, setting from pg_settings where name = any(%s)",
+                                 (list(SERVER_LOGGING),)).fetchall())
+        changed = [name for name, value in SERVER_LOGGING.items() if live.get(name) != value]
+        for name in changed:
+            conn.execute(sql.SQL("alter system set {} = {}").format(sql.Identifier(name),
+                                                                     sql.Literal(SERVER_LOGGING[name])))
+        if changed:
+            conn.execute("select pg_reload_conf()")
+    if "logging_collector" not in changed:
+        return
+    from pgserver._commands import pg_ctl
+
+    # restart reuses the options pgserver started it with (postmaster.opts): same socket, same port
+    pg_ctl(["-w", "-m", "fast", "-l", str(pgdata / "log"), "restart"], pgdata=pgdata,
+           user="pgserver" if _is_root() else None)
+    with psycopg.connect(bootstrap.conninfo(), autocommit=True) as conn:
+        if conn.execute("show logging_collector").fetchone()[0] != "on":
+            raise DatabaseError(f"the server under {pgdata} did not turn its log collector on after a restart: "
+                                f"see {pgdata / 'log'}")
+
+
+def log_directory(cfg: Settings | None = None) -> Path:
+    """Where the embedded server writes its JSON logs."""
+    cfg = cfg or settings()
+    if cfg.database_url:
+        raise DatabaseError("the server in SAFESTATS_DATABASE_URL keeps its own logs: configure its logging "
+                            "as docs/audit.md describes and read them there")
+    return cfg.pgdata / LOG_DIRECTORY
 
 
 def stop(cfg: Settings | None = None) -> bool:
