@@ -235,10 +235,10 @@ def cmd_audit(args) -> int:
             ended = s.ended.isoformat(timespec="seconds") if s.ended else "open"
             console.print(f"{s.username}@{s.database} {s.started.isoformat(timespec='seconds')} .. {ended}"
                           f" app={s.application_name or '-'} host={s.host or 'local'} pid={s.process}",
-                          markup=False, highlight=False)
+                          markup=False, highlight=False, soft_wrap=True)
             for at, statement in s.statements:
                 console.print(f"    {at.isoformat(timespec='seconds')}  {statement}", markup=False,
-                              highlight=False)
+                              highlight=False, soft_wrap=True)
         return 0
     result = audit.verify_install()
     if result.ok:
