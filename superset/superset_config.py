@@ -1,6 +1,8 @@
-"""Superset's configuration for SafeStats: identity pass-through, a per-user data cache, no shared results
-backend, the conditions-of-use gate and the audit hooks. Read by Superset (its own venv) at start-up;
-`safestats superset start` writes the per-install files it reads under $SAFESTATS_HOME/superset/."""
+"""Superset's configuration for SafeStats: identity pass-through, per-user caches, no shared results backend,
+server-side sessions that end, the conditions-of-use gate, organisations kept apart and the audit hooks
+(the controls are in safestats_superset/app.py; docs/security.md says what each stops). Read by Superset
+(its own venv) at start-up; `safestats superset start` writes the per-install files it reads under
+$SAFESTATS_HOME/superset/."""
 from __future__ import annotations
 
 import sys
@@ -8,8 +10,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from safestats_superset import runtime  # noqa: E402
-from safestats_superset.gate import mutate_app  # noqa: E402
+from safestats_superset import objects, runtime, sessions  # noqa: E402
+from safestats_superset.app import mutate_app  # noqa: E402
 from safestats_superset.identity import connection_mutator  # noqa: E402
 from safestats_superset.security import SafeStatsSecurityManager  # noqa: E402
 
@@ -29,6 +31,8 @@ FEATURE_FLAGS = {
     "DASHBOARD_RBAC": False,
     "ALERT_REPORTS": False,
     "GLOBAL_ASYNC_QUERIES": False,
+    "THUMBNAILS": False,
+    "ENABLE_EXPLORE_DRAG_AND_DROP": True,
 }
 
 
@@ -48,6 +52,34 @@ FLASK_APP_MUTATOR = mutate_app
 CUSTOM_SECURITY_MANAGER = SafeStatsSecurityManager
 
 WTF_CSRF_ENABLED = True
+# Only the front end's beacon log goes without a token; chart data, the legacy chart endpoint and samples
+# (exempt by default) need one, so no other page can make a browser run a query.
+WTF_CSRF_EXEMPT_LIST = ["superset.views.core.log"]
+sessions.configure(globals(), SUPERSET_DIR)
+# Owners pickers and created-by filters list the analyst's own organisation only.
+EXTRA_RELATED_QUERY_FILTERS = {"user": objects.related_users}
+HTML_SANITIZATION = True
+# Pages load images, scripts, styles and data from this app only, and no other site may frame them.
+TALISMAN_ENABLED = True
+TALISMAN_CONFIG = {
+    "content_security_policy": {
+        "base-uri": ["'self'"],
+        "default-src": ["'self'"],
+        "img-src": ["'self'", "blob:", "data:"],
+        "worker-src": ["'self'", "blob:"],
+        "connect-src": ["'self'"],
+        "object-src": "'none'",
+        "frame-src": "'none'",
+        "frame-ancestors": "'none'",
+        "form-action": "'self'",
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "script-src": ["'self'", "'strict-dynamic'"],
+    },
+    "content_security_policy_nonce_in": ["script-src"],
+    "force_https": False,
+    "session_cookie_secure": False,
+    "frame_options": "DENY",
+}
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 PERMANENT_SESSION_LIFETIME = 8 * 3600

@@ -7,7 +7,6 @@ user with their own PostgreSQL login.
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
 import time
@@ -18,87 +17,29 @@ import pytest
 import requests
 import yaml
 from psycopg import errors
+from superset_helpers import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    OUTPUT,
+    SUPERSET_DIR,
+    accept_terms,
+    browser_login,
+    chart_data,
+    dataset_ids,
+    events,
+    jwt,
+    last_event_id,
+    login,
+    render_dashboard,
+    sql_as,
+    sqllab,
+)
 
 from safestats import audit
-from safestats.config import PROJECT_DIR
 from safestats.policies import service
 from safestats.superset import assets, server
 
-SUPERSET_DIR = PROJECT_DIR / "superset"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
-OUTPUT = Path(os.environ.get("SAFESTATS_TEST_OUTPUT") or PROJECT_DIR / "test-output") / "superset"
 TERMS_ACCEPTED = "Accept the conditions of use"
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Helpers
-# ---------------------------------------------------------------------------------------------------------
-
-def sql_as(cfg, username: str, query: str, params=()) -> list[tuple]:
-    with psycopg.connect(service.user_endpoint(username, cfg).conninfo(), autocommit=True) as conn:
-        return conn.execute(query, params).fetchall()
-
-
-def login(base: str, username: str, password: str, accept: bool = True) -> requests.Session:
-    """A browser-like session: FAB's login form, then (optionally) the conditions page."""
-    s = requests.Session()
-    page = s.get(f"{base}/login/")
-    token = re.search(r'id="csrf_token"\s*value="([^"]+)"', page.text).group(1)
-    s.post(f"{base}/login/", data={"username": username, "password": password, "csrf_token": token},
-           allow_redirects=False)
-    if accept:
-        accept_terms(s, base)
-    return s
-
-
-def accept_terms(s: requests.Session, base: str) -> requests.Response:
-    page = s.get(f"{base}/terms/")
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-    resp = s.post(f"{base}/terms/", data={"csrf_token": token, "next": "/superset/welcome/"}, allow_redirects=False)
-    s.headers.update({"X-CSRFToken": token, "Referer": base})
-    return resp
-
-
-def jwt(base: str, username: str, password: str) -> dict:
-    resp = requests.post(f"{base}/api/v1/security/login", json={"username": username, "password": password,
-                                                                "provider": "db", "refresh": False})
-    resp.raise_for_status()
-    return {"Authorization": "Bearer " + resp.json()["access_token"]}
-
-
-def dataset_ids(s: requests.Session, base: str, headers=None) -> dict[str, int]:
-    resp = s.get(f"{base}/api/v1/dataset/?q=(page_size:100)", headers=headers or {})
-    resp.raise_for_status()
-    return {f"{d['schema']}.{d['table_name']}": d["id"] for d in resp.json()["result"]}
-
-
-def chart_data(s: requests.Session, base: str, dataset_id: int, fmt: str = "json", columns=()) -> requests.Response:
-    return s.post(f"{base}/api/v1/chart/data", json={
-        "datasource": {"id": dataset_id, "type": "table"},
-        "queries": [{"metrics": ["count"], "columns": list(columns), "filters": [], "row_limit": 1000}],
-        "result_format": fmt, "result_type": "full"})
-
-
-def sqllab(s: requests.Session, base: str, sql: str, client_id: str) -> requests.Response:
-    db_id = s.get(f"{base}/api/v1/database/").json()["result"][0]["id"]
-    return s.post(f"{base}/api/v1/sqllab/execute/", json={"database_id": db_id, "sql": sql, "schema": "marts",
-                                                           "runAsync": False, "client_id": client_id,
-                                                           "queryLimit": 1000})
-
-
-def events(superuser, since: int, **where) -> list[dict]:
-    clauses = " and ".join(f"{k} = %s" for k in where)
-    rows = superuser.execute(
-        "select event_id, username, organisation, event_type, object, detail from audit.events"
-        f" where event_id > %s {'and ' + clauses if clauses else ''} order by event_id",
-        (since, *where.values())).fetchall()
-    return [dict(zip(("event_id", "username", "organisation", "event_type", "object", "detail"), r)) for r in rows]
-
-
-def last_event_id(superuser) -> int:
-    return superuser.execute("select coalesce(max(event_id), 0) from audit.events").fetchone()[0]
 
 
 @pytest.fixture(scope="module")
@@ -374,46 +315,6 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
-
-
-def browser_login(browser, base: str, username: str, password: str, *, refused: bool = False):
-    """Log in through the login page. On a loaded machine the React form can take the click before it is
-    ready and stay put: then the page is shot (for the record) and the form filled once more (not when the
-    login is meant to be refused)."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    for attempt in (1,) if refused else (1, 2):
-        page.goto(f"{base}/login/")
-        page.wait_for_selector("input[type=password]", timeout=30_000)
-        page.wait_for_load_state("networkidle")
-        page.fill("#username", username)
-        page.fill("#password", password)
-        page.click("button[type=submit]")
-        if refused:
-            break
-        try:
-            page.wait_for_url(lambda url: "/login/" not in url, timeout=15_000)
-            break
-        except PlaywrightTimeout:
-            page.screenshot(path=str(OUTPUT / f"login-still-on-form-{username}-{attempt}.png"))
-    return context, page
-
-
-def render_dashboard(page, base: str, slug: str, shot: str) -> float:
-    """Open a dashboard and wait until every chart has rendered or shown its error; returns seconds."""
-    started = time.monotonic()
-    page.goto(f"{base}/superset/dashboard/{slug}/")
-    page.wait_for_selector(".dashboard-component-chart-holder", timeout=60_000)
-    page.wait_for_function(
-        "() => { const h = [...document.querySelectorAll('.dashboard-component-chart-holder')];"
-        " return h.length > 0 && h.every(c => !c.querySelector('.loading, [aria-label=\"Loading\"]')"
-        " && (c.querySelector('svg, canvas, table, .big_number, .superset-legacy-chart-country-map, "
-        "[role=alert], .alert') !== null)); }", timeout=60_000)
-    elapsed = time.monotonic() - started
-    page.screenshot(path=str(OUTPUT / shot), full_page=True)
-    return elapsed
 
 
 def big_number(page, title: str) -> int:

@@ -1,29 +1,26 @@
-"""The conditions of use at every login, and the audit of logins, queries, chart data and exports.
+"""The conditions of use at every login: no route of the app answers a session that has not accepted them.
 
-Pages redirect to /terms/ and /api/* answers 403 until the user accepts, on this login's session. Calls with
-a bearer token never pass the conditions page, so only the provisioning account may make them.
+Pages redirect to /terms/ and every other route answers 403 until the user accepts, on this login's session.
+A request carrying a bearer token is judged by that token alone: an invalid or expired one is refused (401)
+whatever cookie comes with it, and a valid one is refused (403) for everyone but the provisioning account,
+since a token never passes the conditions page.
 """
 from __future__ import annotations
 
 import html
-import logging
 import re
 from urllib.parse import quote
 
-from flask import Flask, g, jsonify, redirect, request, session
-from flask_login import current_user, user_logged_in, user_logged_out
+from flask import g, jsonify, redirect, request, session
+from flask_login import current_user
 from flask_wtf.csrf import generate_csrf, validate_csrf
 from wtforms.validators import ValidationError
 
 from safestats_superset import audit, runtime
 
 TERMS_ACCEPTED = "safestats_terms_accepted"
-EXEMPT = re.compile(r"^/(static/|login/?|logout/?|terms/?$|health|healthcheck|ping|api/v1/security/login)")
-SQLLAB_EXECUTE = re.compile(r"^/api/v1/sqllab/execute/?$")
-SQLLAB_EXPORT = re.compile(r"^/api/v1/sqllab/export/(?P<client_id>[^/]+)/?$")
-CHART_DATA = re.compile(r"^/api/v1/chart/(?:(?P<chart_id>\d+)/)?data/?$")
-LEGACY_CHART_DATA = re.compile(r"^/superset/explore_json/?")   # legacy viz types, e.g. the Country Map
-logger = logging.getLogger("safestats.gate")
+# Whole paths only (fullmatch): a prefix such as /login would otherwise exempt /loginanything.
+EXEMPT = re.compile(r"/static/.+|/login/?|/logout/?|/terms/?|/health|/healthcheck|/ping|/api/v1/security/login/?")
 
 CONDITIONS = [
     "You use SafeStats only for the purpose your organisation authorised you for, under its Data Sharing Agreement.",
@@ -35,7 +32,7 @@ CONDITIONS = [
 ]
 
 
-def _username() -> str | None:
+def username() -> str | None:
     user = getattr(g, "user", None)
     if user is None or not getattr(user, "is_authenticated", False):
         user = current_user
@@ -78,15 +75,18 @@ def terms_page():
 </form></body></html>"""
 
 
+def has_bearer() -> bool:
+    return request.headers.get("Authorization", "").strip()[:7].lower() == "bearer "
+
+
 def gate():
-    auth = request.headers.get("Authorization", "")
-    if auth[:7].lower() == "bearer ":
+    if has_bearer():
         return _gate_bearer()
-    if EXEMPT.match(request.path) or not current_user.is_authenticated:
+    if EXEMPT.fullmatch(request.path) or not current_user.is_authenticated:
         return None        # Superset itself sends anonymous callers to the login page
     if session.get(TERMS_ACCEPTED) is True:
         return None
-    if request.path.startswith("/api/"):
+    if request.path.startswith("/api/") or request.method != "GET":
         return jsonify(message="Accept the conditions of use at /terms/ first."), 403
     return redirect("/terms/?next=" + quote(request.full_path.rstrip("?"), safe="/"))
 
@@ -99,134 +99,10 @@ def _gate_bearer():
         verify_jwt_in_request()
         identity = get_jwt_identity()
     except Exception:
-        return None        # an invalid token: Superset answers 401 itself
+        # never fall back to the cookie: a session must not skip the conditions by adding a broken token
+        return jsonify(message="The bearer token is invalid or expired."), 401
     user = security_manager.get_user_by_id(int(identity)) if str(identity).isdigit() else None
-    if user is not None and user.username == runtime.provisioning_user():
+    if user is not None and user.is_active and user.username == runtime.provisioning_user():
         return None
     return jsonify(message="Bearer-token calls are for the provisioning account only: log in through the "
                            "browser and accept the conditions of use."), 403
-
-
-def _rows_in_csv(body: bytes) -> int:
-    lines = body.decode("utf-8", "replace").splitlines()
-    return max(len([line for line in lines if line.strip()]) - 1, 0)
-
-
-def _rows_in_xlsx(body: bytes) -> int | None:
-    try:
-        import io
-
-        import openpyxl
-
-        sheet = openpyxl.load_workbook(io.BytesIO(body), read_only=True).worksheets[0]
-        return max(sheet.max_row - 1, 0)
-    except Exception:
-        return None
-
-
-def _buffer(response) -> bytes:
-    """The whole body, so an export is only sent once its audit record is written."""
-    if response.is_streamed:
-        response.direct_passthrough = False
-        body = b"".join(chunk if isinstance(chunk, bytes) else chunk.encode() for chunk in response.response)
-        response.set_data(body)
-        return body
-    return response.get_data()
-
-
-def _chart_request() -> dict:
-    """The chart request's payload: a JSON body, or form data posted or passed in the query string (legacy)."""
-    import json
-
-    payload = request.get_json(silent=True) if request.is_json else None
-    raw = request.form.get("form_data") or request.args.get("form_data")
-    if payload is None and raw:
-        try:
-            payload = json.loads(raw)
-        except ValueError:
-            payload = None
-    return payload if isinstance(payload, dict) else {}
-
-
-def audit_response(response):
-    path, user = request.path, _username()
-    try:
-        if request.method == "POST" and SQLLAB_EXECUTE.match(path):
-            body = request.get_json(silent=True) or {}
-            result = response.get_json(silent=True) or {}
-            query = result.get("query") or {}
-            rows = query.get("rows", len(result.get("data") or []))
-            audit.write("sqllab_query", user, f"database {body.get('database_id')}",
-                        {"sql": body.get("sql"), "rows": rows, "status": response.status_code,
-                         "error": (result.get("errors") or [{}])[0].get("message") if response.status_code >= 400
-                         else None})
-        elif (match := SQLLAB_EXPORT.match(path)) and request.method == "GET":
-            if response.status_code < 400:
-                body = _buffer(response)
-                audit.write("export", user, f"sqllab query {match['client_id']}",
-                            {"format": "csv", "rows": _rows_in_csv(body)})
-        elif (match := CHART_DATA.match(path)):
-            payload = _chart_request()
-            fmt = (payload.get("result_format") or request.args.get("format") or "json").lower()
-            datasource = payload.get("datasource") or {}
-            chart = match["chart_id"] or (payload.get("form_data") or {}).get("slice_id")
-            what = f"chart {chart}" if chart else f"datasource {datasource.get('id')}"
-            if fmt in ("csv", "xlsx") and response.status_code < 400:
-                body = _buffer(response)
-                rows = _rows_in_csv(body) if fmt == "csv" else _rows_in_xlsx(body)
-                audit.write("export", user, what, {"format": fmt, "rows": rows, "datasource": datasource})
-            else:
-                result = response.get_json(silent=True) or {}
-                rows = sum(r.get("rowcount") or 0 for r in result.get("result") or [])
-                audit.write("chart_data", user, what, {"rows": rows, "format": fmt, "status": response.status_code,
-                                                        "datasource": datasource})
-        elif LEGACY_CHART_DATA.match(path):
-            form_data = _chart_request()
-            fmt = "csv" if request.args.get("csv") == "true" else "xlsx" if request.args.get("xlsx") == "true" \
-                else "json"
-            what = f"chart {form_data.get('slice_id')}" if form_data.get("slice_id") else \
-                f"datasource {form_data.get('datasource')}"
-            if fmt != "json" and response.status_code < 400:
-                body = _buffer(response)
-                audit.write("export", user, what, {"format": fmt, "rows": _rows_in_csv(body) if fmt == "csv"
-                                                   else _rows_in_xlsx(body), "viz_type": form_data.get("viz_type")})
-            else:
-                result = response.get_json(silent=True) or {}
-                audit.write("chart_data", user, what, {"rows": result.get("rowcount"), "format": fmt,
-                                                        "status": response.status_code,
-                                                        "viz_type": form_data.get("viz_type")})
-        elif request.method == "POST" and path.rstrip("/") == "/api/v1/security/login" and response.status_code == 200:
-            body = request.get_json(silent=True) or {}
-            audit.write("login", body.get("username"), "superset", {"method": "api"})
-    except audit.AuditUnavailable:
-        if _is_export(path) and response.status_code < 400:
-            refused = jsonify(message="Export refused: its audit record could not be written.")
-            refused.status_code = 503
-            return refused
-    return response
-
-
-def _is_export(path: str) -> bool:
-    if SQLLAB_EXPORT.match(path):
-        return True
-    if CHART_DATA.match(path):
-        return (_chart_request().get("result_format") or request.args.get("format") or "").lower() in ("csv", "xlsx")
-    if LEGACY_CHART_DATA.match(path):
-        return request.args.get("csv") == "true" or request.args.get("xlsx") == "true"
-    return False
-
-
-def mutate_app(app: Flask) -> None:
-    app.add_url_rule("/terms/", "safestats_terms", terms_page, methods=["GET", "POST"])
-    app.before_request(gate)
-    app.after_request(audit_response)
-
-    @user_logged_in.connect_via(app)
-    def _logged_in(sender, user, **extra):
-        session.pop(TERMS_ACCEPTED, None)   # every login passes the conditions page again
-        audit.try_write("login", user.username, "superset", {"method": "form", "remote_addr": request.remote_addr})
-
-    @user_logged_out.connect_via(app)
-    def _logged_out(sender, user, **extra):
-        session.pop(TERMS_ACCEPTED, None)
-        audit.try_write("logout", getattr(user, "username", None), "superset")

@@ -54,6 +54,7 @@ def user_plan(cfg: Settings, today: date | None = None, catalog: str = database.
         users.append({
             "username": user.username, "first_name": first or user.username, "last_name": last or "-",
             "email": user.email, "organisation": user.organisation, "role": user.role, "active": active,
+            "expires_on": user.expires_on.isoformat(),   # capped at the agreement's end; Superset checks it live
             # an inactive user still gets a password no one knows, so no stored hash lingers usable
             "password": passwords.get(user.username) or credentials.new_password(),
             "roles": [*ANALYST_ROLES, org_role(user.organisation)]
@@ -64,8 +65,8 @@ def user_plan(cfg: Settings, today: date | None = None, catalog: str = database.
 
 def write_users_file(cfg: Settings, plan: dict) -> None:
     """The identity map superset_config reads: who is a named, active user and of which organisation."""
-    named = {u["username"]: {"organisation": u["organisation"], "role": u["role"], "active": u["active"]}
-             for u in plan["users"]}
+    named = {u["username"]: {"organisation": u["organisation"], "role": u["role"], "active": u["active"],
+                             "expires_on": u["expires_on"]} for u in plan["users"]}
     path = server.paths(cfg).dir / "users.json"
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(named, indent=2, sort_keys=True) + "\n")

@@ -1,0 +1,73 @@
+"""Every control SafeStats adds to Superset's Flask app, installed in one place (FLASK_APP_MUTATOR).
+
+Each control has a name so a test can start a server without it and show the attack it stops succeeding.
+"""
+from __future__ import annotations
+
+from flask import Flask, request, session
+from flask_login import user_logged_in, user_logged_out
+
+from safestats_superset import (
+    audit,
+    audit_hooks,
+    gate,
+    identity,
+    legacy,
+    objects,
+    request_guard,
+    runtime,
+    sanitise,
+    sessions,
+)
+
+CONTROLS = ("request_guard", "session_standing", "conditions_gate", "legacy_cache_by_user", "organisation_objects",
+            "markdown_sanitiser", "object_audit")
+
+
+def mutate_app(app: Flask, without: frozenset[str] | set[str] = frozenset()) -> None:
+    unknown = set(without) - set(CONTROLS)
+    if unknown:
+        raise ValueError(f"unknown controls {sorted(unknown)}: the controls are {CONTROLS}")
+
+    def on(name: str) -> bool:
+        return name not in without
+
+    app.add_url_rule("/terms/", "safestats_terms", gate.terms_page, methods=["GET", "POST"])
+    # Order matters: where a request may come from, then whether its session still stands, then the terms.
+    if on("request_guard"):
+        app.before_request(request_guard.refuse)
+    if on("session_standing"):
+        app.before_request(sessions.check)
+    if on("conditions_gate"):
+        app.before_request(gate.gate)
+    if on("markdown_sanitiser"):
+        sanitise.install()
+    app.after_request(audit_hooks.audit_response if on("object_audit") else audit_hooks.audit_data_only)
+    if on("legacy_cache_by_user"):
+        legacy.key_cache_by_user()
+    if on("organisation_objects"):
+        objects.install(app)
+
+    @user_logged_in.connect_via(app)
+    def _logged_in(sender, user, **extra):
+        sessions.logged_in(user)
+        session.pop(gate.TERMS_ACCEPTED, None)   # every login passes the conditions page again
+        repaired = _restore_login(user.username)
+        audit.try_write("login", user.username, "superset", {"method": "form", "remote_addr": request.remote_addr,
+                                                              "login_repaired": repaired or None})
+
+    @user_logged_out.connect_via(app)
+    def _logged_out(sender, user, **extra):
+        audit.try_write("logout", getattr(user, "username", None), "superset")
+        if on("session_standing"):
+            sessions.logged_out(user)
+        session.pop(gate.TERMS_ACCEPTED, None)
+
+
+def _restore_login(username: str) -> list[str] | str:
+    if username == runtime.provisioning_user() or username not in runtime.named_users():
+        return []
+    try:
+        return identity.restore_login(username)
+    except Exception as exc:     # logged in the audit event; the user's queries then fail visibly
+        return f"not repaired: {exc}".splitlines()[0]
