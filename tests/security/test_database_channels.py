@@ -236,7 +236,7 @@ def logged(cfg, marker: str, since: datetime, timeout: float = 10.0) -> list[aud
     deadline = time.monotonic() + timeout
     while True:
         found = audit.sessions(cfg, user=ANALYST, since=since)
-        if any(any(marker in s for _, s in x.statements) for x in found) or time.monotonic() > deadline:
+        if any(x.ended and any(marker in s for _, s in x.statements) for x in found) or time.monotonic() > deadline:
             return found
         time.sleep(0.2)
 
