@@ -20,7 +20,7 @@ class SafeStatsSecurityManager(SupersetSecurityManager):
                             {"reason": reason, "typed": username if name != username else None,
                              "remote_addr": request.remote_addr if request else None})
             return None
-        reason = sessions.standing(user.username)
+        reason = sessions.standing(user.username, fresh=True)
         if reason is not None:    # expired or withdrawn, though Superset's own table may not say so yet
             audit.try_write("login_failed", user.username, "superset",
                             {"reason": reason, "remote_addr": request.remote_addr if request else None})

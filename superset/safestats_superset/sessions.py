@@ -76,13 +76,14 @@ def _standing_now(username: str) -> str | None:
         return "the warehouse cannot confirm the login"     # fail closed
 
 
-def standing(username: str) -> str | None:
-    """None while the user may work; otherwise why not. Re-read at most every SAFESTATS_SESSION_CHECK_SECONDS."""
+def standing(username: str, fresh: bool = False) -> str | None:
+    """None while the user may work; otherwise why not. Re-read at most every SAFESTATS_SESSION_CHECK_SECONDS
+    while a session runs, and always at login (fresh)."""
     if username == runtime.provisioning_user():
         return None
     now = time.monotonic()
     cached = _standing.get(username)
-    if cached and now - cached[0] < _check_seconds():
+    if cached and not fresh and now - cached[0] < _check_seconds():
         return cached[1]
     reason = _standing_now(username)
     _standing[username] = (now, reason)

@@ -207,7 +207,10 @@ def test_charts_dashboards_and_saved_queries_stay_inside_their_organisation(cfg,
         author.delete(f"{url}/api/v1/saved_query/{saved.json()['id']}")
 
 
-def test_no_user_directory_across_organisations(base, weakened, passwords):
+def test_no_user_directory_across_organisations(cfg, base, weakened, passwords):
+    from safestats.policies import service
+
+    strangers = {u.name for u in service.load(cfg).agreements.users.values() if u.organisation != "camden"}
     paths = ("/api/v1/chart/related/owners", "/api/v1/dashboard/related/owners",
              "/api/v1/dataset/related/created_by", "/api/v1/saved_query/related/created_by")
     for url, shared in ((weakened, True), (base, False)):
@@ -217,7 +220,7 @@ def test_no_user_directory_across_organisations(base, weakened, passwords):
             resp = s.get(url + path + "?q=(page_size:100)")
             if resp.ok:
                 listed |= {r["text"] for r in resp.json()["result"]}
-        assert any("Hackney" in name or "VRU" in name or "Police" in name for name in listed) == shared, listed
+        assert bool(listed & strangers) == shared, (url, listed)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -286,17 +289,16 @@ def test_chart_data_over_another_users_sql_lab_query_is_refused(cfg, base, weake
         run = sqllab(camden, url, f"select '{marker}' as note", uuid.uuid4().hex[:10])
         assert run.status_code == 200, run.text[:300]
         hackney = login(url, HACKNEY, passwords[HACKNEY])
-        found = False
-        for query_id in range(1, 400):
+        found, statuses = False, {}
+        for query_id in range(1, 300):
             resp = hackney.post(f"{url}/api/v1/chart/data", json={
                 "datasource": {"id": query_id, "type": "query"}, "result_type": "query",
-                "queries": [{"columns": [], "metrics": [], "row_limit": 1}]})
-            if resp.status_code == 404 and query_id > 5:
-                break
+                "queries": [{"columns": ["note"], "metrics": [], "row_limit": 1}]})
+            statuses[resp.status_code] = statuses.get(resp.status_code, 0) + 1
             if marker in resp.text:
                 found = True
                 break
-        assert found == leaks, url
+        assert found == leaks, (url, statuses, resp.text[:300])
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -353,12 +355,11 @@ def test_expiry_ends_open_sessions_within_a_minute_without_a_sync(cfg, base, pas
 def test_an_analysts_own_password_change_lasts_until_their_next_login(cfg, base, passwords, bootstrap):
     from safestats import database
 
-    s = login(base, CAMDEN, passwords[CAMDEN])
-    changed = sqllab(s, base, "alter role current_user password 'chosen-by-the-analyst'", uuid.uuid4().hex[:10])
     ep = database.endpoint(cfg)
+    with psycopg.connect(ep.as_user(CAMDEN, passwords[CAMDEN]).conninfo(), autocommit=True) as own:
+        own.execute("alter role current_user password 'chosen-by-the-analyst'")    # any client lets them
     with psycopg.connect(ep.as_user(CAMDEN, "chosen-by-the-analyst").conninfo(), autocommit=True):
-        pass    # the change took: the attack itself works (SQL Lab passes ALTER ROLE through)
-    assert changed.status_code == 200 or "chosen" not in changed.text
+        pass    # the change took: the attack itself works, and Superset's stored password is now wrong
     again = login(base, CAMDEN, passwords[CAMDEN])
     ran = sqllab(again, base, "select count(*) as n from marts.fct_street_crimes", uuid.uuid4().hex[:10])
     assert ran.status_code == 200, ran.text[:300]
