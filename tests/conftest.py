@@ -111,3 +111,18 @@ def superset(cfg, bootstrap, contracts, tmp_path_factory):
     finally:
         server.stop(cfg)
         os.environ.pop("SAFESTATS_SUPERSET_BIND", None)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """A real headless Chromium (Debian's), for tests where what a browser does matters."""
+    from playwright.sync_api import sync_playwright
+    from superset_helpers import CHROMIUM, CHROMIUM_ARGS, OUTPUT
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `apt-get install chromium` (make browser does it)")
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()

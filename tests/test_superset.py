@@ -10,7 +10,6 @@ import json
 import re
 import sys
 import time
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -18,8 +17,6 @@ import requests
 import yaml
 from psycopg import errors
 from superset_helpers import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     OUTPUT,
     SUPERSET_DIR,
     accept_terms,
@@ -303,19 +300,6 @@ def test_dashboards_come_from_the_repo_yaml(cfg, base):
 # ---------------------------------------------------------------------------------------------------------
 # In the browser
 # ---------------------------------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: `apt-get install chromium` (make test-deps does it)")
-    OUTPUT.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
 
 def big_number(page, title: str) -> int:
     holder = page.locator(".dashboard-component-chart-holder", has_text=title)
