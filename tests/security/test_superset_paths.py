@@ -146,8 +146,8 @@ def test_an_image_in_a_page_cannot_make_a_real_browser_run_a_query(cfg, base, we
     for url, runs in ((weakened, True), (base, False)):
         before = last_event_id(superuser)
         context, page = browser_login(browser, url, HACKNEY, passwords[HACKNEY])
-        page.wait_for_url("**/terms/**", timeout=30_000)
-        page.click("#accept-conditions")
+        if "/terms/" in page.url:      # the weakened server has no conditions gate
+            page.click("#accept-conditions")
         page.wait_for_url("**/superset/welcome/**", timeout=30_000)
         page.evaluate("src => new Promise(done => { const img = new Image(); img.onload = img.onerror = done;"
                       " img.src = src; document.body.appendChild(img); })", f"/superset/explore_json/?form_data={form}")
