@@ -82,27 +82,35 @@ SUPERSET_PORT = int(os.environ.get("SAFESTATS_TEST_SUPERSET_PORT", "8199"))
 
 
 @pytest.fixture(scope="session")
-def superset(cfg, bootstrap, contracts, tmp_path_factory):
-    """Superset serving this session's warehouse (data loaded, policies applied, `superset sync` done)."""
+def police_marts(cfg, bootstrap, contracts, tmp_path_factory) -> None:
+    """Two synthetic months of police data built into the marts (unless built already), agreements applied."""
     from safestats import dbt
     from safestats.ingest import ingest_landing
     from safestats.policies import service
-    from safestats.superset import server, sync
     from safestats.synth import synthesise_police_uk
 
-    if not (server.paths(cfg).venv_bin / "gunicorn").exists():
-        pytest.fail("Superset is not installed: run `make superset-install` (make test does it)")
-    os.environ["SAFESTATS_SUPERSET_BIND"] = f"127.0.0.1:{SUPERSET_PORT}"
     with psycopg.connect(bootstrap.conninfo(), autocommit=True) as su:
         built = su.execute("select to_regclass('marts.fct_street_crimes') is not null").fetchone()[0]
         rows = built and su.execute("select count(*) from marts.fct_street_crimes").fetchone()[0]
     if not rows:
-        landing = tmp_path_factory.mktemp("superset-landing")
+        landing = tmp_path_factory.mktemp("police-landing")
         synthesise_police_uk("2024-01", "2024-02", landing, scale=0.02)
         with psycopg.connect(warehouse.loader_endpoint(cfg).conninfo(), autocommit=True) as loader:
             ingest_landing(loader, landing, contracts)
         outcome = dbt.build(cfg)
         assert outcome.success, outcome.failures
+    service.apply(cfg)
+
+
+@pytest.fixture(scope="session")
+def superset(cfg, police_marts):
+    """Superset serving this session's warehouse (data loaded, policies applied, `superset sync` done)."""
+    from safestats.policies import service
+    from safestats.superset import server, sync
+
+    if not (server.paths(cfg).venv_bin / "gunicorn").exists():
+        pytest.fail("Superset is not installed: run `make superset-install` (make test does it)")
+    os.environ["SAFESTATS_SUPERSET_BIND"] = f"127.0.0.1:{SUPERSET_PORT}"
     service.apply(cfg)
     url = server.start(cfg)
     try:

@@ -17,6 +17,7 @@ class MartRelation:
     geography_column: str | None     # the borough code column row access keys on
     columns: tuple[str, ...]
     site_column: str | None = None   # the hospital site code column, for agreements scoped to own sites
+    partition_columns: tuple[str, ...] = ()   # how the relation is laid out (macros/materialization_partitioned_table)
 
 
 def load_catalogue(models_dir: Path) -> dict[str, MartRelation]:
@@ -37,6 +38,7 @@ def load_catalogue(models_dir: Path) -> dict[str, MartRelation]:
                 geography_column=access.get("geography_column"),
                 columns=tuple(c["name"] for c in model.get("columns", [])),
                 site_column=access.get("site_column"),
+                partition_columns=tuple(access.get("partition_columns") or ()),
             )
     return relations
 

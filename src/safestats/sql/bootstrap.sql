@@ -413,3 +413,101 @@ begin
     end loop;
 end
 $$;
+
+-- Record-level marts are list-partitioned by the column agreements restrict rows on (borough, or hospital
+-- site), so an organisation's query plans and scans only its own partitions: EXPLAIN ANALYZE, planner
+-- estimates and statistics never count rows outside its agreement. The partitions live in a schema no
+-- analyst may use, so they are read only through their parent, under its row-level security.
+create schema if not exists marts_partitions authorization safestats_dbt;
+revoke all on schema marts_partitions from public;
+
+-- Called by the partitioned_table materialization (macros/) on the relation it is building: a partition per
+-- value of the first key column in the rows (temporary table rows_table), one for NULL and an empty
+-- default; with a second key column (A&E: borough, then hospital site) each value's partition is itself
+-- partitioned the same way. Names carry the build's id, so a build never meets the partitions of the
+-- relation it replaces. No partitioned level keeps statistics of its own: inherited statistics would
+-- describe every partition beneath it to any reader's planner.
+create or replace function private.create_list_partitions(schema_name text, relation_name text, stem text,
+                                                          build text, key_columns text[], rows_table text,
+                                                          depth int default 1, row_filter text default 'true',
+                                                          path text default '')
+returns int
+language plpgsql
+security invoker
+set search_path = pg_catalog
+as $$
+declare
+    key_value text;
+    made int := 0;
+    part_name text;
+    part_path text;
+    column_name name;
+    deeper boolean := depth < array_length(key_columns, 1);
+    sub text := case when depth < array_length(key_columns, 1)
+                     then format(' partition by list (%I)', key_columns[depth + 1]) else '' end;
+begin
+    for key_value in execute format('select distinct %I::text from %s where %s and %I is not null',
+                                    key_columns[depth], rows_table, row_filter, key_columns[depth]) loop
+        part_path := path || lower(regexp_replace(key_value, '[^A-Za-z0-9]+', '', 'g')) || '_';
+        part_name := left(stem, 32) || '__' || left(part_path, 20) || build;
+        execute format('create table marts_partitions.%I partition of %I.%I for values in (%L)%s',
+                       part_name, schema_name, relation_name, key_value, sub);
+        made := made + 1;
+        if deeper then
+            made := made + private.create_list_partitions(
+                'marts_partitions', part_name, stem, build, key_columns, rows_table, depth + 1,
+                format('%s and %I = %L', row_filter, key_columns[depth], key_value), part_path);
+        end if;
+    end loop;
+    execute format('create table marts_partitions.%I partition of %I.%I for values in (null)%s',
+                   left(stem, 32) || '__' || left(path || 'none_', 20) || build, schema_name, relation_name, sub);
+    execute format('create table marts_partitions.%I partition of %I.%I default%s',
+                   left(stem, 32) || '__' || left(path || 'other_', 20) || build, schema_name, relation_name, sub);
+    if deeper then     -- the NULL and default partitions are partitioned too, and stay empty of children
+        execute format('create table marts_partitions.%I partition of marts_partitions.%I default',
+                       left(stem, 32) || '__' || left(path || 'none_other_', 20) || build,
+                       left(stem, 32) || '__' || left(path || 'none_', 20) || build);
+        execute format('create table marts_partitions.%I partition of marts_partitions.%I default',
+                       left(stem, 32) || '__' || left(path || 'other_other_', 20) || build,
+                       left(stem, 32) || '__' || left(path || 'other_', 20) || build);
+    end if;
+    for column_name in
+        select a.attname from pg_attribute as a
+        where a.attrelid = format('%I.%I', schema_name, relation_name)::regclass and a.attnum > 0
+          and not a.attisdropped
+    loop
+        execute format('alter table only %I.%I alter column %I set statistics 0', schema_name, relation_name,
+                       column_name);
+    end loop;
+    return made;
+end
+$$;
+revoke all on function private.create_list_partitions(text, text, text, text, text[], text, int, text, text)
+    from public;
+grant execute on function private.create_list_partitions(text, text, text, text, text[], text, int, text, text)
+    to safestats_dbt;
+
+-- Row and page counts in the catalogue, and relation sizes, are counts of rows too: with the marts laid
+-- out by borough they would count each borough's rows. Every other column of pg_class stays readable
+-- (psql's \d and SQLAlchemy's reflection read named columns); the platform's own roles keep all of it.
+do $$
+declare
+    readable text;
+begin
+    select string_agg(quote_ident(a.attname), ', ' order by a.attnum) into readable
+    from pg_attribute as a
+    where a.attrelid = 'pg_catalog.pg_class'::regclass and a.attnum > 0 and not a.attisdropped
+      and a.attname not in ('reltuples', 'relpages', 'relallvisible', 'relallfrozen');
+    execute 'revoke select on pg_catalog.pg_class from public';
+    execute format('grant select (%s) on pg_catalog.pg_class to public', readable);
+    execute 'grant select on pg_catalog.pg_class to safestats_dbt, safestats_loader';
+end
+$$;
+revoke execute on function pg_catalog.pg_relation_size(regclass), pg_catalog.pg_relation_size(regclass, text),
+    pg_catalog.pg_table_size(regclass), pg_catalog.pg_indexes_size(regclass),
+    pg_catalog.pg_total_relation_size(regclass)
+from public;
+grant execute on function pg_catalog.pg_relation_size(regclass), pg_catalog.pg_relation_size(regclass, text),
+    pg_catalog.pg_table_size(regclass), pg_catalog.pg_indexes_size(regclass),
+    pg_catalog.pg_total_relation_size(regclass)
+to safestats_dbt, safestats_loader;
