@@ -121,6 +121,18 @@ def superset(cfg, police_marts):
         os.environ.pop("SAFESTATS_SUPERSET_BIND", None)
 
 
+@pytest.fixture(scope="session")
+def base(superset) -> str:
+    return superset["url"]
+
+
+@pytest.fixture(scope="session")
+def passwords(cfg, superset) -> dict[str, str]:
+    from safestats import credentials
+
+    return credentials.user_passwords(cfg)
+
+
 @pytest.fixture(scope="module")
 def browser():
     """A real headless Chromium (Debian's), for tests where what a browser does matters."""

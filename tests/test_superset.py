@@ -40,18 +40,6 @@ TERMS_ACCEPTED = "Accept the conditions of use"
 
 
 @pytest.fixture(scope="module")
-def base(superset) -> str:
-    return superset["url"]
-
-
-@pytest.fixture(scope="module")
-def passwords(cfg, superset) -> dict[str, str]:
-    from safestats import credentials
-
-    return credentials.user_passwords(cfg)
-
-
-@pytest.fixture(scope="module")
 def analysts(cfg, superset) -> tuple[str, str]:
     """Two analysts of different organisations, both seeing some street crimes."""
     return "camden_analyst", "hackney_analyst"

@@ -11,21 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from safestats import credentials
 from safestats.superset import server
 
 WEAKENED_PORT = int(os.environ.get("SAFESTATS_TEST_WEAKENED_PORT", "8198"))
 WEAKENED_CONFIG = Path(__file__).with_name("weakened_superset_config.py")
-
-
-@pytest.fixture(scope="session")
-def base(superset) -> str:
-    return superset["url"]
-
-
-@pytest.fixture(scope="session")
-def passwords(cfg, superset) -> dict[str, str]:
-    return credentials.user_passwords(cfg)
 
 
 def _healthy(url: str) -> bool:
