@@ -288,21 +288,20 @@ def test_an_analyst_cannot_switch_their_statement_log_off(cfg, bootstrap, superu
 
 
 def test_an_older_data_directory_gets_the_log_settings(cfg, bootstrap, superuser):
-    """A server from before this setup (collector off, no JSON log) is reconfigured and restarted by start."""
-    from pgserver._commands import pg_ctl
-
-    for name in database.SERVER_LOGGING:
+    """A server from before this setup (collector off, no JSON log, nothing preloaded) is reconfigured and
+    restarted by start."""
+    for name in database.SERVER_SETTINGS:
         superuser.execute(sql.SQL("alter system reset {}").format(sql.Identifier(name)))
     superuser.close()
-    pg_ctl(["-w", "-m", "fast", "-l", str(cfg.pgdata / "log"), "restart"], pgdata=cfg.pgdata,
-           user="pgserver" if database._is_root() else None)
+    database.pg_ctl(["-w", "-m", "fast", "-l", str(cfg.pgdata / "log"), "restart"], pgdata=cfg.pgdata)
     with psycopg.connect(bootstrap.conninfo(), autocommit=True) as conn:
         assert conn.execute("show logging_collector").fetchone() == ("off",)
+        assert conn.execute("show shared_preload_libraries").fetchone() == ("",)
     database.start(cfg)
     with psycopg.connect(bootstrap.conninfo(), autocommit=True) as conn:
         live = dict(conn.execute("select name, setting from pg_settings where name = any(%s)",
-                                 (list(database.SERVER_LOGGING),)).fetchall())
-    assert live == database.SERVER_LOGGING
+                                 (list(database.SERVER_SETTINGS),)).fetchall())
+    assert live == database.SERVER_SETTINGS
 
 
 # ---------------------------------------------------------------------------------------------------------
