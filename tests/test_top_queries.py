@@ -73,3 +73,17 @@ def test_nobody_but_the_superuser_holds_a_grant_on_query_statistics(cfg, superus
     with psycopg.connect(warehouse.dbt_endpoint(cfg).conninfo(), autocommit=True) as dbt:
         with pytest.raises(errors.InsufficientPrivilege):
             dbt.execute("select count(*) from monitoring.pg_stat_statements")
+
+
+def test_passwords_never_reach_the_query_statistics(cfg, superuser):
+    """Utility statements are kept verbatim by pg_stat_statements: they are not tracked at all."""
+    assert superuser.execute("show pg_stat_statements.track_utility").fetchone() == ("off",)
+    superuser.execute("drop role if exists top_queries_probe")
+    superuser.execute("create role top_queries_probe login password 'tq-secret-4f1c'")
+    superuser.execute("alter role top_queries_probe password 'tq-secret-9a7e'")
+    superuser.execute("drop role top_queries_probe")
+    with psycopg.connect(database.endpoint(cfg).conninfo(), autocommit=True) as conn:
+        conn.execute("select set_config('application_name', 'tq-secret-select', false)")
+        leaked = conn.execute("select count(*) from monitoring.pg_stat_statements where query like '%tq-secret%'"
+                              ).fetchone()[0]
+    assert leaked == 0

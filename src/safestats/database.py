@@ -52,7 +52,9 @@ SERVER_LOGGING = {
     "log_line_prefix": "%m [%p] %q%u@%d/%a ",   # for what still reaches stderr before the collector starts
 }
 # pg_stat_statements (`safestats db top-queries`): loaded at server start, so a restart like the collector's.
-SERVER_LIBRARIES = {"shared_preload_libraries": "pg_stat_statements"}
+# Utility statements are not tracked: pg_stat_statements keeps their text verbatim, constants and all, and
+# `ALTER ROLE ... PASSWORD '...'` (set-up, `policies apply`) would leave passwords in its query-text file.
+SERVER_LIBRARIES = {"shared_preload_libraries": "pg_stat_statements", "pg_stat_statements.track_utility": "off"}
 SERVER_SETTINGS = {**SERVER_LOGGING, **SERVER_LIBRARIES}
 RESTART_SETTINGS = ("logging_collector", "shared_preload_libraries")
 
