@@ -25,6 +25,36 @@ def test_db_status_reports_the_embedded_server(cfg):
     out = subprocess.run([sys.executable, "-m", "safestats.cli", "db", "status"], capture_output=True, text=True)
     assert out.returncode == 0
     assert '"running": true' in out.stdout and '"mode": "embedded"' in out.stdout
+    assert f'"server_version": "PostgreSQL {database.embedded_major()}.' in out.stdout
+
+
+def test_the_embedded_server_is_postgresql_18_with_its_modules(superuser):
+    assert superuser.info.server_version >= 180000
+    assert superuser.execute("show shared_preload_libraries").fetchone() == ("pg_stat_statements",)
+    assert superuser.execute("select count(*) from pg_available_extensions where name = 'pg_stat_statements'"
+                             ).fetchone() == (1,)
+
+
+def test_a_data_directory_from_an_older_server_is_one_clear_line(tmp_path):
+    """A .safestats/ made by pgserver (PostgreSQL 16) is refused by start and status, saying what to do."""
+    home = tmp_path / "old-home"
+    (home / "pgdata").mkdir(parents=True)
+    (home / "pgdata" / "PG_VERSION").write_text("16\n")
+    env = {k: v for k, v in os.environ.items() if k != "SAFESTATS_DATABASE_URL"}
+    env["SAFESTATS_HOME"] = str(home)
+    for action in ("start", "status", "url"):
+        out = subprocess.run([sys.executable, "-m", "safestats.cli", "db", action], capture_output=True, text=True,
+                             env=env)
+        assert out.returncode == 2, (action, out.stdout, out.stderr)
+        message = " ".join(out.stderr.split())
+        assert out.stderr.strip().count("\n") == 0, out.stderr
+        assert "made by PostgreSQL 16" in message and f"runs PostgreSQL {database.embedded_major()}" in message
+        assert "`make clean`" in message and "Upgrading from PostgreSQL 16" in message
+    assert sorted(p.name for p in (home / "pgdata").iterdir()) == ["PG_VERSION"], "nothing was started or changed"
+    # stop has nothing to stop and says so
+    out = subprocess.run([sys.executable, "-m", "safestats.cli", "db", "stop"], capture_output=True, text=True,
+                         env=env)
+    assert out.returncode == 0 and "not running" in out.stdout
 
 
 def test_service_roles_need_their_password(cfg, bootstrap):
@@ -71,10 +101,19 @@ def test_unreachable_external_server_is_one_clear_line():
 
 
 def test_too_old_server_is_refused(bootstrap, monkeypatch):
-    # The embedded server is 16; raise the bar above it to see the refusal it would give a 14.
-    monkeypatch.setattr(database, "MIN_SERVER_VERSION", 170000)
-    with pytest.raises(database.DatabaseError, match=r"PostgreSQL 16\.\d+ at .* is too old"):
+    # The embedded server is 18; raise the bar above it to see the refusal it would give a 15.
+    monkeypatch.setattr(database, "MIN_SERVER_VERSION", 190000)
+    with pytest.raises(database.DatabaseError, match=r"PostgreSQL 18\.\d+ at .* is too old: .*16\.10\+, 17\.6\+ "
+                                                     r"or 18\+ .*CVE-2025-8713"):
         database.check_server(bootstrap)
+
+
+@pytest.mark.parametrize("version_num, ok", [
+    (150020, False), (160009, False), (160010, True), (170005, False), (170006, True), (180000, True),
+    (180006, True), (190000, True),
+])
+def test_minimum_server_version_holds_the_partitioned_rls_fix(version_num, ok):
+    assert database.server_version_ok(version_num) is ok
 
 
 def test_cli_says_which_when_the_external_server_is_unreachable(tmp_path):

