@@ -83,23 +83,9 @@ SUPERSET_PORT = int(os.environ.get("SAFESTATS_TEST_SUPERSET_PORT", "8199"))
 
 @pytest.fixture(scope="session")
 def police_marts(cfg, bootstrap, contracts, tmp_path_factory) -> None:
-    """Two synthetic months of police data built into the marts (unless built already), agreements applied."""
-    from safestats import dbt
-    from safestats.ingest import ingest_landing
-    from safestats.policies import service
-    from safestats.synth import synthesise_police_uk
+    from marts_data import ensure_police_marts
 
-    with psycopg.connect(bootstrap.conninfo(), autocommit=True) as su:
-        built = su.execute("select to_regclass('marts.fct_street_crimes') is not null").fetchone()[0]
-        rows = built and su.execute("select count(*) from marts.fct_street_crimes").fetchone()[0]
-    if not rows:
-        landing = tmp_path_factory.mktemp("police-landing")
-        synthesise_police_uk("2024-01", "2024-02", landing, scale=0.02)
-        with psycopg.connect(warehouse.loader_endpoint(cfg).conninfo(), autocommit=True) as loader:
-            ingest_landing(loader, landing, contracts)
-        outcome = dbt.build(cfg)
-        assert outcome.success, outcome.failures
-    service.apply(cfg)
+    ensure_police_marts(cfg, bootstrap, contracts, tmp_path_factory.mktemp("police-landing"))
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from marts_data import ensure_police_marts
 from psycopg import errors, sql
 
 from safestats.policies import service
@@ -22,7 +23,8 @@ RELATION = "fct_street_crimes"
 
 
 @pytest.fixture(scope="module")
-def su(bootstrap, police_marts):
+def su(cfg, bootstrap, contracts, tmp_path_factory):
+    ensure_police_marts(cfg, bootstrap, contracts, tmp_path_factory.mktemp("oracle-landing"))
     with psycopg.connect(bootstrap.conninfo(), autocommit=True) as conn:
         yield conn
 
