@@ -32,6 +32,9 @@ FEATURE_FLAGS = {
     "ALERT_REPORTS": False,
     "GLOBAL_ASYNC_QUERIES": False,
     "THUMBNAILS": False,
+    # SQL Lab's tabs stay in the browser: the server-side tab state takes any column on update (its owner
+    # too), so a tab could be handed to another user to run (request_guard refuses those routes).
+    "SQLLAB_BACKEND_PERSISTENCE": False,
     "ENABLE_EXPLORE_DRAG_AND_DROP": True,
 }
 

@@ -11,11 +11,9 @@ from safestats_superset import (
     audit,
     audit_hooks,
     gate,
-    identity,
     legacy,
     objects,
     request_guard,
-    runtime,
     sanitise,
     sessions,
 )
@@ -52,9 +50,7 @@ def mutate_app(app: Flask, without: frozenset[str] | set[str] = frozenset()) -> 
     def _logged_in(sender, user, **extra):
         sessions.logged_in(user)
         session.pop(gate.TERMS_ACCEPTED, None)   # every login passes the conditions page again
-        repaired = _restore_login(user.username)
-        audit.try_write("login", user.username, "superset", {"method": "form", "remote_addr": request.remote_addr,
-                                                              "login_repaired": repaired or None})
+        audit.try_write("login", user.username, "superset", {"method": "form", "remote_addr": request.remote_addr})
 
     @user_logged_out.connect_via(app)
     def _logged_out(sender, user, **extra):
@@ -62,12 +58,3 @@ def mutate_app(app: Flask, without: frozenset[str] | set[str] = frozenset()) -> 
         if on("session_standing"):
             sessions.logged_out(user)
         session.pop(gate.TERMS_ACCEPTED, None)
-
-
-def _restore_login(username: str) -> list[str] | str:
-    if username == runtime.provisioning_user() or username not in runtime.named_users():
-        return []
-    try:
-        return identity.restore_login(username)
-    except Exception as exc:     # logged in the audit event; the user's queries then fail visibly
-        return f"not repaired: {exc}".splitlines()[0]

@@ -3,8 +3,11 @@
 Browsers say why they send a request (Sec-Fetch-Dest, Sec-Fetch-Site). An image, frame, script or style
 request is refused on every route but /static/, so a picture or frame in user-written content cannot make a
 viewer's browser run a chart, an export or a page; another site may link to a page but not call the API.
-Refused too: chart data over a SQL Lab query (it reads any user's SQL), and the legacy chart endpoint's GET
-form (its response cache sits in front of Superset's own permission check).
+Refused too: chart data over a SQL Lab query (it reads any user's SQL); the legacy chart endpoint's GET
+form (its response cache sits in front of Superset's own permission check); SQL Lab's server-side tab state
+(its update takes any column, the owner included, so a tab could be handed to another user to run: tabs
+stay in the browser); and any SQL Lab statement but a query (Superset's own DML check lets ALTER ROLE and
+COMMIT through).
 """
 from __future__ import annotations
 
@@ -23,6 +26,9 @@ DATA_ROUTE = re.compile(r"/api/.*|/superset/(explore_json|csv|results|fetch_data
 CHART_DATA = re.compile(r"/api/v1/chart/data/?")
 LEGACY_DATA = re.compile(r"/superset/explore_json/.*")
 LEGACY_KEY_VALUE = re.compile(r"/api/v1/sqllab/permalink/kv:.*")   # the old key-value table: no owner at all
+SQLLAB_STATE = re.compile(r"/(tabstateview|tableschemaview)(/.*)?")
+SQLLAB_EXECUTE = re.compile(r"/api/v1/sqllab/execute/?")
+QUERIES = ("Select", "Union", "Intersect", "Except", "Values", "Subquery")
 
 
 def _refused(message: str, status: int = 403):
@@ -64,4 +70,29 @@ def refuse():
         return _refused("The legacy chart endpoint answers POST requests from the app only.", 405)
     if LEGACY_KEY_VALUE.fullmatch(path):
         return _refused("Legacy SQL Lab links are not served.", 404)
+    if SQLLAB_STATE.fullmatch(path):
+        return _refused("SQL Lab keeps its tabs in your browser.", 404)
+    if SQLLAB_EXECUTE.fullmatch(path) and request.method == "POST":
+        problem = not_a_query((request.get_json(silent=True) or {}).get("sql"))
+        if problem:
+            return _refused(f"SQL Lab runs queries only (SELECT, WITH, VALUES): {problem}.", 400)
     return None
+
+
+def not_a_query(text) -> str | None:
+    """Why the SQL is not one or more plain queries, or None. What cannot be parsed is refused."""
+    import sqlglot
+
+    if not isinstance(text, str) or not text.strip():
+        return "no SQL"
+    try:
+        statements = [s for s in sqlglot.parse(text, read="postgres") if s is not None]
+    except Exception:
+        return "the statement could not be read"
+    for statement in statements:
+        kind = type(statement).__name__
+        if kind not in QUERIES:
+            return f"{statement.sql(dialect='postgres')[:60]!r} is not a query"
+        if statement.args.get("into") is not None:
+            return "SELECT ... INTO makes a table"
+    return None if statements else "no SQL"

@@ -13,7 +13,7 @@ from cachelib.file import FileSystemCache
 from flask import current_app, jsonify, redirect, request, session
 from flask_login import current_user, logout_user
 
-from safestats_superset import audit, runtime
+from safestats_superset import audit, identity, runtime
 from safestats_superset.gate import has_bearer
 from safestats_superset.identity import NOBODY
 
@@ -71,7 +71,14 @@ def _standing_now(username: str) -> str | None:
     if expires and date.fromisoformat(expires) < datetime.now(LONDON).date():
         return "authorisation expired"
     try:
-        return _database_login(username)
+        reason = _database_login(username)
+        if reason is None:
+            # the login put back as `policies apply` left it, while the session runs (not only at login):
+            # a password or setting the user changed from any client lasts this long at most
+            repaired = identity.restore_login(username)
+            if repaired:
+                audit.try_write("login_repaired", username, "warehouse login", {"repaired": repaired})
+        return reason
     except psycopg2.Error:
         return "the warehouse cannot confirm the login"     # fail closed
 

@@ -133,7 +133,8 @@ def test_catalogue_row_counts_and_sizes_are_not_readable(su, reader):
               f"select pg_relation_size('marts_partitions.{partition}')",
               f"select pg_total_relation_size('marts_partitions.{partition}')",
               f"select pg_table_size('marts_partitions.{partition}')",
-              f"select pg_relation_size('marts_partitions.{partition}', 'main')"]
+              f"select pg_relation_size('marts_partitions.{partition}', 'main')",
+              "select pg_database_size(current_database())", "select pg_tablespace_size('pg_default')"]
     su.execute(f"analyze marts_partitions.{partition}")
     hidden = su.execute(f"select count(*) from marts_partitions.{partition}").fetchone()[0]
     su.execute(f"grant select on pg_class to {ORG_ROLE}")     # weakened: the default grant

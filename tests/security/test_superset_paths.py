@@ -353,6 +353,19 @@ def test_logout_ends_the_users_sessions_in_every_browser(base, passwords):
     assert login(base, CAMDEN, passwords[CAMDEN]).get(f"{base}/api/v1/me/").status_code == 200
 
 
+def test_deactivation_ends_open_sessions_at_the_next_request(cfg, base, passwords):
+    s = login(base, CAMDEN_ADMIN, passwords[CAMDEN_ADMIN])
+    assert s.get(f"{base}/api/v1/me/").status_code == 200
+    admin = admin_session(cfg, base)
+    users = admin.get(f"{base}/api/v1/security/users/?q=(page_size:100)").json()["result"]
+    user_id = next(u["id"] for u in users if u["username"] == CAMDEN_ADMIN)
+    assert admin.put(f"{base}/api/v1/security/users/{user_id}", json={"active": False}).status_code == 200
+    try:
+        assert s.get(f"{base}/api/v1/me/").status_code == 401
+    finally:
+        assert admin.put(f"{base}/api/v1/security/users/{user_id}", json={"active": True}).status_code == 200
+
+
 def test_expiry_ends_open_sessions_within_a_minute_without_a_sync(cfg, base, passwords, superuser):
     from safestats.policies import service
 
@@ -389,6 +402,53 @@ def test_an_analysts_own_password_change_lasts_until_their_next_login(cfg, base,
     assert ran.status_code == 200, ran.text[:300]
     with pytest.raises(psycopg.OperationalError):
         psycopg.connect(ep.as_user(CAMDEN, "chosen-by-the-analyst").conninfo(), autocommit=True)
+
+
+def test_a_sql_lab_tab_cannot_be_handed_to_another_user_to_run(cfg, base, weakened, passwords):
+    """Superset's tab-state update takes any column, the owner's id included: a tab set to run on open, given
+    to another organisation's user, runs under their login the next time they open SQL Lab."""
+    admin = admin_session(cfg, base)
+    users = admin.get(f"{base}/api/v1/security/users/?q=(page_size:100)").json()["result"]
+    victim = next(u["id"] for u in users if u["username"] == HACKNEY)
+    for url, handed in ((weakened, True), (base, False)):
+        s = login(url, CAMDEN, passwords[CAMDEN])
+        db_id = s.get(f"{url}/api/v1/database/").json()["result"][0]["id"]
+        made = s.post(f"{url}/tabstateview/", data={"queryEditor": json.dumps(
+            {"name": "planted", "dbId": db_id, "schema": "marts", "sql": "select 'planted by camden'"})})
+        if not handed:
+            assert made.status_code == 404, made.text[:200]
+            assert s.put(f"{url}/tabstateview/1", data={"user_id": victim}).status_code == 404
+            continue
+        tab = made.json()["id"]
+        assert s.put(f"{url}/tabstateview/{tab}", data={"user_id": victim, "autorun": True,
+                                                          "active": True}).status_code == 200
+        theirs = login(url, HACKNEY, passwords[HACKNEY]).get(f"{url}/tabstateview/{tab}")
+        assert theirs.status_code == 200 and "planted by camden" in theirs.text
+
+
+def test_sql_lab_runs_queries_only(cfg, base, weakened, passwords, superuser):
+    """Superset's own DML check lets ALTER ROLE and COMMIT through: an analyst changed their own role."""
+    statement = "alter role current_user set application_name = 'changed from sql lab'; commit"
+
+    def changed() -> bool:
+        return bool(superuser.execute(
+            "select 1 from pg_db_role_setting s join pg_roles r on r.oid = s.setrole, unnest(s.setconfig) c"
+            " where r.rolname = %s and c like 'application_name=%%'", (CAMDEN,)).fetchone())
+
+    try:
+        sqllab(login(weakened, CAMDEN, passwords[CAMDEN]), weakened, statement, uuid.uuid4().hex[:10])
+        assert changed(), "the weakened server did not run it: this test would prove nothing"
+        superuser.execute(f"alter role {CAMDEN} reset application_name")
+        s = login(base, CAMDEN, passwords[CAMDEN])
+        for sql_text in (statement, "set role org_hackney", "select 1; commit", "select * into marts.mine from x",
+                         "explain analyze select 1", "copy (select 1) to stdout"):
+            resp = sqllab(s, base, sql_text, uuid.uuid4().hex[:10])
+            assert resp.status_code == 400 and "queries only" in resp.text, (sql_text, resp.text[:200])
+        assert not changed()
+        assert sqllab(s, base, "with x as (select 1 as n) select n from x union select 2",
+                      uuid.uuid4().hex[:10]).status_code == 200
+    finally:
+        superuser.execute(f"alter role {CAMDEN} reset application_name")
 
 
 def test_the_mutator_ignores_every_connection_parameter_it_did_not_set(cfg, superset):

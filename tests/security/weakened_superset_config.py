@@ -21,6 +21,6 @@ WTF_CSRF_EXEMPT_LIST = ["superset.charts.data.api.data", "superset.dashboards.ap
                         "superset.views.datasource.views.samples"]
 EXTRA_RELATED_QUERY_FILTERS = {}
 CUSTOM_SECURITY_MANAGER = None
-FEATURE_FLAGS = dict(FEATURE_FLAGS)
+FEATURE_FLAGS = dict(FEATURE_FLAGS, SQLLAB_BACKEND_PERSISTENCE=True)
 DATA_CACHE_CONFIG = dict(DATA_CACHE_CONFIG)  # noqa: F405
 DATA_CACHE_CONFIG["CACHE_DIR"] = str(Path(DATA_CACHE_CONFIG["CACHE_DIR"]).parent / "weakened-data")

@@ -505,11 +505,13 @@ end
 $$;
 revoke execute on function pg_catalog.pg_relation_size(regclass), pg_catalog.pg_relation_size(regclass, text),
     pg_catalog.pg_table_size(regclass), pg_catalog.pg_indexes_size(regclass),
-    pg_catalog.pg_total_relation_size(regclass)
+    pg_catalog.pg_total_relation_size(regclass), pg_catalog.pg_database_size(oid),
+    pg_catalog.pg_database_size(name), pg_catalog.pg_tablespace_size(oid), pg_catalog.pg_tablespace_size(name)
 from public;
 grant execute on function pg_catalog.pg_relation_size(regclass), pg_catalog.pg_relation_size(regclass, text),
     pg_catalog.pg_table_size(regclass), pg_catalog.pg_indexes_size(regclass),
-    pg_catalog.pg_total_relation_size(regclass)
+    pg_catalog.pg_total_relation_size(regclass), pg_catalog.pg_database_size(oid),
+    pg_catalog.pg_database_size(name), pg_catalog.pg_tablespace_size(oid), pg_catalog.pg_tablespace_size(name)
 to safestats_dbt, safestats_loader;
 
 -- pg_stat_statements (`safestats db top-queries`): every role's statements, their counts and times. Only the
