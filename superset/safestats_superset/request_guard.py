@@ -31,9 +31,13 @@ SQLLAB_EXECUTE = re.compile(r"/api/v1/sqllab/execute/?")
 QUERIES = ("Select", "Union", "Intersect", "Except", "Values", "Subquery")
 
 
+REFUSED_BY = ("X-SafeStats-Refused", "request-guard")
+
+
 def _refused(message: str, status: int = 403):
     response = jsonify(message=message)
     response.status_code = status
+    response.headers[REFUSED_BY[0]] = REFUSED_BY[1]
     return response
 
 
