@@ -333,9 +333,9 @@ def test_analysts_cannot_read_table_statistics(cfg, superuser, users):
     for what in weakened:
         superuser.execute(sql.SQL("grant {} to {}").format(what, sql.Identifier(ANALYST)))
     try:
-        with connect(cfg, ANALYST) as conn:
-            assert conn.execute(probes["view"]).fetchone()[0] == true_count
-            assert conn.execute(probes["function"]).fetchone()[0] == true_count
+        with connect(cfg, ANALYST) as conn:   # statistics may be flushed again meanwhile: never fewer
+            assert conn.execute(probes["view"]).fetchone()[0] >= true_count
+            assert conn.execute(probes["function"]).fetchone()[0] >= true_count
     finally:
         for what in weakened:
             superuser.execute(sql.SQL("revoke {} from {}").format(what, sql.Identifier(ANALYST)))
