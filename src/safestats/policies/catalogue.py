@@ -17,6 +17,12 @@ class MartRelation:
     geography_column: str | None     # the borough code column row access keys on
     columns: tuple[str, ...]
     site_column: str | None = None   # the hospital site code column, for agreements scoped to own sites
+    # a cross-dataset relation: (column, source dataset) for each column counted from another dataset, which
+    # only organisations with that dataset at this relation's level (and geography) may read
+    column_sources: tuple[tuple[str, str], ...] = ()
+
+    def source_of(self, column: str) -> str | None:
+        return dict(self.column_sources).get(column)
 
 
 def load_catalogue(models_dir: Path) -> dict[str, MartRelation]:
@@ -37,8 +43,22 @@ def load_catalogue(models_dir: Path) -> dict[str, MartRelation]:
                 geography_column=access.get("geography_column"),
                 columns=tuple(c["name"] for c in model.get("columns", [])),
                 site_column=access.get("site_column"),
+                column_sources=_column_sources(path, model["name"], access.get("sources") or {},
+                                               [c["name"] for c in model.get("columns", [])]),
             )
     return relations
+
+
+def _column_sources(path: Path, model: str, sources: dict, columns: list[str]) -> tuple[tuple[str, str], ...]:
+    """meta.access.sources: {source dataset: [its columns]} -> ((column, dataset), ...)."""
+    pairs = []
+    for dataset, named in sorted(sources.items()):
+        for column in named:
+            if column not in columns:
+                raise ValueError(f"{path}: model {model}: meta.access.sources.{dataset} names {column!r},"
+                                 " which is not one of its columns")
+            pairs.append((column, dataset))
+    return tuple(pairs)
 
 
 def datasets(catalogue: dict[str, MartRelation]) -> dict[str, set[str]]:
@@ -47,4 +67,6 @@ def datasets(catalogue: dict[str, MartRelation]) -> dict[str, set[str]]:
     for rel in catalogue.values():
         if rel.dataset:
             found.setdefault(rel.dataset, set()).update(rel.columns)
+        for _, source in rel.column_sources:
+            found.setdefault(source, set())
     return found
