@@ -250,3 +250,57 @@ def test_aggregate_metrics_answer_as_the_record_level_metric_within_the_rule(wor
                 assert value % 5 == 0, (name, month)
                 assert abs(record[month] - value) <= slack, (name, month, record[month], value, slack)
     assert seen == set(RECORD_LEVEL)
+
+
+def _las_true_counts(dbt_conn, month: str) -> dict[tuple[str, str], int]:
+    """(borough, category) -> the true count of LAS dispatches, 'all' included (what a record-level reader
+    of that borough counts from its own records)."""
+    true = {}
+    for borough, category, n in dbt_conn.execute(
+            "select borough_code, coalesce(incident_category_code, 'all'), count(*)"
+            " from intermediate.int_las_dispatches_categorised where to_char(incident_month, 'YYYY-MM') = %s"
+            " group by grouping sets ((1, 2), (1))", (month,)).fetchall():
+        true[(borough, category)] = n
+    return true
+
+
+def test_an_integer_programme_finds_nothing_on_the_release_and_the_planted_leak(world, dbt_conn):
+    """Exact bounds (HiGHS) for every suppressed or rounded cell of a month's LAS and A&E aggregates and the
+    borough core built from them: as an aggregate-only reader, and as a mixed reader holding one borough's
+    records exactly; nothing beyond the rule on the real release, the planted leak (borough totals of true
+    counts) found."""
+    from lp_attacker import lp_attack
+
+    from safestats.sdc.relations import read_cells, relations
+
+    month = MONTHS[1]
+    wanted = ("agg_ambulance_violence_dispatches_monthly", "agg_ed_assault_attendances_monthly")
+    found = {r.name: r for r in relations(dbt_conn, "disclosure", world.project_dir)}
+    cells = [c for name in wanted for c in read_cells(dbt_conn, "disclosure", found[name], [month])]
+    assert len(cells) > 1_000
+    # the cross-dataset relation reads its counts off these released cells: nothing new to difference
+    by_borough = {c.key.borough_code: c.released for c in cells
+                  if c.key.relation == wanted[0] and c.key.geography_level == "borough" and c.key.category_code
+                  == "all"}
+    core = dict(dbt_conn.execute(
+        "select borough_code, ambulance_violence_dispatch_count from disclosure.agg_borough_violence_core_monthly"
+        " where to_char(incident_month, 'YYYY-MM') = %s", (month,)).fetchall())
+    assert core and all(core[b] == by_borough.get(b) for b in core)
+
+    findings, solved = lp_attack(cells)
+    assert solved > 100 and findings == []
+    # a mixed reader: one borough's records exactly (its record-level mart and the exact borough core)
+    true = _las_true_counts(dbt_conn, month)
+    own = "E09000007"
+    known = {c.key: true.get((own, c.key.category_code), 0) for c in cells
+             if c.key.relation == wanted[0] and c.key.geography_level == "borough" and c.key.borough_code == own}
+    findings, _ = lp_attack(cells, known)
+    assert findings == []
+    # weakened: the borough totals made from true counts, as a careless release would
+    weakened = []
+    for c in cells:
+        if c.key.relation == wanted[0] and c.key.geography_level == "borough" and c.key.category_code == "all":
+            c = Cell(c.key, true.get((c.key.borough_code, "all"), 0), None, True, c.parent_category_code, c.rule)
+        weakened.append(c)
+    findings, _ = lp_attack(weakened)
+    assert findings, "the integer programme missed the planted leak"
