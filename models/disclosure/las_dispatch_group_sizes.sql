@@ -5,6 +5,7 @@
 -- a reader makes is a union of them); with the records kept at each generalisation level.
 -- `safestats sdc check` holds a month whose smallest group is below var('las_min_group_size').
 {%- set quasi_identifiers = quasi_identifiers('fct_ambulance_violence_dispatches') %}
+{%- set grouped = ['incident_month'] + (quasi_identifiers | reject('equalto', 'incident_month') | list) %}
 with
 
 dispatches as (
@@ -16,7 +17,7 @@ groups_read as (
         incident_month,
         count(*) as group_records
     from dispatches
-    group by {{ (['incident_month'] + (quasi_identifiers | reject('equalto', 'incident_month') | list)) | join(', ') }}
+    group by {{ grouped | join(', ') }}
 ),
 
 smallest as (
@@ -25,7 +26,7 @@ smallest as (
         min(group_records) as smallest_group_size,
         count(*) as groups_released
     from groups_read
-    group by 1
+    group by incident_month
 ),
 
 levels as (
@@ -33,11 +34,11 @@ levels as (
         incident_month,
         count(*) as dispatch_records,
         {%- for level in range(7) %}
-        count(*) filter (where generalisation_level = {{ level }}) as level_{{ level }}_records
-        {{- ',' if not loop.last }}
+            count(*) filter (where generalisation_level = {{ level }}) as level_{{ level }}_records,
         {%- endfor %}
+        count(*) filter (where generalisation_level > 6) as beyond_records
     from dispatches
-    group by 1
+    group by incident_month
 ),
 
 final as (
@@ -46,10 +47,10 @@ final as (
         {{ var('las_min_group_size') }} as min_group_size,
         smallest.smallest_group_size,
         smallest.groups_released,
-        levels.dispatch_records,
         {%- for level in range(7) %}
-        levels.level_{{ level }}_records{{ ',' if not loop.last }}
+            levels.level_{{ level }}_records,
         {%- endfor %}
+        levels.dispatch_records
     from levels
     inner join smallest
         on levels.incident_month = smallest.incident_month
