@@ -21,10 +21,11 @@ class LPFinding:
     derived: tuple[int, int]
 
 
-def lp_attack(cells: list[Cell], known: dict[CellKey, int] | None = None,
+def lp_attack(cells: list[Cell], known: dict[CellKey, tuple[int, int]] | None = None,
               links: list[tuple[CellKey, CellKey]] | None = None) -> tuple[list[LPFinding], int]:
     """Every cell not known exactly that the integer programme pins down beyond its rule (to fewer values than
-    the rounding base and than its own band); `known`: true counts the reader holds (its own records);
+    the rounding base, than its own band and than what the reader knew); `known`: bounds on true counts the
+    reader holds from its own records (lo == hi where it counts them exactly);
     `links`: pairs of cells that count the same records (a cross-dataset relation and its source).
     Returns (findings, programmes solved)."""
     known = known or {}
@@ -34,11 +35,11 @@ def lp_attack(cells: list[Cell], known: dict[CellKey, int] | None = None,
     lo, hi = np.zeros(len(cells)), np.full(len(cells), float(BIG))
     for c in cells:
         i = index[c.key]
-        if c.key in known:
-            lo[i] = hi[i] = known[c.key]
-        elif c.key in informative:
+        if c.key in informative:
             b_lo, b_hi = c.rule.band(c.released, c.suppression)
             lo[i], hi[i] = b_lo, min(b_hi, BIG)
+        if c.key in known:
+            lo[i], hi[i] = max(lo[i], known[c.key][0]), min(hi[i], known[c.key][1])
     rows = [(index[p], [index[k] for k in kids]) for p, kids, _ in sums]
     rows += [(index[a], [index[b]]) for a, b in (links or []) if a in index and b in index]
     matrix = lil_matrix((len(rows), len(cells)))
@@ -50,9 +51,13 @@ def lp_attack(cells: list[Cell], known: dict[CellKey, int] | None = None,
     integrality, bounds = np.ones(len(cells)), Bounds(lo, hi)
     findings, solved = [], 0
     for c in cells:
-        if c.key in known or c.key not in informative or c.released == 0 or c.rule.breaks(c.released):
+        if c.key not in informative or c.released == 0 or c.rule.breaks(c.released):
             continue
         own_lo, own_hi = c.rule.band(c.released, c.suppression)
+        if c.key in known:   # what the reader knew before: its own records, as far as they tell
+            own_lo, own_hi = max(own_lo, known[c.key][0]), min(own_hi, known[c.key][1])
+            if own_lo == own_hi:
+                continue
         i, objective = index[c.key], np.zeros(len(cells))
         objective[i] = 1
         ends = []

@@ -259,7 +259,8 @@ def _las_true_counts(dbt_conn, month: str) -> dict[tuple[str, str], int]:
     for borough, category, n in dbt_conn.execute(
             "select borough_code, coalesce(incident_category_code, 'all'), count(*)"
             " from intermediate.int_las_dispatches_categorised where to_char(incident_month, 'YYYY-MM') = %s"
-            " group by grouping sets ((1, 2), (1))", (month,)).fetchall():
+            " group by grouping sets ((borough_code, incident_category_code), (borough_code))",
+            (month,)).fetchall():
         true[(borough, category)] = n
     return true
 
@@ -289,18 +290,34 @@ def test_an_integer_programme_finds_nothing_on_the_release_and_the_planted_leak(
 
     findings, solved = lp_attack(cells)
     assert solved > 100 and findings == []
-    # a mixed reader: one borough's records exactly (its record-level mart and the exact borough core)
+    # a mixed reader: one borough's record-level mart as published (each category at least as many records as
+    # show it, at most that plus those with the category withheld) and its exact total (the borough core)
     true = _las_true_counts(dbt_conn, month)
     own = "E09000007"
-    known = {c.key: true.get((own, c.key.category_code), 0) for c in cells
-             if c.key.relation == wanted[0] and c.key.geography_level == "borough" and c.key.borough_code == own}
+    shown = dict(dbt_conn.execute(
+        "select coalesce(incident_category_code, 'withheld'), count(*) from marts.fct_ambulance_violence_dispatches"
+        " where borough_code = %s and to_char(incident_month, 'YYYY-MM') = %s group by 1", (own, month)).fetchall())
+    total = sum(shown.values())
+    assert total == true.get((own, "all"), 0)
+    if dbt_conn.execute("select to_regclass('marts.fct_borough_violence_core')").fetchone()[0]:
+        assert total == dbt_conn.execute(   # the exact borough core says the same
+            "select ambulance_violence_dispatch_count from marts.fct_borough_violence_core"
+            " where borough_code = %s and to_char(incident_month, 'YYYY-MM') = %s", (own, month)).fetchone()[0]
+    known = {}
+    for c in cells:
+        if c.key.relation == wanted[0] and c.key.geography_level == "borough" and c.key.borough_code == own:
+            seen = shown.get(c.key.category_code, 0)
+            known[c.key] = (total, total) if c.key.category_code == "all" else (seen, seen + shown.get("withheld", 0))
     findings, _ = lp_attack(cells, known)
     assert findings == []
     # weakened: the borough totals made from true counts, as a careless release would
+    # (London's total too, so the weakened release is consistent with itself)
     weakened = []
+    london_true = sum(n for (borough, category), n in true.items() if category == "all")
     for c in cells:
-        if c.key.relation == wanted[0] and c.key.geography_level == "borough" and c.key.category_code == "all":
-            c = Cell(c.key, true.get((c.key.borough_code, "all"), 0), None, True, c.parent_category_code, c.rule)
+        if c.key.relation == wanted[0] and c.key.category_code == "all" and c.key.geography_level != "ward":
+            truth = london_true if c.key.geography_level == "london" else true.get((c.key.borough_code, "all"), 0)
+            c = Cell(c.key, truth, None, True, c.parent_category_code, c.rule)
         weakened.append(c)
     findings, _ = lp_attack(weakened)
     assert findings, "the integer programme missed the planted leak"
