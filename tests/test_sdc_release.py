@@ -290,24 +290,42 @@ def test_an_integer_programme_finds_nothing_on_the_release_and_the_planted_leak(
 
     findings, solved = lp_attack(cells)
     assert solved > 100 and findings == []
-    # a mixed reader: one borough's record-level mart as published (each category at least as many records as
-    # show it, at most that plus those with the category withheld) and its exact total (the borough core)
+    # a mixed reader: one borough's record-level mart as published and its exact total (the borough core). What
+    # its records tell of each of its cells: at least the records that show that ward (by their LSOA) and
+    # category, at most those that could be there (the LSOA or the category withheld)
     true = _las_true_counts(dbt_conn, month)
     own = "E09000007"
-    shown = dict(dbt_conn.execute(
-        "select coalesce(incident_category_code, 'withheld'), count(*) from marts.fct_ambulance_violence_dispatches"
-        " where borough_code = %s and to_char(incident_month, 'YYYY-MM') = %s group by 1", (own, month)).fetchall())
-    total = sum(shown.values())
-    assert total == true.get((own, "all"), 0)
+    records = dbt_conn.execute(
+        "select g.ward_code, d.lsoa_code is not null, d.incident_category_code"
+        " from marts.fct_ambulance_violence_dispatches as d left join marts.dim_geography as g"
+        "   on g.geography_level = 'lsoa' and g.geography_code = d.lsoa_code and g.borough_code = d.borough_code"
+        " where d.borough_code = %s and to_char(d.incident_month, 'YYYY-MM') = %s", (own, month)).fetchall()
+    assert len(records) == true.get((own, "all"), 0)
     if dbt_conn.execute("select to_regclass('marts.fct_borough_violence_core')").fetchone()[0]:
-        assert total == dbt_conn.execute(   # the exact borough core says the same
+        assert len(records) == dbt_conn.execute(   # the exact borough core says the same
             "select ambulance_violence_dispatch_count from marts.fct_borough_violence_core"
             " where borough_code = %s and to_char(incident_month, 'YYYY-MM') = %s", (own, month)).fetchone()[0]
+
+    def could_be(ward, category, *, surely: bool) -> int:
+        n = 0
+        for record_ward, has_lsoa, record_category in records:
+            if ward is None:   # the borough's cell: every record of the borough
+                place = True
+            else:
+                place = (record_ward or own + "/no-ward") == ward if has_lsoa else not surely
+            if category == "all":
+                kind = True
+            else:
+                kind = record_category == category if record_category else not surely
+            n += place and kind
+        return n
+
     known = {}
     for c in cells:
-        if c.key.relation == wanted[0] and c.key.geography_level == "borough" and c.key.borough_code == own:
-            seen = shown.get(c.key.category_code, 0)
-            known[c.key] = (total, total) if c.key.category_code == "all" else (seen, seen + shown.get("withheld", 0))
+        if c.key.relation == wanted[0] and c.key.borough_code == own and c.key.geography_level != "london":
+            ward = c.key.geography_code if c.key.geography_level == "ward" else None
+            known[c.key] = (could_be(ward, c.key.category_code, surely=True),
+                            could_be(ward, c.key.category_code, surely=False))
     findings, _ = lp_attack(cells, known)
     assert findings == []
     # weakened: the borough totals made from true counts, as a careless release would
