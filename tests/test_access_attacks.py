@@ -84,8 +84,26 @@ def allowed(org: dict, rel: MartRelation, today: date) -> Allowed | None:
     if codes is not None and column is None:
         return None
     withheld = set(spec.get("withheld_columns") or [])
-    columns = tuple(c for c in rel.columns if c not in withheld)
+    columns = tuple(c for c in rel.columns if c not in withheld
+                    and source_readable(org, rel, rel.source_of(c), codes, column))
     return Allowed(codes, columns, column) if columns else None   # every column withheld: no access at all
+
+
+def source_readable(org: dict, rel: MartRelation, source: str | None, codes, column) -> bool:
+    """A column counted from another dataset (a cross-dataset relation's): exact (record-level relation) only
+    with a record-level agreement for that source, released (aggregate relation) with one at either level,
+    whose geography holds every row the organisation sees of the relation."""
+    if source is None:
+        return True
+    spec = (org.get("datasets") or {}).get(source)
+    if spec is None or (rel.level == "record" and spec["level"] != "record"):
+        return False
+    geography = spec["geography"] if rel.level == "record" else spec.get("aggregate_geography", spec["geography"])
+    if geography == "london":
+        return True
+    if codes is None or geography == "own_sites" or column == rel.site_column:
+        return False
+    return codes <= frozenset(org["area"] if geography == "own_area" else geography)
 
 
 def may_log_in(org: dict, user: dict, catalogue: dict[str, MartRelation], today: date, now: datetime) -> bool:
@@ -298,6 +316,43 @@ def test_every_user_sees_exactly_what_their_agreement_allows(bootstrap, su, cata
     totals = {name: len(t.rows) for name, t in snapshot(su, catalogue).items()}
     assert any(0 < rows < totals[name] for per_rel in seen.values() for name, rows in per_rel.items()), seen
     assert result["refused"], "no demo user is refused: the refusal half of the matrix tests nothing"
+
+
+def _readable(conn, relation: str, column: str) -> bool:
+    try:
+        conn.execute(sql.SQL("select {} from {} limit 1").format(sql.Identifier(column),
+                                                                  sql.Identifier(MARTS, relation))).fetchall()
+        return True
+    except psycopg.errors.InsufficientPrivilege:
+        return False
+
+
+def test_the_borough_core_is_only_as_exact_as_each_source_agreement(cfg, su, demo, passwords):
+    """fct_borough_violence_core counts four datasets side by side: each source's exact count reaches only
+    organisations with record-level access to that source; aggregate-level ones read its released count (the
+    agg_ relation); organisations with no agreement for a source read nothing of it, in either relation."""
+    exact = {"police": "police_violence_count", "knife": "knife_crime_count",
+             "las": "ambulance_violence_dispatch_count", "ed": "ed_assault_attendance_count"}
+    # (user) -> the sources it reads exactly in fct_, the sources it reads released in agg_ (the demo YAML)
+    expected = {
+        "met_analyst": ({"police", "knife"}, {"police", "knife"}),   # police: no ambulance or A&E agreement
+        "camden_analyst": ({"police", "las"}, {"police", "las", "ed"}),   # A&E at aggregate level only
+        "hackney_analyst": ({"police"}, {"police", "las"}),                # ambulance at aggregate level only
+        "vru_analyst": (set(), {"police", "las", "ed"}),                    # no recorded-crime agreement
+    }
+    for username, (exactly, released) in expected.items():
+        with connect_as(service.user_endpoint(username, cfg)) as conn:
+            assert {s for s, c in exact.items() if _readable(conn, "fct_borough_violence_core", c)} == exactly
+            assert {s for s, c in exact.items() if _readable(conn, "fct_borough_violence_core",
+                                                              c.replace("_count", "_rate_per_1000"))} == exactly
+            assert {s for s, c in exact.items()
+                    if _readable(conn, "agg_borough_violence_core_monthly", c)
+                    and _readable(conn, "agg_borough_violence_core_monthly", c + "_suppressed")} == released
+    # and the column rule cannot be stepped round: the population and borough columns stay readable
+    with connect_as(service.user_endpoint("hackney_analyst", cfg)) as conn:
+        assert _readable(conn, "fct_borough_violence_core", "population")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("select * from marts.fct_borough_violence_core")
 
 
 def test_users_who_must_not_log_in_are_refused(bootstrap, su, catalogue, demo, passwords):

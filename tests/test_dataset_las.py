@@ -87,11 +87,12 @@ def test_each_month_round_trips_into_the_mart(built, db):
 
 def test_the_mart_has_the_promised_columns(built, db):
     columns = [r[2] for r in scanned_columns(db) if r[:2] == ("marts", "fct_ambulance_violence_dispatches")]
-    assert columns == ["dispatch_key", "agency", "incident_month", "incident_date", "incident_hour", "borough_code",
+    assert columns == ["dispatch_key", "agency", "incident_month", "incident_week", "time_of_day", "borough_code",
                        "lsoa_code", "call_category", "age_band", "sex", "generalisation_level",
                        "incident_category_code"]
+    # the call category where k-anonymity lets a record keep it; the categories as the seed maps them
     categories = dict(db.execute("select call_category, min(incident_category_code) from"
-                                 " marts.fct_ambulance_violence_dispatches group by 1").fetchall())
+                                 " intermediate.int_las_dispatches_categorised group by 1").fetchall())
     assert categories == {"Assault": "violence_with_injury", "Stabbing/knife": "knife_or_sharp_instrument",
                           "Shooting": "firearm", "Sexual assault": "sexual_offences",
                           "Domestic violence": "violence_with_injury", "Other violence": "violence_unspecified"}
@@ -116,17 +117,56 @@ def test_no_coordinates_past_the_privacy_boundary(built, db):
 
 def test_point_only_rows_keep_the_borough_and_lsoa_rows_the_lsoa(built, db):
     rows = db.execute(
-        "select s.lsoa_code, s.borough_code, m.lsoa_code, m.borough_code, m.incident_hour,"
+        "select s.lsoa_code, s.borough_code, m.lsoa_code, m.borough_code, m.time_of_day,"
         " extract(hour from s.incident_time)::int, m.generalisation_level"
         " from staging.stg_las__violence_dispatches as s"
         " join marts.fct_ambulance_violence_dispatches as m"
         "   on m.dispatch_key = md5(s.load_id::text || '-' || s.source_row_number::text)").fetchall()
     assert len(rows) > 2_000
-    for staged_lsoa, staged_borough, lsoa, borough, hour, staged_hour, level in rows:
-        assert borough == staged_borough and hour == staged_hour
+    for staged_lsoa, staged_borough, lsoa, borough, time_of_day, staged_hour, level in rows:
+        assert borough == staged_borough
+        assert time_of_day == ("withheld" if level >= 5 else time_band(staged_hour, wide=level >= 3))
         # the LSOA where CAD gave one and its group is large enough (level 0), else the borough only
         assert lsoa == (staged_lsoa if level == 0 else None)
     assert any(r[0] is None for r in rows) and any(r[0] is not None for r in rows)
+
+
+def time_band(hour: int, *, wide: bool) -> str:
+    if wide:
+        return "day 06-17" if 6 <= hour <= 17 else "night 18-05"
+    return ("00-05", "06-11", "12-17", "18-23")[hour // 6]
+
+
+def test_k_anonymity_over_every_declared_quasi_identifier(built, db):
+    """Every group of records a reader can select by the mart's declared quasi-identifiers (withheld values
+    included, as SQL groups them) holds at least las_min_group_size records, for every borough's reader, and
+    the check reports exactly that k."""
+    import yaml
+
+    from safestats.sdc import anonymity
+
+    doc = yaml.safe_load(open("models/marts/health/_health__models.yml"))
+    model = next(m for m in doc["models"] if m["name"] == "fct_ambulance_violence_dispatches")
+    declared = model["meta"]["quasi_identifiers"]
+    published = [r[2] for r in scanned_columns(db) if r[:2] == ("marts", "fct_ambulance_violence_dispatches")]
+    # every published column but the row key and the constant agency is declared
+    assert set(published) - set(declared) == {"dispatch_key", "agency"}
+    rows = db.execute(f"select {', '.join(declared)} from marts.fct_ambulance_violence_dispatches").fetchall()
+    groups = Counter(rows)
+    assert len(rows) > 2_000 and min(groups.values()) >= 5
+    borough = declared.index("borough_code")
+    for code in {r[borough] for r in rows}:   # one borough's reader sees its own groups, whole
+        assert min(n for g, n in groups.items() if g[borough] == code) >= 5
+    month = declared.index("incident_month")
+    expected = {}
+    for g, n in groups.items():
+        key = g[month].strftime("%Y-%m")
+        expected[key] = min(expected.get(key, n), n)
+    measured = {s.month: s.smallest_group_size for s in anonymity.group_sizes(db)
+                if s.relation == "fct_ambulance_violence_dispatches"}
+    assert measured == expected
+    # the generalisation keeps detail where it can: some records keep the six-hour band and category
+    assert any(g[declared.index("time_of_day")] in ("00-05", "06-11", "12-17", "18-23") for g in groups)
 
 
 def test_ages_are_banded(built, db):
@@ -136,12 +176,14 @@ def test_ages_are_banded(built, db):
         "select s.incident_reference, m.age_band, m.generalisation_level from staging.stg_las__violence_dispatches as s"
         " join marts.fct_ambulance_violence_dispatches as m"
         "   on m.dispatch_key = md5(s.load_id::text || '-' || s.source_row_number::text)").fetchall()
-    pseudo = {ref: age_band for ref, age_band, level in released if level <= 1}
-    assert pseudo and all(by_row[ref] == age_band for ref, age_band in pseudo.items() if ref in by_row)
+    pseudo = {ref: age_band for ref, age_band, level in released if level == 0}
+    assert all(by_row[ref] == age_band for ref, age_band in pseudo.items() if ref in by_row)
     assert set(pseudo.values()) <= set(BANDS)
     # wider bands, then withheld, only where k-anonymity needs them
-    assert {age_band for _, age_band, level in released if level == 3} <= {"withheld"}
-    assert {age_band for _, age_band, level in released if level == 2} <= {"0-17", "18-34", "35-54", "55+", "unknown"}
+    assert {age_band for _, age_band, level in released if level >= 3} <= {"withheld"}
+    assert {age_band for _, age_band, level in released if level in (1, 2)} <= {
+        "0-17", "18-34", "35-54", "55+", "unknown"}
+    assert any(level in (1, 2) for _, _, level in released)
     refs = list(by_row)
     assert cells_matching(db, refs) == []  # no raw incident reference anywhere past the boundary
 

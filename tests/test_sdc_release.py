@@ -70,24 +70,35 @@ def test_ward_cells_are_withheld_where_the_borough_would_give_them_away(world, d
     assert by_kind.get("secondary", 0) > 0 and by_kind.get(None, 0) > 0
 
 
+def test_wards_from_the_synthetic_lookup_on_every_lsoa_dataset(world, dbt_conn):
+    """The synthetic ONS lookup places the synthetic LSOAs in wards: ward cells exist for the LSOA datasets,
+    and secondary suppression across wards happens on datasets other than fire."""
+    secondary = {}
+    for relation in ("agg_street_crimes_monthly", "agg_ambulance_violence_dispatches_monthly",
+                     "agg_asb_incidents_monthly"):
+        kinds = dict(dbt_conn.execute(
+            f"select coalesce(suppression, 'released'), count(*) from disclosure.{relation}"
+            " where geography_level = 'ward' and geography_code not like '%%/no-ward' group by 1").fetchall())
+        assert sum(kinds.values()) > 0, f"{relation} has no ward cells"
+        secondary[relation] = kinds.get("secondary", 0)
+    assert any(secondary.values()), secondary
+
+
 def test_las_records_are_generalised_to_k_and_a_month_below_it_is_held(world, dbt_conn):
     checked = service.check(world)
-    sizes = {g.month: g for g in checked.group_sizes}
+    sizes = {g.month: g for g in checked.group_sizes if g.relation == "fct_ambulance_violence_dispatches"}
     assert set(MONTHS) <= set(sizes)
-    # independently: the smallest group of mart rows sharing every released quasi-identifier
+    # independently: the smallest group of mart rows sharing every published column but the row key and agency
     independent = dict(dbt_conn.execute(
-        "with groups as (select incident_month, borough_code, lsoa_code, age_band, sex, generalisation_level,"
-        "  count(*) as n from marts.fct_ambulance_violence_dispatches group by 1, 2, 3, 4, 5, 6),"
-        " borough_months as (select incident_month, borough_code, count(*) as n"
-        "  from marts.fct_ambulance_violence_dispatches group by 1, 2)"
-        " select to_char(g.incident_month, 'YYYY-MM'),"
-        "  min(case when g.generalisation_level = 3 then b.n else g.n end)"
-        " from groups g join borough_months b using (incident_month, borough_code) group by 1").fetchall())
+        "with groups as (select incident_month, count(*) as n from marts.fct_ambulance_violence_dispatches"
+        "  group by incident_month, borough_code, lsoa_code, incident_week, time_of_day, call_category,"
+        "  incident_category_code, age_band, sex, generalisation_level)"
+        " select to_char(incident_month, 'YYYY-MM'), min(n) from groups group by 1").fetchall())
     assert {m: g.smallest_group_size for m, g in sizes.items()} == independent
-    below_levels = dbt_conn.execute(
-        "select count(*) from (select 1 from marts.fct_ambulance_violence_dispatches where generalisation_level < 3"
-        " group by incident_month, borough_code, lsoa_code, age_band, sex having count(*) < 5) as small").fetchone()[0]
-    assert below_levels == 0
+    assert all(g.records_by_level and sum(g.records_by_level) > 0 for g in sizes.values())
+    # victims and perpetrators are measured over their declared quasi-identifiers too (reported, not enforced)
+    reported = {g.relation for g in checked.group_sizes if g.min_group_size is None}
+    assert reported == {"fct_crime_victims", "fct_crime_perpetrators"}
     held = checked.reasons()
     for month, g in sizes.items():
         assert (month in held) == (g.smallest_group_size < 5)
@@ -239,3 +250,92 @@ def test_aggregate_metrics_answer_as_the_record_level_metric_within_the_rule(wor
                 assert value % 5 == 0, (name, month)
                 assert abs(record[month] - value) <= slack, (name, month, record[month], value, slack)
     assert seen == set(RECORD_LEVEL)
+
+
+def _las_true_counts(dbt_conn, month: str) -> dict[tuple[str, str], int]:
+    """(borough, category) -> the true count of LAS dispatches, 'all' included (what a record-level reader
+    of that borough counts from its own records)."""
+    true = {}
+    for borough, category, n in dbt_conn.execute(
+            "select borough_code, coalesce(incident_category_code, 'all'), count(*)"
+            " from intermediate.int_las_dispatches_categorised where to_char(incident_month, 'YYYY-MM') = %s"
+            " group by grouping sets ((borough_code, incident_category_code), (borough_code))",
+            (month,)).fetchall():
+        true[(borough, category)] = n
+    return true
+
+
+def test_an_integer_programme_finds_nothing_on_the_release_and_the_planted_leak(world, dbt_conn):
+    """Exact bounds (HiGHS) for every suppressed or rounded cell of a month's LAS and A&E aggregates and the
+    borough core built from them: as an aggregate-only reader, and as a mixed reader holding one borough's
+    records exactly; nothing beyond the rule on the real release, the planted leak (borough totals of true
+    counts) found."""
+    from lp_attacker import lp_attack
+
+    from safestats.sdc.relations import read_cells, relations
+
+    month = MONTHS[1]
+    wanted = ("agg_ambulance_violence_dispatches_monthly", "agg_ed_assault_attendances_monthly")
+    found = {r.name: r for r in relations(dbt_conn, "disclosure", world.project_dir)}
+    cells = [c for name in wanted for c in read_cells(dbt_conn, "disclosure", found[name], [month])]
+    assert len(cells) > 1_000
+    # the cross-dataset relation reads its counts off these released cells: nothing new to difference
+    by_borough = {c.key.borough_code: c.released for c in cells
+                  if c.key.relation == wanted[0] and c.key.geography_level == "borough" and c.key.category_code
+                  == "all"}
+    core = dict(dbt_conn.execute(
+        "select borough_code, ambulance_violence_dispatch_count from disclosure.agg_borough_violence_core_monthly"
+        " where to_char(incident_month, 'YYYY-MM') = %s", (month,)).fetchall())
+    assert core and all(core[b] == by_borough.get(b) for b in core)
+
+    findings, solved = lp_attack(cells)
+    assert solved > 100 and findings == []
+    # a mixed reader: one borough's record-level mart as published and its exact total (the borough core). What
+    # its records tell of each of its cells: at least the records that show that ward (by their LSOA) and
+    # category, at most those that could be there (the LSOA or the category withheld)
+    true = _las_true_counts(dbt_conn, month)
+    own = "E09000007"
+    records = dbt_conn.execute(
+        "select g.ward_code, d.lsoa_code is not null, d.incident_category_code"
+        " from marts.fct_ambulance_violence_dispatches as d left join marts.dim_geography as g"
+        "   on g.geography_level = 'lsoa' and g.geography_code = d.lsoa_code and g.borough_code = d.borough_code"
+        " where d.borough_code = %s and to_char(d.incident_month, 'YYYY-MM') = %s", (own, month)).fetchall()
+    assert len(records) == true.get((own, "all"), 0)
+    if dbt_conn.execute("select to_regclass('marts.fct_borough_violence_core')").fetchone()[0]:
+        assert len(records) == dbt_conn.execute(   # the exact borough core says the same
+            "select ambulance_violence_dispatch_count from marts.fct_borough_violence_core"
+            " where borough_code = %s and to_char(incident_month, 'YYYY-MM') = %s", (own, month)).fetchone()[0]
+
+    def could_be(ward, category, *, surely: bool) -> int:
+        n = 0
+        for record_ward, has_lsoa, record_category in records:
+            if ward is None:   # the borough's cell: every record of the borough
+                place = True
+            else:
+                place = (record_ward or own + "/no-ward") == ward if has_lsoa else not surely
+            if category == "all":
+                kind = True
+            else:
+                kind = record_category == category if record_category else not surely
+            n += place and kind
+        return n
+
+    known = {}
+    for c in cells:
+        if c.key.relation == wanted[0] and c.key.borough_code == own and c.key.geography_level != "london":
+            ward = c.key.geography_code if c.key.geography_level == "ward" else None
+            known[c.key] = (could_be(ward, c.key.category_code, surely=True),
+                            could_be(ward, c.key.category_code, surely=False))
+    findings, _ = lp_attack(cells, known)
+    assert findings == []
+    # weakened: the borough totals made from true counts, as a careless release would
+    # (London's total too, so the weakened release is consistent with itself)
+    weakened = []
+    london_true = sum(n for (borough, category), n in true.items() if category == "all")
+    for c in cells:
+        if c.key.relation == wanted[0] and c.key.category_code == "all" and c.key.geography_level != "ward":
+            truth = london_true if c.key.geography_level == "london" else true.get((c.key.borough_code, "all"), 0)
+            c = Cell(c.key, truth, None, True, c.parent_category_code, c.rule)
+        weakened.append(c)
+    findings, _ = lp_attack(weakened)
+    assert findings, "the integer programme missed the planted leak"

@@ -229,3 +229,24 @@ def test_calibration_is_consistent():
 @pytest.mark.skipif(not (REALDATA / "mps_aggregates").is_dir(), reason=f"real data not found at {REALDATA}")
 def test_committed_calibration_is_rebuilt_from_real_data():
     assert build_calibration(REALDATA) == json.loads(CALIBRATION_PATH.read_text())
+
+
+def test_ward_lookup_places_every_synthetic_lsoa_in_a_ward_of_its_borough(tmp_path):
+    """The synthetic ONS lookup: ONS's header, every LSOA the generators use, each in a WD19 ward of its own
+    borough, every ward used; the same bytes whatever the months."""
+    from safestats.synth import london, ons
+    from safestats.synth.las import _lsoas_by_borough
+
+    first = ons.synthesise("2025-01", "2025-01", tmp_path / "a")[0]
+    assert first.name == "2019-12-ons-lsoa-ward-lookup.csv"
+    assert first.read_bytes() == ons.synthesise("2024-03", "2024-05", tmp_path / "b")[0].read_bytes()
+    with first.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == ons.HEADER
+    wards = london.wards()
+    placed = {r["LSOA11CD"]: r for r in rows}
+    assert len(placed) == len(rows)
+    for code, (lsoas, _, _) in _lsoas_by_borough().items():
+        for lsoa in lsoas:
+            assert placed[lsoa]["LAD19CD"] == code and placed[lsoa]["WD19CD"] in wards[code]
+    assert {r["WD19CD"] for r in rows} == {w for ws in wards.values() for w in ws}

@@ -1,7 +1,7 @@
 {{ config(alias='agg_ambulance_violence_dispatches_monthly') }}
 
 {{ sdc_monthly_aggregate(
-    'fct_ambulance_violence_dispatches',
+    'int_las_dispatches_categorised',
     'las_violence_dispatches',
     'ambulance_violence_dispatch_count',
     ward_from='lsoa',

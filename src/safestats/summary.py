@@ -7,6 +7,7 @@ from rich.console import Console, Group
 from rich.table import Table
 
 from safestats.refresh import RefreshSummary
+from safestats.sdc import anonymity
 
 
 def summary_tables(summary: RefreshSummary) -> Group:
@@ -80,12 +81,15 @@ def release_tables(checked, published: list[str] | None) -> list[Table]:
             months.add_row(month, "published" if published is not None else "passes", "")
     parts = [head, months]
     if checked.group_sizes:
-        k = Table(title="LAS dispatches: smallest group sharing area, age band, sex and month (k)", show_header=True)
-        for col in ("month", "k", "minimum", "LSOA", "borough", "wide band", "withheld"):
+        k = Table(title="Record-level marts: smallest group sharing every quasi-identifier (k); LAS records per"
+                        " generalisation level", show_header=True)
+        for col in ("relation", "month", "k", "minimum", *(f"L{i}" for i in range(anonymity.LAS_LEVELS))):
             k.add_column(col, justify="right")
         for g in checked.group_sizes:
-            k.add_row(g.month, str(g.smallest_group_size), str(g.min_group_size),
-                      *(f"{n:,}" for n in g.records_by_level))
+            k.add_row(g.relation, g.month, str(g.smallest_group_size),
+                      "-" if g.min_group_size is None else str(g.min_group_size),
+                      *(f"{n:,}" for n in g.records_by_level),
+                      *([""] * (anonymity.LAS_LEVELS - len(g.records_by_level))))
         parts.append(k)
     return parts
 

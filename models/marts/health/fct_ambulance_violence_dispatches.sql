@@ -1,33 +1,27 @@
--- One row per LAS dispatch to a violence-related call in a London borough: when (to the hour), where (the
--- LSOA where CAD recorded one, else only the borough), what kind of call, and the patient's age band and sex,
--- each generalised as far as k-anonymity needs (int_las_dispatches_generalised).
+-- One row per LAS dispatch to a violence-related call in a London borough: the month, and, as far as
+-- k-anonymity over every quasi-identifier allows (int_las_dispatches_generalised), the week, time of day,
+-- LSOA, call and incident category, and the patient's age band and sex.
 with
 
 dispatches as (
     select * from {{ ref('int_las_dispatches_generalised') }}
 ),
 
-categories as (
-    select * from {{ ref('las_violence_dispatches_categories') }}
-),
-
 final as (
     select
-        dispatches.dispatch_key,
-        dispatches.agency,
-        dispatches.incident_month,
-        dispatches.incident_date,
-        dispatches.incident_hour,
-        dispatches.borough_code,
-        dispatches.lsoa_code,
-        dispatches.call_category,
-        dispatches.age_band,
-        dispatches.sex,
-        dispatches.generalisation_level,
-        coalesce(categories.incident_category_code, 'violence_unspecified') as incident_category_code
+        dispatch_key,
+        agency,
+        incident_month,
+        incident_week,
+        time_of_day,
+        borough_code,
+        lsoa_code,
+        call_category,
+        age_band,
+        sex,
+        generalisation_level,
+        incident_category_code
     from dispatches
-    left join categories
-        on lower(dispatches.call_category) = lower(categories.call_category)
 )
 
 select * from final

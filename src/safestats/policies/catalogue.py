@@ -18,6 +18,12 @@ class MartRelation:
     columns: tuple[str, ...]
     site_column: str | None = None   # the hospital site code column, for agreements scoped to own sites
     partition_columns: tuple[str, ...] = ()   # how the relation is laid out (macros/materialization_partitioned_table)
+    # a cross-dataset relation: (column, source dataset) for each column counted from another dataset, which
+    # only organisations with that dataset at this relation's level (and geography) may read
+    column_sources: tuple[tuple[str, str], ...] = ()
+
+    def source_of(self, column: str) -> str | None:
+        return dict(self.column_sources).get(column)
 
 
 def load_catalogue(models_dir: Path) -> dict[str, MartRelation]:
@@ -39,8 +45,22 @@ def load_catalogue(models_dir: Path) -> dict[str, MartRelation]:
                 columns=tuple(c["name"] for c in model.get("columns", [])),
                 site_column=access.get("site_column"),
                 partition_columns=tuple(access.get("partition_columns") or ()),
+                column_sources=_column_sources(path, model["name"], access.get("sources") or {},
+                                               [c["name"] for c in model.get("columns", [])]),
             )
     return relations
+
+
+def _column_sources(path: Path, model: str, sources: dict, columns: list[str]) -> tuple[tuple[str, str], ...]:
+    """meta.access.sources: {source dataset: [its columns]} -> ((column, dataset), ...)."""
+    pairs = []
+    for dataset, named in sorted(sources.items()):
+        for column in named:
+            if column not in columns:
+                raise ValueError(f"{path}: model {model}: meta.access.sources.{dataset} names {column!r},"
+                                 " which is not one of its columns")
+            pairs.append((column, dataset))
+    return tuple(pairs)
 
 
 def datasets(catalogue: dict[str, MartRelation]) -> dict[str, set[str]]:
@@ -49,4 +69,6 @@ def datasets(catalogue: dict[str, MartRelation]) -> dict[str, set[str]]:
     for rel in catalogue.values():
         if rel.dataset:
             found.setdefault(rel.dataset, set()).update(rel.columns)
+        for _, source in rel.column_sources:
+            found.setdefault(source, set())
     return found

@@ -79,6 +79,25 @@ def _access_to(org: Organisation, rel: MartRelation):
     return scope.codes, column, access.withheld_columns
 
 
+def _covers(scope, codes: tuple[str, ...] | None, by: str) -> bool:
+    """Whether an agreement's rows (scope; None: London) include every row of a grant (codes; None: London)."""
+    if scope is None:
+        return True
+    return codes is not None and scope.by == by and set(codes) <= set(scope.codes)
+
+
+def may_read_source(org: Organisation, rel: MartRelation, dataset: str, codes, column) -> bool:
+    """A column counted from `dataset` is only as exact as the organisation's agreement for that dataset: the
+    record-level relation's (exact counts) needs record-level access to it, the aggregate relation's (released
+    counts) access at either level, each covering every row the organisation sees of the relation."""
+    access = org.datasets.get(dataset)
+    if access is None or (rel.level == "record" and access.level != "record"):
+        return False
+    scope = access.scope if rel.level == "record" else access.aggregate_scope
+    by = "site" if column is not None and column == rel.site_column else "borough"
+    return _covers(scope, codes, by)
+
+
 def compile_grants(agreements: Agreements, catalogue: dict[str, MartRelation], today: date) -> list[RelationGrant]:
     grants = []
     for org in sorted(agreements.organisations.values(), key=lambda o: o.slug):
@@ -89,7 +108,8 @@ def compile_grants(agreements: Agreements, catalogue: dict[str, MartRelation], t
             if access is None:
                 continue
             codes, column, withheld = access
-            columns = tuple(c for c in rel.columns if c not in withheld)
+            columns = tuple(c for c in rel.columns if c not in withheld and (
+                rel.source_of(c) is None or may_read_source(org, rel, rel.source_of(c), codes, column)))
             if not columns:
                 continue  # every column withheld: no access to the relation at all
             grants.append(RelationGrant(rel.name, org.role, columns, codes, column, org.expires_on))

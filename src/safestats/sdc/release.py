@@ -29,7 +29,7 @@ class ReleaseCheck:
     constraints: int = 0
     findings: list[Finding] = field(default_factory=list)
     breaches: list[tuple[str, str]] = field(default_factory=list)        # (month, what), unshaped relations
-    group_sizes: list[anonymity.GroupSize] = field(default_factory=list)  # LAS k-anonymity per month
+    group_sizes: list[anonymity.GroupSize] = field(default_factory=list)  # record-level k-anonymity per month
 
     def reasons(self) -> dict[str, list[str]]:
         """month -> why it is held (empty when every month may be published)."""
@@ -72,7 +72,7 @@ def check(conn, project_dir: Path, schema: str = CANDIDATES, previous_schema: st
         result.findings += outcome.findings
     result.months = sorted(months)
     if schema == CANDIDATES:
-        result.group_sizes = anonymity.group_sizes(conn)
+        result.group_sizes = anonymity.group_sizes(conn, project_dir)
     return result
 
 
