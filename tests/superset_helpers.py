@@ -59,10 +59,11 @@ def dataset_ids(s: requests.Session, base: str, headers=None) -> dict[str, int]:
     return {f"{d['schema']}.{d['table_name']}": d["id"] for d in resp.json()["result"]}
 
 
-def chart_data(s: requests.Session, base: str, dataset_id: int, fmt: str = "json", columns=()) -> requests.Response:
+def chart_data(s: requests.Session, base: str, dataset_id: int, fmt: str = "json", columns=(),
+               row_limit: int = 1000) -> requests.Response:
     return s.post(f"{base}/api/v1/chart/data", json={
         "datasource": {"id": dataset_id, "type": "table"},
-        "queries": [{"metrics": ["count"], "columns": list(columns), "filters": [], "row_limit": 1000}],
+        "queries": [{"metrics": ["count"], "columns": list(columns), "filters": [], "row_limit": row_limit}],
         "result_format": fmt, "result_type": "full"})
 
 
