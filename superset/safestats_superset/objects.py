@@ -1,11 +1,10 @@
 """Organisations do not reach each other through Superset's own objects.
 
-While an analyst's request runs, every ORM read of charts, dashboards, saved queries and users is narrowed
-to those made by the analyst's own organisation or by the platform (the provisioning account, or no one):
-lists, single reads by id, slug or uuid, explore, permalinks and filter states (key-value entries), and
-Superset's raw queries alike. So
-another organisation's chart or dashboard answers 404, and the user directory (owners pickers, created-by
-filters) lists the analyst's own organisation only.
+While an analyst's request runs, every ORM read of charts, dashboards, saved queries, key-value entries
+(permalinks, filter states) and users is narrowed to those made by the analyst's own organisation or by the
+platform (the provisioning account, or no one): lists, single reads by id, slug or uuid, explore and
+Superset's raw queries alike. So another organisation's chart or dashboard answers 404, and the user
+directory (owners pickers, created-by filters) lists the analyst's own organisation only.
 """
 from __future__ import annotations
 
