@@ -4,8 +4,6 @@ from __future__ import annotations
 import json
 import logging
 
-import psycopg2
-
 from safestats_superset import runtime
 
 WRITER = "safestats_audit_writer"
@@ -17,10 +15,8 @@ class AuditUnavailable(RuntimeError):
 
 
 def write(event_type: str, username: str | None, object: str | None = None, detail: dict | None = None) -> None:
-    s = runtime.settings()
     try:
-        conn = psycopg2.connect(host=s["db_host"], port=s["db_port"], dbname=s["db_name"], user=WRITER,
-                                password=runtime.service_passwords().get(WRITER, ""), connect_timeout=5)
+        conn = runtime.connect(WRITER)
         try:
             with conn, conn.cursor() as cur:
                 cur.execute("insert into audit.events (username, organisation, event_type, object, detail)"

@@ -45,11 +45,7 @@ def restore_login(username: str) -> list[str]:
     """At every Superset login: the user's database login put back as `policies apply` left it (an analyst
     who changed their own password or role settings from SQL Lab is locked out until this login, no longer).
     Returns what was repaired; raises when the warehouse cannot be reached (the login is then refused)."""
-    import psycopg2
-
-    s = runtime.settings()
-    conn = psycopg2.connect(host=s["db_host"], port=s["db_port"], dbname=s["db_name"], user=KEEPER,
-                            password=runtime.service_passwords().get(KEEPER, ""), connect_timeout=5)
+    conn = runtime.connect(KEEPER)
     try:
         with conn, conn.cursor() as cur:
             cur.execute("select private.restore_login(%s)", (username,))

@@ -79,3 +79,12 @@ def organisation_of(username: str | None) -> str | None:
 
 def provisioning_user() -> str:
     return settings()["provisioning_user"]
+
+
+def connect(role: str):
+    """A connection to the warehouse as one of the platform's own roles (its password from credentials.json)."""
+    import psycopg2
+
+    s = settings()
+    return psycopg2.connect(host=s["db_host"], port=s["db_port"], dbname=s["db_name"], user=role,
+                            password=service_passwords().get(role, ""), connect_timeout=5)

@@ -44,9 +44,7 @@ def _check_seconds() -> float:
 
 def _database_login(username: str) -> str | None:
     """Why PostgreSQL would refuse this user's login now, or None (read as the nobody role: catalogue only)."""
-    s = runtime.settings()
-    conn = psycopg2.connect(host=s["db_host"], port=s["db_port"], dbname=s["db_name"], user=NOBODY,
-                            password=runtime.service_passwords().get(NOBODY, ""), connect_timeout=5)
+    conn = runtime.connect(NOBODY)
     try:
         with conn.cursor() as cur:
             cur.execute("select rolcanlogin, rolvaliduntil is not null and rolvaliduntil <= now()"
