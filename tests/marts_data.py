@@ -11,11 +11,24 @@ from safestats import warehouse
 POLICE_BOROUGHS = ("E09000007", "E09000012")     # Camden and Hackney, whose analysts the Superset tests use
 
 
+def rebuild_marts(cfg, bootstrap, contracts, landing: Path, synthesise) -> None:
+    """raw emptied, `synthesise(landing)` loaded into it and built into the marts (dbt build, tests passing)."""
+    from safestats import dbt
+    from safestats.ingest import ingest_landing
+
+    with psycopg.connect(bootstrap.conninfo(), autocommit=True) as su:
+        tables = ", ".join(f"raw.{c.dataset}" for c in contracts)
+        su.execute(f"truncate {tables}, raw._rejects, raw._loads restart identity")
+    synthesise(landing)
+    with psycopg.connect(warehouse.loader_endpoint(cfg).conninfo(), autocommit=True) as loader:
+        ingest_landing(loader, landing, contracts)
+    outcome = dbt.build(cfg)
+    assert outcome.success, outcome.failures
+
+
 def ensure_police_marts(cfg, bootstrap, contracts, landing: Path) -> None:
     """Two synthetic months of police data built into the marts, unless marts already hold street crimes of
     Camden and Hackney (another test may have left them empty or partial); agreements applied."""
-    from safestats import dbt
-    from safestats.ingest import ingest_landing
     from safestats.policies import service
     from safestats.synth import synthesise_police_uk
 
@@ -23,13 +36,7 @@ def ensure_police_marts(cfg, bootstrap, contracts, landing: Path) -> None:
         built = su.execute("select to_regclass('marts.fct_street_crimes') is not null").fetchone()[0]
         present = built and su.execute("select count(distinct borough_code) from marts.fct_street_crimes"
                                        " where borough_code = any(%s)", (list(POLICE_BOROUGHS),)).fetchone()[0]
-        if present != len(POLICE_BOROUGHS):
-            tables = ", ".join(f"raw.{c.dataset}" for c in contracts)
-            su.execute(f"truncate {tables}, raw._rejects, raw._loads restart identity")
     if present != len(POLICE_BOROUGHS):
-        synthesise_police_uk("2024-01", "2024-02", landing, scale=0.02)
-        with psycopg.connect(warehouse.loader_endpoint(cfg).conninfo(), autocommit=True) as loader:
-            ingest_landing(loader, landing, contracts)
-        outcome = dbt.build(cfg)
-        assert outcome.success, outcome.failures
+        rebuild_marts(cfg, bootstrap, contracts, landing,
+                      lambda out: synthesise_police_uk("2024-01", "2024-02", out, scale=0.02))
     service.apply(cfg)

@@ -18,11 +18,11 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 import yaml
+from marts_data import rebuild_marts
 from psycopg import errors, sql
 from psycopg.rows import dict_row
 
-from safestats import credentials, dbt, warehouse
-from safestats.ingest import ingest_landing
+from safestats import credentials, dbt
 from safestats.policies import service
 from safestats.policies.agreements import Agreements, load_agreements
 from safestats.policies.catalogue import MartRelation, load_catalogue
@@ -215,14 +215,7 @@ def restore_access(cfg, su, found: set[str]) -> None:
 
 def load_synthetic_data(cfg, bootstrap, contracts, landing: Path) -> None:
     """Two synthetic months of every dataset in raw, built into marts, the demo agreements applied."""
-    with psycopg.connect(bootstrap.conninfo(), autocommit=True) as su:
-        tables = ", ".join(f"raw.{c.dataset}" for c in contracts)
-        su.execute(f"truncate {tables}, raw._rejects, raw._loads restart identity")
-    synthesise("2024-01", "2024-02", landing, scale=0.05)
-    with psycopg.connect(warehouse.loader_endpoint(cfg).conninfo(), autocommit=True) as loader:
-        ingest_landing(loader, landing, contracts)
-    outcome = dbt.build(cfg)
-    assert outcome.success, outcome.failures
+    rebuild_marts(cfg, bootstrap, contracts, landing, lambda out: synthesise("2024-01", "2024-02", out, scale=0.05))
     service.apply(cfg)
 
 
