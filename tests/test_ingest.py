@@ -156,16 +156,30 @@ def test_windows_1252_found_after_the_sample(tmp_path, empty_raw, loader, contra
                              ).fetchone()[0] == 1
 
 
-def test_an_unreadable_file_never_half_loads(tmp_path, empty_raw, loader, contracts):
+def test_a_line_that_is_not_text_in_the_files_encoding_is_rejected_alone(tmp_path, empty_raw, loader, contracts):
     rows = [street_row(crime_id=f"id{i}") for i in range(5000)]
     path = write_csv(tmp_path / "2024-01-metropolitan-street.csv", STREET_HEADER, rows)
     with path.open("ab") as fh:  # 0x81 is neither UTF-8 here nor defined in Windows-1252
         fh.write(b"x,2024-01,M,M,,,No Location,,,Burglary,,\x81\n")
     result = ingest_file(loader, path, contracts)
-    assert result.status == "quarantined"
-    assert "neither UTF-8 nor Windows-1252" in result.message
-    assert empty_raw.execute("select count(*) from raw.police_uk_street_crimes").fetchone()[0] == 0
-    assert empty_raw.execute("select count(*) from raw._loads where status <> 'quarantined'").fetchone()[0] == 0
+    assert (result.status, result.rows_read, result.rows_loaded, result.rows_rejected) == ("loaded", 5001, 5000, 1)
+    reason, record = empty_raw.execute("select reason, record from raw._rejects where load_id = %s"
+                                       " and source_row_number = 5001", (result.load_id,)).fetchone()
+    assert "line 5002 is not Windows-1252 text (byte 0x81" in reason
+    assert record["text"].endswith("Burglary,,\\x81")
+
+
+def test_a_utf8_file_with_windows_1252_lines_rejects_those_lines(tmp_path, empty_raw, loader, contracts):
+    rows = [street_row(crime_id="café"), street_row(crime_id="plain")]
+    path = write_csv(tmp_path / "2024-01-metropolitan-street.csv", STREET_HEADER, rows)
+    with path.open("ab") as fh:
+        fh.write("x,2024-01,M,M,,,On or near Caf\u00e9 Row,,,Burglary,,\n".encode("cp1252"))
+    result = ingest_file(loader, path, contracts)
+    assert (result.status, result.rows_read, result.rows_loaded, result.rows_rejected) == ("loaded", 3, 2, 1)
+    reason = empty_raw.execute("select reason from raw._rejects where load_id = %s", (result.load_id,)).fetchone()[0]
+    assert "is not UTF-8 text" in reason
+    assert empty_raw.execute("select count(*) from raw.police_uk_street_crimes where crime_id = 'café'"
+                             ).fetchone()[0] == 1
 
 
 def test_a_revised_month_supersedes_the_earlier_load(tmp_path, empty_raw, loader, contracts):
@@ -194,10 +208,10 @@ def test_the_database_refuses_a_load_whose_rows_do_not_add_up(empty_raw):
 
 
 def test_recognise_published_names(contracts):
-    rec = recognise(__import__("pathlib").Path("2019-01-city-of-london-outcomes.csv"), contracts)
+    rec = recognise("2019-01-city-of-london-outcomes.csv", contracts)
     assert (rec.contract.dataset, rec.agency, rec.period) == ("police_uk_crime_outcomes", "city-of-london", "2019-01")
     with pytest.raises(Quarantine, match="not a month"):
-        recognise(__import__("pathlib").Path("2019-13-btp-street.csv"), contracts)
+        recognise("2019-13-btp-street.csv", contracts)
 
 
 def test_synthetic_landing_conserves_every_row(tmp_path, empty_raw, loader, contracts):

@@ -87,14 +87,14 @@ def test_unreadable_and_headerless_workbooks_are_quarantined(tmp_path, empty_raw
 
 
 def test_cumulative_and_monthly_names_are_recognised(contracts):
-    lfb = recognise(Path("LFB Incident data from 2018 onwards.csv"), contracts)
+    lfb = recognise("LFB Incident data from 2018 onwards.csv", contracts)
     assert (lfb.contract.dataset, lfb.agency, lfb.period, lfb.coverage) == ("lfb_incidents", "lfb", None, "cumulative")
-    tfl = recognise(Path("TFL Bus Safety.xlsx"), contracts)
+    tfl = recognise("TFL Bus Safety.xlsx", contracts)
     assert (tfl.contract.dataset, tfl.agency, tfl.period, tfl.coverage) == (
         "tfl_bus_safety_incidents", "tfl", None, "cumulative")
-    monthly = recognise(Path("2025-03-lfb-incidents.csv"), contracts)
+    monthly = recognise("2025-03-lfb-incidents.csv", contracts)
     assert (monthly.period, monthly.coverage) == ("2025-03", "monthly")
-    street = recognise(Path("2019-01-btp-street.csv"), contracts)
+    street = recognise("2019-01-btp-street.csv", contracts)
     assert (street.period, street.coverage) == ("2019-01", "monthly")
 
 

@@ -1,11 +1,11 @@
 """Load extract files into raw.<dataset>: one transaction per file, every row loaded or rejected with a reason."""
 from __future__ import annotations
 
-import csv
 import json
 import logging
+import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Callable, Iterable
@@ -15,7 +15,9 @@ from psycopg import sql
 
 from safestats import validation
 from safestats.contracts import Contract
+from safestats.records import FileShape, decoded_lines, has_utf8_text, read_records, shape_of
 from safestats.sniff import FileFacts, UnreadableFile, sha256_of, sniff
+from safestats.unpack import as_utf8, is_archive, unpack, utf16_encoding
 from safestats.workbook import is_workbook, workbook_to_csv
 
 log = logging.getLogger(__name__)
@@ -50,38 +52,45 @@ class Recognised:
     coverage: str = "monthly"   # monthly or cumulative
 
 
-def recognise(path: Path, contracts: Iterable[Contract]) -> Recognised:
+def recognise(name: str, contracts: Iterable[Contract], *, today: date | None = None) -> Recognised:
     """Which dataset, agency and month a file is, from its published name."""
     for contract in contracts:
-        m = contract.file_name.fullmatch(path.name)
+        m = contract.file_name.fullmatch(name)
         if m is None:
-            cumulative = contract.cumulative_file_name and contract.cumulative_file_name.fullmatch(path.name)
+            cumulative = contract.cumulative_file_name and contract.cumulative_file_name.fullmatch(name)
             if cumulative:
-                return Recognised(contract, _cumulative_agency(path, contract, cumulative), None, "cumulative")
+                return Recognised(contract, _cumulative_agency(name, contract, cumulative), None, "cumulative")
             continue
         agency, period = m.group("agency"), m.group("period")
         if agency not in contract.agencies:
             known = ", ".join(sorted(contract.agencies))
-            raise Quarantine(f"{path.name}: unknown agency {agency!r} for {contract.dataset} (known: {known})")
+            raise Quarantine(f"{name}: unknown agency {agency!r} for {contract.dataset} (known: {known})")
         if not 1 <= int(period[5:7]) <= 12:
-            raise Quarantine(f"{path.name}: {period!r} in the file name is not a month")
+            raise Quarantine(f"{name}: {period!r} in the file name is not a month")
+        if period > (today or date.today()).strftime("%Y-%m"):
+            raise Quarantine(f"{name}: its month {period} is in the future; check the file's name and contents")
         return Recognised(contract, agency, period)
-    raise Quarantine(f"{path.name}: the name matches no dataset's published file name "
+    raise Quarantine(f"{name}: the name matches no dataset's published file name "
                      "(e.g. YYYY-MM-<force>-street.csv); rename it or add the dataset's contract")
 
 
-def _cumulative_agency(path: Path, contract: Contract, m) -> str:
+def _cumulative_agency(name: str, contract: Contract, m) -> str:
     """The agency of a cumulative publication: named in the file (any case), or the dataset's only agency."""
     named = m.groupdict().get("agency")
     if named is None:
         if len(contract.agencies) == 1:
             return next(iter(contract.agencies))
-        raise Quarantine(f"{path.name}: the name does not say which agency sent it")
+        raise Quarantine(f"{name}: the name does not say which agency sent it")
     agency = named.casefold()
     if agency not in contract.agencies:
         known = ", ".join(sorted(contract.agencies))
-        raise Quarantine(f"{path.name}: unknown agency {named!r} for {contract.dataset} (known: {known})")
+        raise Quarantine(f"{name}: unknown agency {named!r} for {contract.dataset} (known: {known})")
     return agency
+
+
+def printable(text: str) -> str:
+    """A file name or path as text that can be recorded: bytes that are not UTF-8 shown as \\xNN, NULs as \\0."""
+    return os.fsencode(text).decode("utf-8", "backslashreplace").replace("\x00", "\\0")
 
 
 def landing_files(landing: Path) -> list[Path]:
@@ -100,13 +109,20 @@ def _previous_load(conn: psycopg.Connection, sha: str, retry_quarantined: bool):
 
 
 def ingest_file(conn: psycopg.Connection, path: Path, contracts: list[Contract], *,
-                retry_quarantined: bool = False) -> FileResult:
-    """Load one file, or skip it (seen before), or quarantine it (recorded with the reason).
-    `conn` is the loader's autocommit connection: each file gets a transaction of its own."""
+                retry_quarantined: bool = False, name: str | None = None,
+                recorded_as: str | None = None) -> FileResult:
+    """Load one file, or skip it (seen before), or quarantine it (recorded with the reason). Whatever the
+    file holds, it ends recorded: an unexpected failure quarantines this file and never stops the others.
+    `conn` is the loader's autocommit connection: each file gets a transaction of its own. `name` and
+    `recorded_as` name a file unpacked from an archive."""
     path = path.resolve()
+    name = name or path.name
+    shown = printable(name)
     result = FileResult(path=path, status="quarantined")
     sha = None
     try:
+        if shown != name:
+            raise Quarantine(f"{shown}: the file's name is not valid UTF-8 text; rename it")
         sha = sha256_of(path)
         previous = _previous_load(conn, sha, retry_quarantined)
         if previous is not None:
@@ -114,16 +130,11 @@ def ingest_file(conn: psycopg.Connection, path: Path, contracts: list[Contract],
             result.status, result.load_id = "skipped", load_id
             result.message = f"same file as load {load_id} ({status}{': ' + error if error else ''})"
             return result
-        recognised = recognise(path, contracts)
+        recognised = recognise(name, contracts)
         result.dataset, result.agency, result.period = (
             recognised.contract.dataset, recognised.agency, recognised.period)
-        with tempfile.TemporaryDirectory(prefix="safestats-xlsx-") as scratch:
-            data_path = path
-            if is_workbook(path):
-                # The data sheet becomes a UTF-8 CSV that takes the same COPY path, checks and rejects;
-                # the load is still recorded under the workbook's name and checksum.
-                data_path = Path(scratch) / (path.stem + ".csv")
-                workbook_to_csv(path, recognised.contract, data_path)
+        with tempfile.TemporaryDirectory(prefix="safestats-ingest-") as scratch:
+            data_path, form = _readable_form(path, recognised.contract, Path(scratch), result)
             facts = sniff(data_path, sha)
             match = recognised.contract.match_header(facts.header)
             if not match.ok:
@@ -132,40 +143,70 @@ def ingest_file(conn: psycopg.Connection, path: Path, contracts: list[Contract],
                     problems.append("missing required column(s) " + ", ".join(repr(m) for m in match.missing))
                 if match.duplicated:
                     problems.append("column(s) given twice " + ", ".join(repr(d) for d in match.duplicated))
-                raise Quarantine(f"{path.name}: header does not match the {recognised.contract.dataset} contract: "
+                raise Quarantine(f"{name}: header does not match the {recognised.contract.dataset} contract: "
                                  + "; ".join(problems) + f" (header: {', '.join(facts.header)})")
             with conn.transaction():
-                _load(conn, path, recognised, facts, match, result, data_path=data_path)
+                _load(conn, _Source(name, recorded_as or printable(str(path)), data_path, form), recognised,
+                      facts, match, result)
         result.status = "loaded"
         return result
-    except (Quarantine, UnreadableFile, OSError) as exc:
-        message = str(exc) if isinstance(exc, Quarantine) else f"{path.name}: {exc}"
+    except (Quarantine, UnreadableFile) as exc:
+        message = str(exc) if isinstance(exc, Quarantine) else f"{shown}: {exc}"
+    except OSError as exc:
+        message = f"{shown}: the file cannot be read: {exc}"
     except psycopg.DataError as exc:
-        message = f"{path.name}: the database refused the file: {str(exc).splitlines()[0]}"
-    result.message = message
-    result.load_id = _record_quarantine(conn, path, sha, result, message)
-    log.warning("quarantined %s", message)
+        message = f"{shown}: the database refused the file: {str(exc).splitlines()[0]}"
+    except Exception as exc:  # noqa: BLE001 - one file's failure must never stop the others
+        log.exception("unexpected failure on %s", shown)
+        message = f"{shown}: the ingest failed on this file ({type(exc).__name__}: {exc}); nothing of it was loaded"
+    result.message = printable(message)
+    try:
+        result.load_id = _record_quarantine(conn, shown, recorded_as or printable(str(path)), sha, result)
+    except psycopg.Error:
+        log.exception("could not record the quarantine of %s", shown)
+    log.warning("quarantined %s", result.message)
     return result
 
 
-def _record_quarantine(conn, path: Path, sha: str | None, result: FileResult, message: str) -> int:
+def _readable_form(path: Path, contract: Contract, scratch: Path, result: FileResult) -> tuple[Path, str | None]:
+    """The file as UTF-8 or single-byte CSV the load reads, and what it was when it is not that already
+    (xlsx, utf-16-le, utf-16-be)."""
+    if is_workbook(path):
+        # The data sheets become one UTF-8 CSV that takes the same COPY path, checks and rejects; the
+        # load is still recorded under the workbook's name and checksum.
+        sheets, aside, _ = workbook_to_csv(path, contract, scratch / "sheets.csv")
+        result.message = f"sheets loaded: {', '.join(sheets)}" + (
+            f"; left aside (not {contract.dataset} data): {', '.join(aside)}" if aside else "")
+        return scratch / "sheets.csv", "xlsx"
+    utf16 = utf16_encoding(path)
+    if utf16:
+        return as_utf8(path, utf16, scratch / "utf8.csv"), utf16
+    return path, None
+
+
+@dataclass(frozen=True)
+class _Source:
+    name: str            # recorded file name
+    recorded_as: str     # recorded file path
+    data: Path           # the CSV bytes to load
+    form: str | None     # what the file was, when it had to be converted (xlsx, utf-16-le, ...)
+
+
+def _record_quarantine(conn, name: str, recorded_as: str, sha: str | None, result: FileResult) -> int:
     with conn.transaction():
         return conn.execute(
             "insert into raw._loads (file_name, file_path, sha256, dataset, agency, period, status, error, finished_at)"
             " values (%s, %s, %s, %s, %s, %s, 'quarantined', %s, now()) returning load_id",
-            (path.name, str(path), sha or "unreadable", result.dataset, result.agency,
-             _month_start(result.period), message)).fetchone()[0]
+            (name, recorded_as, sha or "unreadable", result.dataset, result.agency,
+             _month_start(result.period), result.message)).fetchone()[0]
 
 
 def _month_start(period: str | None) -> date | None:
     return date(int(period[:4]), int(period[5:7]), 1) if period else None
 
 
-def _load(conn, path: Path, rec: Recognised, facts: FileFacts, match, result: FileResult, *,
-          data_path: Path | None = None) -> None:
-    """Load the rows of `data_path` (the file itself, or the CSV of a workbook's data sheet) as file `path`."""
-    source = path
-    path = data_path or path
+def _load(conn, source: _Source, rec: Recognised, facts: FileFacts, match, result: FileResult) -> None:
+    """Load the rows of `source.data` as the file `source.name`."""
     contract = rec.contract
     table = sql.Identifier("raw", contract.dataset)
     # One load at a time per raw table: supersession stays consistent and COPY's row numbers contiguous.
@@ -174,26 +215,24 @@ def _load(conn, path: Path, rec: Recognised, facts: FileFacts, match, result: Fi
         "insert into raw._loads (file_name, file_path, sha256, dataset, agency, period, coverage, encoding,"
         " line_ending, extra_columns, status) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'loading')"
         " returning load_id",
-        (source.name, str(source), facts.sha256, contract.dataset, rec.agency, _month_start(rec.period),
+        (source.name, source.recorded_as, facts.sha256, contract.dataset, rec.agency, _month_start(rec.period),
          rec.coverage, facts.encoding, facts.line_ending, list(match.extra))).fetchone()[0]
     checks = _Checks(contract, set(match.positions), rec.period)
+    data = source.data.read_bytes()
+    shape = shape_of(data)
+    facts = replace(facts, encoding=_encoding_of(data, facts.encoding))
     counts = None
-    if len(match.positions) == len(facts.header):  # else extra columns: COPY cannot skip them
-        for candidate in (facts, facts.fallback):
-            if candidate is None:
-                break
-            try:
-                counts = _copy_validated(conn, path, candidate, contract, match, load_id, checks)
-                facts = candidate
-                break
-            except psycopg.errors.CharacterNotInRepertoire:
-                continue  # not UTF-8 after all
+    # PostgreSQL's CSV parser is trusted with the file only when its quotes are strict CSV, it has no
+    # extra columns to skip, and it reads exactly one record per line; anything else is read record by record.
+    if shape.quotes_ok and len(match.positions) == len(facts.header):
+        try:
+            counts = _copy_validated(conn, data, shape, facts, contract, match, load_id, checks)
+        except psycopg.errors.CharacterNotInRepertoire:
+            pass                    # a line that is not text in the encoding: the careful path rejects it
     if counts is None:
-        facts = _readable_encoding(path, facts)
-        counts = _copy_row_by_row(conn, path, facts, contract, match, load_id, checks)
-    workbook = source != path
+        counts = _copy_record_by_record(conn, data, facts, contract, match, load_id, checks)
     conn.execute("update raw._loads set encoding = %s, line_ending = %s where load_id = %s",
-                 ("xlsx" if workbook else facts.encoding, None if workbook else facts.line_ending, load_id))
+                 (source.form or facts.encoding, None if source.form == "xlsx" else facts.line_ending, load_id))
     read, loaded, rejected = counts
     if rec.coverage == "cumulative":
         # A cumulative publication holds every month so far: it replaces the previous one whole.
@@ -211,6 +250,19 @@ def _load(conn, path: Path, rec: Recognised, facts: FileFacts, match, result: Fi
                  " finished_at = now() where load_id = %s", (read, loaded, rejected, load_id))
     result.load_id, result.rows_read, result.rows_loaded, result.rows_rejected = load_id, read, loaded, rejected
     result.superseded, result.extra_columns = superseded, match.extra
+
+
+def _encoding_of(data: bytes, sniffed: str) -> str:
+    """UTF-8 (with its BOM when it has one) when the file is UTF-8 or holds any UTF-8 character (then a
+    line that is not UTF-8 is rejected, never guessed); Windows-1252 when it holds non-ASCII bytes and not
+    one UTF-8 character."""
+    if sniffed == "utf-8-sig" or data.isascii():
+        return sniffed if sniffed == "utf-8-sig" else "utf-8"
+    try:
+        data.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        return "utf-8" if has_utf8_text(data) else "cp1252"
 
 
 @dataclass(frozen=True)
@@ -241,20 +293,27 @@ def _copy_stmt(table: sql.Composable, columns: list[str], facts: FileFacts, wher
         sql.SQL(" where {}").format(where) if where is not None else sql.SQL(""))
 
 
-def _stream(conn, stmt, path: Path) -> int:
+def _stream(conn, stmt, data: bytes) -> int:
+    view = memoryview(data)
     with conn.cursor() as cur:
-        with cur.copy(stmt) as copy, path.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(COPY_CHUNK), b""):
-                copy.write(chunk)
+        with cur.copy(stmt) as copy:
+            for start in range(0, len(view), COPY_CHUNK):
+                copy.write(view[start:start + COPY_CHUNK])
         return cur.rowcount
 
 
-def _copy_validated(conn, path: Path, facts: FileFacts, contract: Contract, match, load_id: int, checks: _Checks):
+class _NotOneRecordPerLine(Exception):
+    """PostgreSQL read a different number of records than the file has lines."""
+
+
+def _copy_validated(conn, data: bytes, shape: FileShape, facts: FileFacts, contract: Contract, match,
+                    load_id: int, checks: _Checks):
     """The fast path: one COPY of the file's bytes into raw.<dataset> that keeps only valid rows.
-    Every row read draws a row number from the sequence, so rows read = sequence advance; only when
-    some rows failed is the file read a second time, to record those rows and why they failed.
-    Returns (read, loaded, rejected), or None when PostgreSQL cannot take the file as one clean CSV
-    table (a row with too many or too few fields, mixed line endings)."""
+    Every row read draws a row number from the sequence, so rows read = sequence advance, and it must
+    equal the file's line count (else a quote joined lines, or a blank line was skipped: the COPY is
+    undone and the careful path reads the file). Only when some rows failed is the file read a second
+    time, to record those rows and why they failed. Returns (read, loaded, rejected), or None when
+    PostgreSQL cannot take the file as one clean CSV table of one record per line."""
     by_position = {i: name for name, i in match.positions.items()}
     columns = [by_position[i] for i in range(len(facts.header))]
     table = sql.Identifier("raw", contract.dataset)
@@ -268,58 +327,60 @@ def _copy_validated(conn, path: Path, facts: FileFacts, contract: Contract, matc
                 "alter table {t} alter column _load_id set default {load_id},"
                 " alter column _source_row_number set default nextval({seq}::regclass) - {offset}").format(
                 t=table, load_id=sql.Literal(load_id), seq=sql.Literal(sequence), offset=sql.Literal(offset)))
-            loaded = _stream(conn, _copy_stmt(table, columns, facts, checks.valid), path)
+            loaded = _stream(conn, _copy_stmt(table, columns, facts, checks.valid), data)
             conn.execute(sql.SQL("alter table {} alter column _load_id drop default,"
                                  " alter column _source_row_number drop default").format(table))
+            read = conn.execute("select currval(%s) - %s", (sequence, offset)).fetchone()[0]
+            if read != shape.data_lines:
+                raise _NotOneRecordPerLine()
     except psycopg.errors.CharacterNotInRepertoire:
         raise
     except psycopg.DataError as exc:
-        log.info("%s: row-by-row load after COPY refused it: %s", path.name, str(exc).splitlines()[0])
+        log.info("careful load after COPY refused the file: %s", str(exc).splitlines()[0])
         return None
-    read = conn.execute("select currval(%s) - %s", (sequence, offset)).fetchone()[0]
+    except _NotOneRecordPerLine:
+        log.info("careful load: PostgreSQL read a record count other than the file's %s lines", shape.data_lines)
+        return None
     if read == loaded:
         return read, loaded, 0
     conn.execute(sql.SQL(
         "create temporary table _failed ({}, _source_row_number bigint generated always as identity)"
         " on commit drop").format(sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(c)) for c in columns)))
-    again = _stream(conn, _copy_stmt(sql.Identifier("_failed"), columns, facts), path)
+    again = _stream(conn, _copy_stmt(sql.Identifier("_failed"), columns, facts), data)
     rejected = conn.execute(sql.SQL(
         "insert into raw._rejects (load_id, source_row_number, reason, record)"
         " select {load_id}, _source_row_number, {reason}, {record} from _failed where not {valid}").format(
         load_id=sql.Literal(load_id), reason=checks.reason, record=checks.record, valid=checks.valid)).rowcount
     if again != read or read != loaded + rejected:
-        raise RuntimeError(f"{path.name}: rows do not add up: read {read} then {again}, loaded {loaded}, "
-                           f"rejected {rejected}")
+        raise RuntimeError(f"rows do not add up: read {read} then {again}, loaded {loaded}, rejected {rejected}")
     return read, loaded, rejected
 
 
-def _copy_row_by_row(conn, path: Path, facts: FileFacts, contract: Contract, match, load_id: int,
-                     checks: _Checks):
-    """The careful path: parse with Python's csv module, refuse rows of the wrong width, then move
-    rows that fail the contract's checks from raw.<dataset> to raw._rejects. Returns (read, loaded, rejected)."""
+def _copy_record_by_record(conn, data: bytes, facts: FileFacts, contract: Contract, match, load_id: int,
+                           checks: _Checks):
+    """The careful path: the file's records as `records.read_records` finds them (each line decoded on its
+    own; a quote never swallows lines). Records that are not CSV, or of the wrong width, are rejected
+    with their line; the rest go to raw.<dataset>, and those failing the contract's checks move to
+    raw._rejects. Returns (read, loaded, rejected)."""
     width = len(facts.header)
     names = list(match.positions)
     positions = [match.positions[n] for n in names]
     table = sql.Identifier("raw", contract.dataset)
-    misshapen, written = [], 0
+    bad, written, read = [], 0, 0
     stmt = sql.SQL("copy {} ({}, _load_id, _source_row_number) from stdin").format(
         table, sql.SQL(", ").join(sql.Identifier(n) for n in names))
-    with path.open("r", encoding=facts.encoding, newline="") as fh, conn.cursor().copy(stmt) as copy:
-        reader = csv.reader(fh)
-        next(reader, None)
-        row_number = 0
-        try:
-            for fields in reader:
-                if not fields:
-                    continue  # a blank line is not a row
-                row_number += 1
-                if len(fields) != width and not _only_blank_padding(fields, width):
-                    misshapen.append((row_number, f"row has {len(fields)} fields; the header has {width}", fields))
-                    continue
-                copy.write_row([*(fields[i] or None for i in positions), load_id, row_number])
+    with conn.cursor().copy(stmt) as copy:
+        for record in read_records(decoded_lines(data, facts.encoding), width):
+            read = record.number
+            fields = record.fields
+            if fields is None:
+                bad.append((record.number, record.problem, {"line": record.line, "text": record.text}))
+            elif len(fields) != width and not _only_blank_padding(fields, width):
+                bad.append((record.number, f"row has {len(fields)} fields; the header has {width}",
+                            {"line": record.line, "fields": fields}))
+            else:
+                copy.write_row([*(fields[i] or None for i in positions), load_id, record.number])
                 written += 1
-        except csv.Error as exc:
-            raise Quarantine(f"{path.name}: not valid CSV after data row {row_number}: {exc}") from None
     failed = conn.execute(sql.SQL(
         "with failed as (delete from {table} where _load_id = {load_id} and not {valid}"
         " returning _source_row_number, {reason} as reason, {record} as record)"
@@ -327,27 +388,12 @@ def _copy_row_by_row(conn, path: Path, facts: FileFacts, contract: Contract, mat
         " select {load_id}, _source_row_number, reason, record from failed").format(
         table=table, load_id=sql.Literal(load_id), valid=checks.valid, reason=checks.reason,
         record=checks.record)).rowcount
-    if misshapen:
+    if bad:
         with conn.cursor() as cur:
             cur.executemany(
                 "insert into raw._rejects (load_id, source_row_number, reason, record) values (%s, %s, %s, %s)",
-                [(load_id, n, why, json.dumps({"fields": fields})) for n, why, fields in misshapen])
-    return row_number, written - failed, failed + len(misshapen)
-
-
-def _readable_encoding(path: Path, facts: FileFacts) -> FileFacts:
-    """Confirm the guessed encoding over the whole file before parsing it in Python."""
-    for candidate in (facts, facts.fallback):
-        if candidate is None:
-            break
-        try:
-            with path.open("r", encoding=candidate.encoding, newline="") as fh:
-                for _ in iter(lambda: fh.read(1 << 22), ""):
-                    pass
-            return candidate
-        except UnicodeDecodeError:
-            continue
-    raise UnreadableFile("it is neither UTF-8 nor Windows-1252")
+                [(load_id, n, why, json.dumps(record)) for n, why, record in bad])
+    return read, written - failed, failed + len(bad)
 
 
 def _only_blank_padding(fields: list[str], width: int) -> bool:
@@ -355,13 +401,48 @@ def _only_blank_padding(fields: list[str], width: int) -> bool:
     return len(fields) > width and not any(f.strip() for f in fields[width:])
 
 
+def ingest_landed(conn: psycopg.Connection, path: Path, contracts: list[Contract], *,
+                  retry_quarantined: bool = False) -> list[FileResult]:
+    """One file from the landing folder: an archive gives each file inside it to the ingest; a file that
+    is not an archive is ingested as itself."""
+    try:
+        archive = is_archive(path)
+    except OSError:
+        archive = False              # ingest_file records why it cannot be read
+    if not archive:
+        return [ingest_file(conn, path, contracts, retry_quarantined=retry_quarantined)]
+    with tempfile.TemporaryDirectory(prefix="safestats-unpack-") as scratch:
+        try:
+            arrivals = unpack(path, path.name, Path(scratch))
+        except UnreadableFile as exc:
+            result = FileResult(path=path.resolve(), status="quarantined",
+                                message=printable(f"{path.name}: {exc}"))
+            result.load_id = _record_quarantine(conn, printable(path.name), printable(str(path.resolve())),
+                                                sha256_of(path), result)
+            return [result]
+        results = []
+        for arrival in arrivals:
+            if is_archive(arrival.path):
+                result = FileResult(path=path.resolve(), status="quarantined", message=printable(
+                    f"{arrival.name}: an archive inside the archive {path.name}; unpack it and land its files"))
+                result.load_id = _record_quarantine(conn, printable(arrival.name), printable(arrival.recorded_as),
+                                                    sha256_of(arrival.path), result)
+                results.append(result)
+                continue
+            result = ingest_file(conn, arrival.path, contracts, retry_quarantined=retry_quarantined,
+                                 name=arrival.name, recorded_as=printable(arrival.recorded_as))
+            result.path = path.resolve()
+            results.append(result)
+        return results
+
+
 def ingest_landing(conn: psycopg.Connection, landing: Path, contracts: list[Contract], *,
                    retry_quarantined: bool = False,
                    on_file: Callable[[FileResult], None] | None = None) -> list[FileResult]:
     results = []
     for path in landing_files(landing):
-        result = ingest_file(conn, path, contracts, retry_quarantined=retry_quarantined)
-        results.append(result)
-        if on_file:
-            on_file(result)
+        for result in ingest_landed(conn, path, contracts, retry_quarantined=retry_quarantined):
+            results.append(result)
+            if on_file:
+                on_file(result)
     return results

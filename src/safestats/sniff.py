@@ -64,12 +64,34 @@ def line_ending_of(sample: bytes) -> str:
     return kinds[0] if len(kinds) == 1 else ("none" if not kinds else "mixed")
 
 
+DELIMITERS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
+CONTROL_BYTES = bytes(b for b in range(32) if b not in b"\t\n\r")
+
+
+def is_binary(sample: bytes) -> bool:
+    """Not text: NUL bytes in the first line, or control characters in more than 1% of the first 4 KiB."""
+    head = sample[:4096]
+    first_line = head.split(b"\n", 1)[0]
+    return b"\0" in first_line or len(head.translate(None, CONTROL_BYTES)) < 0.99 * len(head)
+
+
+def wrong_delimiter(header: list[str]) -> str | None:
+    """Which separator a one-column header is really split by (semicolons, tabs, bars), if any."""
+    if len(header) != 1:
+        return None
+    counts = {name: header[0].count(d) for d, name in DELIMITERS.items()}
+    name, n = max(counts.items(), key=lambda kv: kv[1])
+    return name if n else None
+
+
 def sniff(path: Path, sha256: str | None = None) -> FileFacts:
     size = path.stat().st_size
     if size == 0:
         raise UnreadableFile("the file is empty: it has no header row")
     with path.open("rb") as fh:
         sample = fh.read(SAMPLE_BYTES)
+    if is_binary(sample):
+        raise UnreadableFile("it is not a text file (its first bytes are binary): not a CSV extract")
     encoding = guess_encoding(sample)
     text = sample.decode(encoding, errors="replace")
     try:
@@ -78,4 +100,8 @@ def sniff(path: Path, sha256: str | None = None) -> FileFacts:
         raise UnreadableFile(f"its header row is not valid CSV: {exc}") from None
     if not any(h.strip() for h in header):
         raise UnreadableFile("its first row is blank: there is no header")
+    separator = wrong_delimiter(header)
+    if separator:
+        raise UnreadableFile(f"its fields are separated by {separator}, not commas: save it as a "
+                             "comma-separated CSV")
     return FileFacts(sha256 or sha256_of(path), size, encoding, line_ending_of(sample), header)
