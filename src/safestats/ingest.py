@@ -13,15 +13,15 @@ from typing import Callable, Iterable
 import psycopg
 from psycopg import sql
 
-from safestats import validation
+from safestats import copy_load
 from safestats.contracts import Contract
+from safestats.copy_load import Checks, NotOneRecordPerLine, Part
 from safestats.records import FileShape, decoded_lines, has_utf8_text, read_records, shape_of
 from safestats.sniff import FileFacts, UnreadableFile, sha256_of, sniff
 from safestats.unpack import as_utf8, is_archive, unpack, utf16_encoding
 from safestats.workbook import is_workbook, workbook_to_csv
 
 log = logging.getLogger(__name__)
-COPY_CHUNK = 1 << 20
 
 
 class Quarantine(Exception):
@@ -145,9 +145,8 @@ def ingest_file(conn: psycopg.Connection, path: Path, contracts: list[Contract],
                     problems.append("column(s) given twice " + ", ".join(repr(d) for d in match.duplicated))
                 raise Quarantine(f"{name}: header does not match the {recognised.contract.dataset} contract: "
                                  + "; ".join(problems) + f" (header: {', '.join(facts.header)})")
-            with conn.transaction():
-                _load(conn, _Source(name, recorded_as or printable(str(path)), data_path, form), recognised,
-                      facts, match, result)
+            source = _Source(name, recorded_as or printable(str(path)), data_path, form)
+            _load(conn, source, recognised, facts, match, result)
         result.status = "loaded"
         return result
     except (Quarantine, UnreadableFile) as exc:
@@ -206,33 +205,76 @@ def _month_start(period: str | None) -> date | None:
 
 
 def _load(conn, source: _Source, rec: Recognised, facts: FileFacts, match, result: FileResult) -> None:
-    """Load the rows of `source.data` as the file `source.name`."""
-    contract = rec.contract
-    table = sql.Identifier("raw", contract.dataset)
-    # One load at a time per raw table: supersession stays consistent and COPY's row numbers contiguous.
-    conn.execute(sql.SQL("lock table {} in share row exclusive mode").format(table))
-    load_id = conn.execute(
-        "insert into raw._loads (file_name, file_path, sha256, dataset, agency, period, coverage, encoding,"
-        " line_ending, extra_columns, status) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'loading')"
-        " returning load_id",
-        (source.name, source.recorded_as, facts.sha256, contract.dataset, rec.agency, _month_start(rec.period),
-         rec.coverage, facts.encoding, facts.line_ending, list(match.extra))).fetchone()[0]
-    checks = _Checks(contract, set(match.positions), rec.period)
+    """Load the rows of `source.data` as the file `source.name`: visible all at once, or not at all."""
     data = source.data.read_bytes()
     shape = shape_of(data)
     facts = replace(facts, encoding=_encoding_of(data, facts.encoding))
-    counts = None
+    checks = Checks(rec.contract, set(match.positions), rec.period)
     # PostgreSQL's CSV parser is trusted with the file only when its quotes are strict CSV, it has no
     # extra columns to skip, and it reads exactly one record per line; anything else is read record by record.
-    if shape.quotes_ok and len(match.positions) == len(facts.header):
-        try:
-            counts = _copy_validated(conn, data, shape, facts, contract, match, load_id, checks)
-        except psycopg.errors.CharacterNotInRepertoire:
-            pass                    # a line that is not text in the encoding: the careful path rejects it
-    if counts is None:
-        counts = _copy_record_by_record(conn, data, facts, contract, match, load_id, checks)
-    conn.execute("update raw._loads set encoding = %s, line_ending = %s where load_id = %s",
-                 (source.form or facts.encoding, None if source.form == "xlsx" else facts.line_ending, load_id))
+    fast = shape.quotes_ok and len(match.positions) == len(facts.header)
+    split = _split_copy(conn, data, shape, facts, match, checks) if fast and len(data) >= copy_load.SPLIT_BYTES \
+        else None
+    try:
+        with conn.transaction():
+            _record_load(conn, source, rec, facts, match, result, checks, data, shape, fast, split)
+    except BaseException:
+        if split is not None:
+            copy_load.clear_load(conn, rec.contract.dataset, split[0])
+        raise
+    finally:
+        if split is not None:
+            copy_load.release(conn, split[0])
+
+
+def _columns(facts: FileFacts, match) -> list[str]:
+    by_position = {i: name for name, i in match.positions.items()}
+    return [by_position[i] for i in range(len(facts.header))]
+
+
+def _split_copy(conn, data: bytes, shape: FileShape, facts: FileFacts, match, checks: Checks):
+    """A large file COPYed by two sessions at once under a reserved load id: (load id, counts), or None
+    when PostgreSQL did not read it as one clean record per line (the caller then loads it whole)."""
+    dataset = checks.contract.dataset
+    load_id = copy_load.reserve_load(conn, dataset)
+    try:
+        counts = copy_load.copy_split(conn, copy_load.halves(data), facts, _columns(facts, match), load_id, checks)
+    except psycopg.DataError as exc:
+        log.info("%s: split COPY refused (%s); loading it whole", dataset, str(exc).splitlines()[0])
+        copy_load.release(conn, load_id)
+        return None
+    except BaseException:
+        copy_load.release(conn, load_id)
+        raise
+    if counts[0] != shape.data_lines:
+        copy_load.clear_load(conn, dataset, load_id)
+        copy_load.release(conn, load_id)
+        return None
+    return load_id, counts
+
+
+def _record_load(conn, source: _Source, rec: Recognised, facts: FileFacts, match, result: FileResult,
+                 checks: Checks, data: bytes, shape: FileShape, fast: bool, split) -> None:
+    """The load's one transaction: its record, its rows (unless a split COPY already wrote them), its
+    rejects, the loads it supersedes."""
+    contract = rec.contract
+    # One load at a time per raw table: supersession stays consistent.
+    conn.execute(sql.SQL("lock table {} in share row exclusive mode").format(sql.Identifier("raw", contract.dataset)))
+    load_id = conn.execute(
+        "insert into raw._loads (load_id, file_name, file_path, sha256, dataset, agency, period, coverage, encoding,"
+        " line_ending, extra_columns, status) overriding system value values (coalesce(%s, nextval("
+        "pg_get_serial_sequence('raw._loads', 'load_id'))), %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'loading')"
+        " returning load_id",
+        (split[0] if split else None, source.name, source.recorded_as, facts.sha256, contract.dataset, rec.agency,
+         _month_start(rec.period), rec.coverage, source.form or facts.encoding,
+         None if source.form == "xlsx" else facts.line_ending, list(match.extra))).fetchone()[0]
+    if split:
+        counts = split[1]
+        copy_load.finish_reservation(conn, load_id)
+    else:
+        counts = _copy_whole(conn, data, shape, facts, match, load_id, checks) if fast else None
+        if counts is None:
+            counts = _copy_record_by_record(conn, data, facts, contract, match, load_id, checks)
     read, loaded, rejected = counts
     if rec.coverage == "cumulative":
         # A cumulative publication holds every month so far: it replaces the previous one whole.
@@ -252,6 +294,23 @@ def _load(conn, source: _Source, rec: Recognised, facts: FileFacts, match, resul
     result.superseded, result.extra_columns = superseded, match.extra
 
 
+def _copy_whole(conn, data: bytes, shape: FileShape, facts: FileFacts, match, load_id: int, checks: Checks):
+    """The fast path in one session: (read, loaded, rejected), or None when PostgreSQL cannot take the file
+    as one clean CSV table of one record per line (then nothing of it is kept)."""
+    try:
+        with conn.transaction():
+            counts = copy_load.copy_part(conn, Part(memoryview(data), 1, True), facts, _columns(facts, match),
+                                         load_id, checks, "raw._rejects")
+            if counts[0] != shape.data_lines:
+                raise NotOneRecordPerLine()
+        return counts
+    except psycopg.DataError as exc:
+        log.info("careful load after COPY refused the file: %s", str(exc).splitlines()[0])
+    except NotOneRecordPerLine:
+        log.info("careful load: PostgreSQL read a record count other than the file's %s lines", shape.data_lines)
+    return None
+
+
 def _encoding_of(data: bytes, sniffed: str) -> str:
     """UTF-8 (with its BOM when it has one) when the file is UTF-8 or holds any UTF-8 character (then a
     line that is not UTF-8 is rejected, never guessed); Windows-1252 when it holds non-ASCII bytes and not
@@ -265,99 +324,8 @@ def _encoding_of(data: bytes, sniffed: str) -> str:
         return "utf-8" if has_utf8_text(data) else "cp1252"
 
 
-@dataclass(frozen=True)
-class _Checks:
-    """The contract's row checks for one file, as SQL."""
-    contract: Contract
-    present: set
-    period: str | None
-
-    @property
-    def valid(self) -> sql.Composable:
-        return validation.row_is_valid(self.contract, self.present, self.period)
-
-    @property
-    def reason(self) -> sql.Composable:
-        return validation.reject_reason(self.contract, self.present, self.period)
-
-    @property
-    def record(self) -> sql.Composable:
-        return sql.SQL("jsonb_build_object({})").format(sql.SQL(", ").join(
-            sql.SQL("{}, {}").format(sql.Literal(c.header), sql.Identifier(c.name))
-            for c in self.contract.columns if c.name in self.present))
-
-
-def _copy_stmt(table: sql.Composable, columns: list[str], facts: FileFacts, where: sql.Composable | None = None):
-    return sql.SQL("copy {} ({}) from stdin with (format csv, header true, encoding {}){}").format(
-        table, sql.SQL(", ").join(sql.Identifier(c) for c in columns), sql.Literal(facts.postgres_encoding),
-        sql.SQL(" where {}").format(where) if where is not None else sql.SQL(""))
-
-
-def _stream(conn, stmt, data: bytes) -> int:
-    view = memoryview(data)
-    with conn.cursor() as cur:
-        with cur.copy(stmt) as copy:
-            for start in range(0, len(view), COPY_CHUNK):
-                copy.write(view[start:start + COPY_CHUNK])
-        return cur.rowcount
-
-
-class _NotOneRecordPerLine(Exception):
-    """PostgreSQL read a different number of records than the file has lines."""
-
-
-def _copy_validated(conn, data: bytes, shape: FileShape, facts: FileFacts, contract: Contract, match,
-                    load_id: int, checks: _Checks):
-    """The fast path: one COPY of the file's bytes into raw.<dataset> that keeps only valid rows.
-    Every row read draws a row number from the sequence, so rows read = sequence advance, and it must
-    equal the file's line count (else a quote joined lines, or a blank line was skipped: the COPY is
-    undone and the careful path reads the file). Only when some rows failed is the file read a second
-    time, to record those rows and why they failed. Returns (read, loaded, rejected), or None when
-    PostgreSQL cannot take the file as one clean CSV table of one record per line."""
-    by_position = {i: name for name, i in match.positions.items()}
-    columns = [by_position[i] for i in range(len(facts.header))]
-    table = sql.Identifier("raw", contract.dataset)
-    sequence = f"raw.{contract.dataset}__row_seq"
-    offset = conn.execute("select nextval(%s)", (sequence,)).fetchone()[0]
-    try:
-        with conn.transaction():
-            # Row n of the file draws offset + n from the sequence. Constant defaults, set and dropped
-            # inside this transaction, cost COPY nothing per row; nobody else ever sees them.
-            conn.execute(sql.SQL(
-                "alter table {t} alter column _load_id set default {load_id},"
-                " alter column _source_row_number set default nextval({seq}::regclass) - {offset}").format(
-                t=table, load_id=sql.Literal(load_id), seq=sql.Literal(sequence), offset=sql.Literal(offset)))
-            loaded = _stream(conn, _copy_stmt(table, columns, facts, checks.valid), data)
-            conn.execute(sql.SQL("alter table {} alter column _load_id drop default,"
-                                 " alter column _source_row_number drop default").format(table))
-            read = conn.execute("select currval(%s) - %s", (sequence, offset)).fetchone()[0]
-            if read != shape.data_lines:
-                raise _NotOneRecordPerLine()
-    except psycopg.errors.CharacterNotInRepertoire:
-        raise
-    except psycopg.DataError as exc:
-        log.info("careful load after COPY refused the file: %s", str(exc).splitlines()[0])
-        return None
-    except _NotOneRecordPerLine:
-        log.info("careful load: PostgreSQL read a record count other than the file's %s lines", shape.data_lines)
-        return None
-    if read == loaded:
-        return read, loaded, 0
-    conn.execute(sql.SQL(
-        "create temporary table _failed ({}, _source_row_number bigint generated always as identity)"
-        " on commit drop").format(sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(c)) for c in columns)))
-    again = _stream(conn, _copy_stmt(sql.Identifier("_failed"), columns, facts), data)
-    rejected = conn.execute(sql.SQL(
-        "insert into raw._rejects (load_id, source_row_number, reason, record)"
-        " select {load_id}, _source_row_number, {reason}, {record} from _failed where not {valid}").format(
-        load_id=sql.Literal(load_id), reason=checks.reason, record=checks.record, valid=checks.valid)).rowcount
-    if again != read or read != loaded + rejected:
-        raise RuntimeError(f"rows do not add up: read {read} then {again}, loaded {loaded}, rejected {rejected}")
-    return read, loaded, rejected
-
-
 def _copy_record_by_record(conn, data: bytes, facts: FileFacts, contract: Contract, match, load_id: int,
-                           checks: _Checks):
+                           checks: Checks):
     """The careful path: the file's records as `records.read_records` finds them (each line decoded on its
     own; a quote never swallows lines). Records that are not CSV, or of the wrong width, are rejected
     with their line; the rest go to raw.<dataset>, and those failing the contract's checks move to
@@ -439,6 +407,7 @@ def ingest_landed(conn: psycopg.Connection, path: Path, contracts: list[Contract
 def ingest_landing(conn: psycopg.Connection, landing: Path, contracts: list[Contract], *,
                    retry_quarantined: bool = False,
                    on_file: Callable[[FileResult], None] | None = None) -> list[FileResult]:
+    copy_load.clear_abandoned(conn)
     results = []
     for path in landing_files(landing):
         for result in ingest_landed(conn, path, contracts, retry_quarantined=retry_quarantined):

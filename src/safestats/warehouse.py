@@ -68,12 +68,11 @@ def ensure_raw_table(conn: psycopg.Connection, contract: Contract) -> None:
     # Loads append in load order, so a BRIN index finds a load's rows at almost no cost to COPY.
     conn.execute(sql.SQL("create index if not exists {} on {} using brin (_load_id)").format(
         sql.Identifier(f"{contract.dataset}__load_id"), table))
-    # Row numbers come from the table's sequence; the load sets the column defaults for its own
-    # transaction (see ingest._copy_validated), so outside a load a row without them is refused.
-    sequence = sql.Identifier("raw", f"{contract.dataset}__row_seq")
-    conn.execute(sql.SQL("create sequence if not exists {}").format(sequence))
-    conn.execute(sql.SQL("alter table {} alter column _load_id drop default,"
-                         " alter column _source_row_number drop default,"
+    # A row's load and row number default to the loading session's own settings (see copy_load): outside
+    # a load they are unset, so a row without them is refused.
+    conn.execute(sql.SQL("alter table {} alter column _load_id set default"
+                         " current_setting('safestats.load_id')::bigint, alter column _source_row_number set default"
+                         " nextval(current_setting('safestats.row_numbers')::oid::regclass),"
                          " alter column _loaded_at set default now()").format(table))
 
 

@@ -49,6 +49,21 @@ create table if not exists raw._rejects (
     primary key (load_id, source_row_number)
 );
 
+-- A file split across two sessions (copy_load.py): its reserved load id until the load is recorded, and
+-- the rows its sessions rejected, until the load's transaction moves them to raw._rejects.
+create table if not exists raw._unfinished_loads (
+    load_id bigint primary key,
+    dataset text not null,
+    reserved_at timestamptz not null default now()
+);
+create table if not exists raw._pending_rejects (
+    load_id bigint not null,
+    source_row_number bigint not null,
+    reason text not null,
+    record jsonb not null,
+    primary key (load_id, source_row_number)
+);
+
 -- Whether a text is valid input for a type. PostgreSQL 16 has pg_input_is_valid (cheap, inlined);
 -- on 15 the same answer comes from trying the cast.
 do $$

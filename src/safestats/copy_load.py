@@ -1,0 +1,197 @@
+"""The rows of one extract into raw.<dataset>: COPY with the contract's checks, on one core or two.
+
+Row bookkeeping costs COPY almost nothing: raw.<dataset>'s `_load_id` and `_source_row_number` default
+to the loading session's own settings (`safestats.load_id`, and `safestats.row_numbers`, the oid of a
+temporary sequence started at the part's first row). Outside a load they are unset and an insert is
+refused. Two sessions can therefore each COPY half of a file at once, numbering their own rows.
+
+A file split across cores is written by two worker sessions that commit their halves under a reserved
+load id before the load itself exists: staging reads only rows of loads whose status is `loaded`, so
+nobody sees them until the coordinator's one transaction records the load (all of the file at once),
+and if anything fails their rows are deleted. `raw._unfinished_loads` remembers the reservation, so a
+split load cut short by a crash is cleared by the next ingest."""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+from safestats import validation
+from safestats.contracts import Contract
+from safestats.sniff import FileFacts
+
+log = logging.getLogger(__name__)
+COPY_CHUNK = 1 << 20
+SPLIT_BYTES = 32 << 20        # files this large are split across two sessions
+ROW_NUMBERS = "safestats_row_numbers"
+
+
+@dataclass(frozen=True)
+class Checks:
+    """The contract's row checks for one file, as SQL."""
+    contract: Contract
+    present: set
+    period: str | None
+
+    @property
+    def valid(self) -> sql.Composable:
+        return validation.row_is_valid(self.contract, self.present, self.period)
+
+    @property
+    def reason(self) -> sql.Composable:
+        return validation.reject_reason(self.contract, self.present, self.period)
+
+    @property
+    def record(self) -> sql.Composable:
+        return sql.SQL("jsonb_build_object({})").format(sql.SQL(", ").join(
+            sql.SQL("{}, {}").format(sql.Literal(c.header), sql.Identifier(c.name))
+            for c in self.contract.columns if c.name in self.present))
+
+
+@dataclass(frozen=True)
+class Part:
+    data: memoryview
+    first_row: int         # the file's row number of the part's first record
+    header: bool           # the part starts with the header line
+
+
+class NotOneRecordPerLine(Exception):
+    """PostgreSQL read a different number of records than the file has lines."""
+
+
+def start_numbering(conn, load_id: int, first_row: int) -> None:
+    """Inside the caller's transaction: rows inserted now belong to `load_id`, numbered from `first_row`."""
+    conn.execute(f"create temporary sequence if not exists {ROW_NUMBERS} minvalue 0")
+    conn.execute(f"select setval('pg_temp.{ROW_NUMBERS}', %s, false)", (first_row,))
+    conn.execute(f"select set_config('safestats.row_numbers', 'pg_temp.{ROW_NUMBERS}'::regclass::oid::text, true),"
+                 " set_config('safestats.load_id', %s, true)", (str(load_id),))
+
+
+def rows_numbered(conn, first_row: int) -> int:
+    last, called = conn.execute(f"select last_value, is_called from pg_temp.{ROW_NUMBERS}").fetchone()
+    return last - first_row + 1 if called else 0
+
+
+def copy_statement(table: sql.Composable, columns: list[str], facts: FileFacts, header: bool,
+                   where: sql.Composable | None = None) -> sql.Composable:
+    return sql.SQL("copy {} ({}) from stdin with (format csv, header {}, encoding {}){}").format(
+        table, sql.SQL(", ").join(sql.Identifier(c) for c in columns), sql.SQL("true" if header else "false"),
+        sql.Literal(facts.postgres_encoding), sql.SQL(" where {}").format(where) if where is not None else sql.SQL(""))
+
+
+def stream(conn, stmt, data: memoryview) -> int:
+    with conn.cursor() as cur:
+        with cur.copy(stmt) as copy:
+            for start in range(0, len(data), COPY_CHUNK):
+                copy.write(data[start:start + COPY_CHUNK])
+        return cur.rowcount
+
+
+def copy_part(conn, part: Part, facts: FileFacts, columns: list[str], load_id: int, checks: Checks,
+              rejects: str) -> tuple[int, int, int]:
+    """In the caller's transaction: COPY one part keeping the valid rows; when some failed, COPY it again
+    into a scratch table to write those rows and their reasons to `rejects` (raw._rejects, or
+    raw._pending_rejects for a split file). Returns (read, loaded, rejected)."""
+    table = sql.Identifier("raw", checks.contract.dataset)
+    start_numbering(conn, load_id, part.first_row)
+    loaded = stream(conn, copy_statement(table, columns, facts, part.header, checks.valid), part.data)
+    read = rows_numbered(conn, part.first_row)
+    if read == loaded:
+        return read, loaded, 0
+    conn.execute(sql.SQL(
+        "create temporary table _failed ({}, _source_row_number bigint generated always as identity"
+        " (start with {})) on commit drop").format(
+        sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(c)) for c in columns),
+        sql.Literal(part.first_row)))
+    again = stream(conn, copy_statement(sql.Identifier("_failed"), columns, facts, part.header), part.data)
+    rejected = conn.execute(sql.SQL(
+        "insert into {rejects} (load_id, source_row_number, reason, record)"
+        " select {load_id}, _source_row_number, {reason}, {record} from _failed where not {valid}").format(
+        rejects=sql.SQL(rejects), load_id=sql.Literal(load_id), reason=checks.reason, record=checks.record,
+        valid=checks.valid)).rowcount
+    if again != read or read != loaded + rejected:
+        raise RuntimeError(f"rows do not add up: read {read} then {again}, loaded {loaded}, rejected {rejected}")
+    return read, loaded, rejected
+
+
+def halves(data: bytes) -> list[Part]:
+    """The file cut at the line break nearest its middle (call only when every record is one line)."""
+    view = memoryview(data)
+    cut = data.find(b"\n", len(data) // 2) + 1
+    if cut <= 0 or cut >= len(data):
+        return [Part(view, 1, True)]
+    first_rows = data.count(b"\n", 0, cut) - 1          # the header line is not a row
+    return [Part(view[:cut], 1, True), Part(view[cut:], first_rows + 1, False)]
+
+
+def copy_split(conn, parts: list[Part], facts: FileFacts, columns: list[str], load_id: int,
+               checks: Checks) -> tuple[int, int, int]:
+    """Each part COPYed by its own session at once, each committing under the reserved `load_id` (see the
+    module's note). Returns the summed (read, loaded, rejected); on failure every part's rows are deleted."""
+    outcomes: list = [None] * len(parts)
+
+    def work(i: int) -> None:
+        try:
+            with psycopg.connect(conn.info.dsn, password=conn.info.password) as worker:
+                with worker.transaction():
+                    outcomes[i] = copy_part(worker, parts[i], facts, columns, load_id, checks,
+                                            "raw._pending_rejects")
+        except BaseException as exc:  # noqa: BLE001 - handed to the coordinator below
+            outcomes[i] = exc
+
+    threads = [threading.Thread(target=work, args=(i,), name=f"copy-part-{i}") for i in range(len(parts))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    failed = next((o for o in outcomes if isinstance(o, BaseException)), None)
+    if failed is not None:
+        clear_load(conn, checks.contract.dataset, load_id)
+        raise failed
+    return tuple(sum(o[k] for o in outcomes) for k in range(3))
+
+
+def reserve_load(conn, dataset: str) -> int:
+    """A load id for a split file, remembered until the load is recorded or cleared."""
+    with conn.transaction():
+        load_id = conn.execute("select nextval(pg_get_serial_sequence('raw._loads', 'load_id'))").fetchone()[0]
+        conn.execute("insert into raw._unfinished_loads (load_id, dataset) values (%s, %s)", (load_id, dataset))
+    conn.execute("select pg_advisory_lock(%s)", (load_id,))
+    return load_id
+
+
+def finish_reservation(conn, load_id: int) -> None:
+    """In the transaction that records the load: the pending rejects become its rejects."""
+    conn.execute("insert into raw._rejects (load_id, source_row_number, reason, record)"
+                 " select load_id, source_row_number, reason, record from raw._pending_rejects where load_id = %s",
+                 (load_id,))
+    conn.execute("delete from raw._pending_rejects where load_id = %s", (load_id,))
+    conn.execute("delete from raw._unfinished_loads where load_id = %s", (load_id,))
+
+
+def clear_load(conn, dataset: str, load_id: int) -> None:
+    """Delete what a split load's workers committed, and its reservation."""
+    with conn.transaction():
+        conn.execute(sql.SQL("delete from {} where _load_id = %s").format(sql.Identifier("raw", dataset)),
+                     (load_id,))
+        conn.execute("delete from raw._pending_rejects where load_id = %s", (load_id,))
+        conn.execute("delete from raw._unfinished_loads where load_id = %s", (load_id,))
+
+
+def release(conn, load_id: int) -> None:
+    conn.execute("select pg_advisory_unlock(%s)", (load_id,))
+
+
+def clear_abandoned(conn) -> list[int]:
+    """Split loads whose coordinator is gone (crashed or killed): their rows and reservations deleted."""
+    cleared = []
+    for load_id, dataset in conn.execute("select load_id, dataset from raw._unfinished_loads").fetchall():
+        if conn.execute("select pg_try_advisory_lock(%s)", (load_id,)).fetchone()[0]:
+            clear_load(conn, dataset, load_id)
+            release(conn, load_id)
+            log.warning("cleared the unfinished split load %s of %s", load_id, dataset)
+            cleared.append(load_id)
+    return cleared
