@@ -18,7 +18,7 @@ from safestats.contracts import Contract
 from safestats.copy_load import Checks, NotOneRecordPerLine, Part
 from safestats.records import FileShape, decoded_lines, has_utf8_text, read_records, shape_of
 from safestats.sniff import FileFacts, UnreadableFile, sha256_of, sniff
-from safestats.unpack import as_utf8, is_archive, unpack, utf16_encoding
+from safestats.unpack import as_utf8, is_archive, refused_archive, unpack, utf16_encoding
 from safestats.workbook import is_workbook, workbook_to_csv
 
 log = logging.getLogger(__name__)
@@ -130,6 +130,9 @@ def ingest_file(conn: psycopg.Connection, path: Path, contracts: list[Contract],
             result.status, result.load_id = "skipped", load_id
             result.message = f"same file as load {load_id} ({status}{': ' + error if error else ''})"
             return result
+        if refused_archive(name):
+            raise Quarantine(f"{name}: a {refused_archive(name)} archive is not unpacked (only .zip and .gz are); "
+                             "unpack it and land its files")
         recognised = recognise(name, contracts)
         result.dataset, result.agency, result.period = (
             recognised.contract.dataset, recognised.agency, recognised.period)

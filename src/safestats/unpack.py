@@ -15,7 +15,7 @@ from safestats.sniff import UnreadableFile
 GZIP_MAGIC = b"\x1f\x8b"
 ZIP_MAGIC = b"PK\x03\x04"
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
-ARCHIVE_SUFFIXES = (".zip", ".gz", ".tar", ".tgz", ".7z", ".rar", ".bz2", ".xz")
+REFUSED_ARCHIVES = (".tar", ".tgz", ".7z", ".rar", ".bz2", ".xz", ".zst")  # only zip and gzip are unpacked
 UNPACKED_LIMIT = 16 << 30          # an archive that unpacks beyond this is refused, not unpacked
 UTF16_BOMS = {codecs.BOM_UTF16_LE: "utf-16-le", codecs.BOM_UTF16_BE: "utf-16-be"}
 
@@ -45,6 +45,11 @@ def _copy_limited(src, dest: Path, what: str) -> None:
             if written > UNPACKED_LIMIT:
                 raise UnreadableFile(f"{what} unpacks to more than {UNPACKED_LIMIT >> 30} GiB; refused")
             out.write(chunk)
+
+
+def refused_archive(name: str) -> str | None:
+    """The suffix of an archive kind the ingest does not unpack, by name."""
+    return next((s for s in REFUSED_ARCHIVES if name.lower().endswith(s)), None)
 
 
 def unpack(path: Path, name: str, scratch: Path) -> list[Arrival]:
