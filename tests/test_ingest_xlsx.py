@@ -161,3 +161,37 @@ def test_the_real_tfl_workbook_and_its_csv_conserve_every_row(tmp_path, empty_ra
         " where raw.excel_date(a.date_of_incident) = raw.excel_date(b.date_of_incident)"
         " and a.borough = b.borough and a.route = b.route", (from_csv.load_id, from_xlsx.load_id)).fetchone()[0]
     assert same == csv_rows, "the workbook and its CSV form give the same rows, dates included"
+
+
+def test_every_data_sheet_is_loaded_and_a_sheet_that_looks_like_data_but_cannot_load_refuses_the_workbook(
+        tmp_path, empty_raw, loader, contracts):
+    from openpyxl import Workbook
+
+    def workbook(path, broken: bool):
+        wb = Workbook(write_only=True)
+        notes = wb.create_sheet("Notes")
+        notes.append(["About this file"])
+        for title, routes in (("2025 part 1", [1, 2]), ("2025 part 2", [3])):
+            sheet = wb.create_sheet(title)
+            sheet.append(BUS_HEADER[::-1] if title.endswith("2") else BUS_HEADER)   # any column order
+            for route in routes:
+                row = bus_row(route=route)
+                sheet.append(row[::-1] if title.endswith("2") else row)
+        if broken:
+            late = wb.create_sheet("Late returns")
+            late.append([h for h in BUS_HEADER if h != "Borough"])
+            late.append(bus_row()[:6] + bus_row()[7:])
+        wb.save(path)
+        return path
+
+    good = ingest_file(loader, workbook(tmp_path / "2025-01-tfl-bus-safety.xlsx", False), contracts)
+    assert (good.status, good.rows_read, good.rows_loaded) == ("loaded", 3, 3)
+    assert "sheets loaded: 2025 part 1, 2025 part 2; left aside (not tfl_bus_safety_incidents data): Notes" \
+        in good.message
+    routes = [r[0] for r in empty_raw.execute("select route from raw.tfl_bus_safety_incidents"
+                                              " order by _source_row_number")]
+    assert routes == ["1", "2", "3"]
+    refused = ingest_file(loader, workbook(tmp_path / "2025-02-tfl-bus-safety.xlsx", True), contracts)
+    assert refused.status == "quarantined"
+    assert "sheet(s) 'Late returns' hold tfl_bus_safety_incidents data whose header does not match" \
+        in refused.message
