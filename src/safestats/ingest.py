@@ -1,6 +1,7 @@
 """Load extract files into raw.<dataset>: one transaction per file, every row loaded or rejected with a reason."""
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -123,7 +124,8 @@ def ingest_file(conn: psycopg.Connection, path: Path, contracts: list[Contract],
     try:
         if shown != name:
             raise Quarantine(f"{shown}: the file's name is not valid UTF-8 text; rename it")
-        sha = sha256_of(path)
+        arrived = path.read_bytes()          # read once: checksummed here, loaded below
+        sha = hashlib.sha256(arrived).hexdigest()
         previous = _previous_load(conn, sha, retry_quarantined)
         if previous is not None:
             load_id, status, error = previous
@@ -149,7 +151,8 @@ def ingest_file(conn: psycopg.Connection, path: Path, contracts: list[Contract],
                 raise Quarantine(f"{name}: header does not match the {recognised.contract.dataset} contract: "
                                  + "; ".join(problems) + f" (header: {', '.join(facts.header)})")
             source = _Source(name, recorded_as or printable(str(path)), data_path, form)
-            _load(conn, source, recognised, facts, match, result)
+            _load(conn, source, arrived if data_path == path else data_path.read_bytes(), recognised, facts,
+                  match, result)
         result.status = "loaded"
         return result
     except (Quarantine, UnreadableFile) as exc:
@@ -207,9 +210,9 @@ def _month_start(period: str | None) -> date | None:
     return date(int(period[:4]), int(period[5:7]), 1) if period else None
 
 
-def _load(conn, source: _Source, rec: Recognised, facts: FileFacts, match, result: FileResult) -> None:
-    """Load the rows of `source.data` as the file `source.name`: visible all at once, or not at all."""
-    data = source.data.read_bytes()
+def _load(conn, source: _Source, data: bytes, rec: Recognised, facts: FileFacts, match,
+          result: FileResult) -> None:
+    """Load `data` (the bytes of `source.data`) as the file `source.name`: visible all at once, or not at all."""
     shape = shape_of(data)
     facts = replace(facts, encoding=_encoding_of(data, facts.encoding))
     checks = Checks(rec.contract, set(match.positions), rec.period)

@@ -30,7 +30,7 @@ class FileShape:
 
 def _line_breaks(data: bytes) -> int | None:
     """How many line breaks, when the file uses one kind (LF, CRLF or CR); None when it mixes them."""
-    lf, cr = data.count(b"\n"), data.count(b"\r")
+    lf, cr = data.count(b"\n"), (data.count(b"\r") if b"\r" in data else 0)
     if not cr or not lf:
         return lf or cr
     return lf if lf == cr == data.count(b"\r\n") else None
