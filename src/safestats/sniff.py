@@ -5,7 +5,7 @@ import codecs
 import csv
 import hashlib
 import io
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 SAMPLE_BYTES = 1 << 20
@@ -26,11 +26,6 @@ class FileFacts:
     header: list[str]
 
     @property
-    def fallback(self) -> "FileFacts | None":
-        """The same file read as Windows-1252, when UTF-8 was only guessed from the sample."""
-        return replace(self, encoding="cp1252") if self.encoding == "utf-8" else None
-
-    @property
     def postgres_encoding(self) -> str:
         return POSTGRES_ENCODING[self.encoding]
 
@@ -44,9 +39,8 @@ def sha256_of(path: Path) -> str:
 
 
 def guess_encoding(sample: bytes) -> str:
-    """UTF-8 with a BOM, else UTF-8 when the sample decodes as UTF-8, else Windows-1252. Only a guess:
-    the load confirms it over the whole file (PostgreSQL validates every byte) and falls back to
-    Windows-1252 when a later byte is not UTF-8."""
+    """UTF-8 with a BOM, else UTF-8 when the sample decodes as UTF-8, else Windows-1252: enough to read the
+    header. The load decides over the whole file (ingest._encoding_of) and decodes each line on its own."""
     if sample.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     try:
