@@ -125,9 +125,11 @@ def test_rows_of_the_wrong_width_are_rejected_not_lost(tmp_path, empty_raw, load
             street_row(crime_id="d") + [""]]
     path = write_csv(tmp_path / "2024-01-metropolitan-street.csv", STREET_HEADER, rows)
     result = ingest_file(loader, path, contracts)
-    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (4, 2, 2)
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (4, 1, 3)
     reasons = dict(empty_raw.execute("select source_row_number, reason from raw._rejects").fetchall())
-    assert reasons == {2: "row has 9 fields; the header has 12", 3: "row has 14 fields; the header has 12"}
+    # a blank extra cell is still an extra field: an unquoted comma would have shifted the fields after it
+    assert reasons == {2: "row has 9 fields; the header has 12", 3: "row has 14 fields; the header has 12",
+                       4: "row has 13 fields; the header has 12"}
 
 
 @pytest.mark.parametrize("encoding,bom,newline", [("utf-8", True, "\r\n"), ("cp1252", False, "\r\n"),

@@ -333,9 +333,10 @@ def _encoding_of(data: bytes, sniffed: str) -> str:
 def _copy_record_by_record(conn, data: bytes, facts: FileFacts, contract: Contract, match, load_id: int,
                            checks: Checks):
     """The careful path: the file's records as `records.read_records` finds them (each line decoded on its
-    own; a quote never swallows lines). Records that are not CSV, or of the wrong width, are rejected
-    with their line; the rest go to raw.<dataset>, and those failing the contract's checks move to
-    raw._rejects. Returns (read, loaded, rejected)."""
+    own; a quote never swallows lines). Records that are not CSV, or of the wrong width (even when the
+    extra cells are blank: an unquoted comma shifts the fields after it), are rejected with their line;
+    the rest go to raw.<dataset>, and those failing the contract's checks move to raw._rejects.
+    Returns (read, loaded, rejected)."""
     width = len(facts.header)
     names = list(match.positions)
     positions = [match.positions[n] for n in names]
@@ -349,7 +350,7 @@ def _copy_record_by_record(conn, data: bytes, facts: FileFacts, contract: Contra
             fields = record.fields
             if fields is None:
                 bad.append((record.number, record.problem, {"line": record.line, "text": record.text}))
-            elif len(fields) != width and not _only_blank_padding(fields, width):
+            elif len(fields) != width:
                 bad.append((record.number, f"row has {len(fields)} fields; the header has {width}",
                             {"line": record.line, "fields": fields}))
             else:
@@ -368,11 +369,6 @@ def _copy_record_by_record(conn, data: bytes, facts: FileFacts, contract: Contra
                 "insert into raw._rejects (load_id, source_row_number, reason, record) values (%s, %s, %s, %s)",
                 [(load_id, n, why, json.dumps(record)) for n, why, record in bad])
     return read, written - failed, failed + len(bad)
-
-
-def _only_blank_padding(fields: list[str], width: int) -> bool:
-    """Extra trailing cells that are all empty carry nothing: a spreadsheet's stray separator."""
-    return len(fields) > width and not any(f.strip() for f in fields[width:])
 
 
 def ingest_landed(conn: psycopg.Connection, path: Path, contracts: list[Contract], *,

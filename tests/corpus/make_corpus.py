@@ -784,11 +784,22 @@ def lfb_unquoted_comma_in_property_type():
 
 @case
 def lfb_workbook_with_summary_sheet():
-    """An LFB workbook whose second sheet is a summary table, not incidents: which sheet is meant is unclear."""
+    """An LFB workbook whose second sheet is a summary table, not incidents: loaded, the summary named as left aside."""
     e = Extract.base("lfb", file="2024-11-lfb-incidents.xlsx")
     summary = [["Borough", "Incidents"], ["HILLINGDON", 4], ["ISLINGTON", 3], ["TOWER HAMLETS", 8]]
     data = workbook({"Incidents": [e.header, *(excel_cells(e.header, r) for r in e.rows)], "Summary": summary})
-    return Landed({e.file: data}, [quarantined(e.file, e.dataset, "Summary")])
+    return Landed({e.file: data}, [{**e.expected(), "message": "left aside (not lfb_incidents data): Summary"}])
+
+
+@case
+def lfb_workbook_with_a_late_sheet_of_another_layout():
+    """An LFB workbook whose second sheet holds incidents under an older header (no IncidentNumber): it cannot
+    load, so neither sheet does, and the message names it."""
+    e = Extract.base("lfb", file="2024-10-lfb-incidents.xlsx")
+    keep = [i for i, h in enumerate(e.header) if h != "IncidentNumber"]
+    late = [[e.header[i] for i in keep], *([excel_cells(e.header, r)[i] for i in keep] for r in e.rows[:3])]
+    data = workbook({"Incidents": [e.header, *(excel_cells(e.header, r) for r in e.rows)], "Late returns": late})
+    return Landed({e.file: data}, [quarantined(e.file, e.dataset, "'Late returns' hold lfb_incidents data")])
 
 
 # --- TfL network crimes -----------------------------------------------------------------------------------
