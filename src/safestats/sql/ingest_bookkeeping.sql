@@ -82,7 +82,8 @@ create or replace function raw.iso_date(iso text) returns date
 -- row checks and the staging models call the same functions, so staging reads exactly what validation
 -- accepted. Plain SQL (no PL/pgSQL) so that PostgreSQL inlines them; each tries the plain form first with
 -- PostgreSQL's own input function and only then the slower regular expressions, since the row checks run
--- over every row of a COPY.
+-- over every row of a COPY. A cast applies to `(case when <valid> then value end)`, never to the bare
+-- value: the planner folds a cast of a constant even in a branch never taken, and would raise on 'x'.
 
 -- Blank, for a typed column: empty or whitespace, or a null spelled out (NULL, N/A, NA, -; any case).
 create or replace function raw.is_blank(value text) returns boolean
@@ -94,26 +95,31 @@ create or replace function raw.is_blank(value text) returns boolean
 -- refuse hexadecimal (0x1A), NaN and infinity, which both input functions take.
 create or replace function raw.extract_number(value text) returns numeric
     language sql stable parallel safe as $f$
-    select case
-        when pg_input_is_valid(value, 'float8') and strpos(value, 'x') = 0 and strpos(value, 'X') = 0
+    select coalesce(
+        (case
+            when pg_input_is_valid(value, 'float8') and strpos(value, 'x') = 0 and strpos(value, 'X') = 0
                 and strpos(value, 'n') = 0 and strpos(value, 'N') = 0
-            then value::numeric
-        when value ~ '^\s*[+-]?[0-9]{1,3}(,[0-9]{3})+([.][0-9]*)?\s*$'
-            then replace(value, ',', '')::numeric
-    end
+                then value
+        end)::numeric,
+        (case when value ~ '^\s*[+-]?[0-9]{1,3}(,[0-9]{3})+([.][0-9]*)?\s*$' then replace(value, ',', '') end)::numeric
+    )
 $f$;
 
 -- A whole number (bigint): a number as above whose value is whole (131.0, 1e3, 1,234).
 create or replace function raw.extract_integer(value text) returns bigint
     language sql stable parallel safe as $f$
-    select case
-        when pg_input_is_valid(value, 'int8') and pg_input_is_valid(value, 'float8')
+    select coalesce(
+        (case
+            when pg_input_is_valid(value, 'int8') and pg_input_is_valid(value, 'float8')
                 and strpos(value, 'x') = 0 and strpos(value, 'X') = 0
-            then value::bigint
-        when raw.extract_number(value) % 1 = 0
+                then value
+        end)::bigint,
+        case
+            when raw.extract_number(value) % 1 = 0
                 and raw.extract_number(value) between -9223372036854775808 and 9223372036854775807
-            then raw.extract_number(value)::bigint
-    end
+                then raw.extract_number(value)::bigint
+        end
+    )
 $f$;
 
 -- A text that is a valid ISO date (YYYY-M-D), as a date; NULL otherwise. Year first is ISO 8601 whatever
