@@ -138,12 +138,32 @@ create or replace function raw.plain_iso_date(value text) returns date
     end
 $f$;
 
+-- The plain day-first forms, exactly: DD/MM/YYYY, DD Mon YYYY and DD-Mon-YYYY, rewritten year first by
+-- position (no regex) and checked by PostgreSQL's date input, which reads year-first text whatever the
+-- DateStyle.
+create or replace function raw.plain_dmy_date(value text) returns date
+    language sql stable parallel safe as $f$
+    select (case
+        when length(value) = 10 and substr(value, 3, 1) = '/' and substr(value, 6, 1) = '/'
+                and pg_input_is_valid(
+                    substr(value, 7, 4) || '-' || substr(value, 4, 2) || '-' || substr(value, 1, 2), 'date')
+            then substr(value, 7, 4) || '-' || substr(value, 4, 2) || '-' || substr(value, 1, 2)
+        when length(value) = 11 and substr(value, 3, 1) in (' ', '-') and substr(value, 7, 1) = substr(value, 3, 1)
+                and pg_input_is_valid(substr(value, 8, 4) || '-' || array_position(
+                    array['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'],
+                    lower(substr(value, 4, 3)))::text || '-' || substr(value, 1, 2), 'date')
+            then substr(value, 8, 4) || '-' || array_position(
+                array['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'],
+                lower(substr(value, 4, 3)))::text || '-' || substr(value, 1, 2)
+    end)::date
+$f$;
+
 -- A date as agencies write it: ISO (YYYY-MM-DD, optionally with a time), DD/MM/YYYY (day first, as in the
 -- UK; never left to DateStyle) or DD Mon YYYY ('01 Jan 2019', or the month in full). A two-digit year is
 -- not a date.
 create or replace function raw.extract_date(value text) returns date
     language sql stable parallel safe as $f$
-    select coalesce(raw.plain_iso_date(value), raw.iso_date(case
+    select coalesce(raw.plain_iso_date(value), raw.plain_dmy_date(value), raw.iso_date(case
             when value ~ '^\s*[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([ T][0-9]{1,2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?)?\s*$'
                 then case  -- a time part must be a time of day too
                     when coalesce(pg_input_is_valid(substring(value from '[ T]([0-9:.]+)\s*$'), 'time'), true)
@@ -166,7 +186,7 @@ $f$;
 -- Excel counts a 29 Feb 1900 that never was; a fraction of a day is ignored).
 create or replace function raw.excel_date(value text) returns date
     language sql stable parallel safe as $f$
-    select coalesce(raw.plain_iso_date(value), case
+    select coalesce(raw.plain_iso_date(value), raw.plain_dmy_date(value), case
         when value ~ '^\s*[0-9]{1,7}([.][0-9]+)?\s*$'
             then case
                 when split_part(btrim(value, e' \t\r\n'), '.', 1)::bigint between 61 and 2958465
@@ -210,7 +230,7 @@ do $$
 declare
     reader text;
 begin
-    foreach reader in array array['raw.is_blank(text)', 'raw.plain_iso_date(text)', 'raw.extract_number(text)', 'raw.extract_integer(text)',
+    foreach reader in array array['raw.is_blank(text)', 'raw.plain_iso_date(text)', 'raw.plain_dmy_date(text)', 'raw.extract_number(text)', 'raw.extract_integer(text)',
                                   'raw.extract_date(text)', 'raw.excel_date(text)', 'raw.extract_time(text)',
                                   'raw.extract_timestamp(text)', 'raw.extract_month(text)'] loop
         execute format('revoke all on function %s from public', reader);
