@@ -189,7 +189,8 @@ def test_bad_rows_are_rejected_with_reasons(built, db, cfg, contracts, tmp_path)
     reason, record = db.execute("select reason, record from raw._rejects where load_id = %s",
                                 (result.load_id,)).fetchone()
     assert reason == ('Arrival date is blank; Arrival time "25:10" is not a time of day; '
-                      'Assault date "2024-11-31" is not a date; Assault method is blank')
+                      'Assault date "2024-11-31" is not a date (YYYY-MM-DD, DD Mon YYYY or DD/MM/YYYY); '
+                      'Assault method is blank')
     assert record["Arrival time"] == "25:10" and record["Arrival date"] is None
 
 

@@ -205,8 +205,10 @@ def test_dirty_file_loads_and_bad_rows_are_rejected_with_reasons(built, db, cfg,
     reasons = [r[0] for r in db.execute("select reason from raw._rejects where load_id = %s order by source_row_number",
                                         (result.load_id,)).fetchall()]
     assert reasons == [
-        'Incident date "2024-06-31" is not a date; Incident time "25:00" is not a time of day; '
-        'Patient age "x" is not a whole number; Latitude "95.5" is not a latitude between -90 and 90',
+        'Incident date "2024-06-31" is not a date (YYYY-MM-DD, DD Mon YYYY or DD/MM/YYYY); '
+        'Incident time "25:00" is not a time of day; '
+        'Patient age "x" is not a whole number; Latitude "95.5" and Longitude "-0.1" are not in the United Kingdom'
+        ' (latitude 49.8 to 60.9, longitude -8.7 to 1.8)',
         "Incident reference is blank; Call category is blank",
     ]
 

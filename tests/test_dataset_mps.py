@@ -200,8 +200,10 @@ def test_bad_rows_are_rejected_with_their_reason(month, db):
             "select reason from raw._rejects where load_id = %s", (month["results"][kind].load_id,)))
     assert reasons["victims"] == ["Crime ID is blank", f'Month recorded "2024-05" is not the file\'s month {MONTH}']
     assert reasons["perpetrators"] == ['Perpetrator number "first" is not a whole number']
-    assert reasons["recorded-outcomes"] == [f'Outcome date "{MONTH}-31x" is not a date']
-    assert reasons["asb"] == [f'Call date time "{MONTH}-32 25:00:00" is not a date and time',
+    assert reasons["recorded-outcomes"] == [
+        f'Outcome date "{MONTH}-31x" is not a date (YYYY-MM-DD, DD Mon YYYY or DD/MM/YYYY)']
+    assert reasons["asb"] == [f'Call date time "{MONTH}-32 25:00:00" is not a date and time'
+                              ' (YYYY-MM-DD HH:MM[:SS] or DD/MM/YYYY HH:MM[:SS])',
                               'Response time minutes "about an hour" is not a whole number']
 
 

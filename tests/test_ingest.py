@@ -35,8 +35,9 @@ def test_rows_are_conserved_and_rejects_say_why(tmp_path, empty_raw, loader, con
     assert rejects == {
         2: 'Month "2024-13" is not a YYYY-MM month',
         3: 'Month "2024-02" is not the file\'s month 2024-01',
-        4: 'Longitude "181.5" is not a longitude between -180 and 180',
-        5: 'Latitude "north" is not a latitude between -90 and 90',
+        4: 'Latitude "51.5400" and Longitude "181.5" are not in the United Kingdom'
+           ' (latitude 49.8 to 60.9, longitude -8.7 to 1.8)',
+        5: 'Latitude "north" is not a latitude between 49.8 and 60.9',
         6: "Crime type is blank",
     }
     kept = [r[0] for r in empty_raw.execute(

@@ -25,10 +25,10 @@ renamed as (
         source._source_row_number as source_row_number,
         active_loads.agency,
         {{ nullif_blank('source.incident_reference') }} as incident_reference,
-        {{ nullif_blank('source.incident_date') }}::date as incident_date,
-        {{ nullif_blank('source.incident_time') }}::time as incident_time,
+        {{ extract_value('source.incident_date', 'date') }} as incident_date,
+        {{ extract_value('source.incident_time', 'time') }} as incident_time,
         {{ nullif_blank('source.call_category') }} as call_category,
-        {{ nullif_blank('source.patient_age') }}::integer as patient_age,
+        {{ extract_value('source.patient_age', 'integer') }} as patient_age,
         case upper({{ nullif_blank('source.patient_sex') }})
             when 'M' then 'Male'
             when 'MALE' then 'Male'
@@ -36,8 +36,8 @@ renamed as (
             when 'FEMALE' then 'Female'
             else 'Unknown'
         end as patient_sex,
-        {{ nullif_blank('source.latitude') }}::numeric as latitude,
-        {{ nullif_blank('source.longitude') }}::numeric as longitude,
+        {{ extract_value('source.latitude', 'latitude') }} as latitude,
+        {{ extract_value('source.longitude', 'longitude') }} as longitude,
         upper({{ nullif_blank('source.lsoa_code') }}) as lsoa_code,
         upper({{ nullif_blank('source.borough_code') }}) as borough_code,
         source._loaded_at as loaded_at

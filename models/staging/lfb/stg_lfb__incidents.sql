@@ -38,8 +38,8 @@ renamed as materialized (
         active_loads.agency,
         active_loads.coverage as load_coverage,
         {{ nullif_blank('source.incident_number') }} as incident_number,
-        raw.excel_date(source.date_of_call) as call_date,
-        {{ nullif_blank('source.time_of_call') }}::time as call_time,
+        {{ extract_value('source.date_of_call', 'excel_date') }} as call_date,
+        {{ extract_value('source.time_of_call', 'time') }} as call_time,
         {{ nullif_blank('source.incident_group') }} as incident_group,
         {{ nullif_blank('source.stop_code_description') }} as stop_code_description,
         {{ nullif_blank('source.special_service_type') }} as special_service_type,
@@ -62,20 +62,20 @@ renamed as materialized (
         {{ nullif_blank('source.longitude') }} as longitude,
         {{ nullif_blank('source.frs') }} as fire_rescue_service,
         {{ nullif_blank('source.incident_station_ground') }} as incident_station_ground,
-        {{ nullif_blank('source.first_pump_attendance_seconds') }}::integer as first_pump_attendance_seconds,
+        {{ extract_value('source.first_pump_attendance_seconds', 'integer') }} as first_pump_attendance_seconds,
         {{ nullif_blank('source.first_pump_station') }} as first_pump_station,
-        {{ nullif_blank('source.second_pump_attendance_seconds') }}::integer as second_pump_attendance_seconds,
+        {{ extract_value('source.second_pump_attendance_seconds', 'integer') }} as second_pump_attendance_seconds,
         {{ nullif_blank('source.second_pump_station') }} as second_pump_station,
-        {{ nullif_blank('source.num_stations_with_pumps_attending') }}::integer
+        {{ extract_value('source.num_stations_with_pumps_attending', 'integer') }}
             as num_stations_with_pumps_attending,
-        {{ nullif_blank('source.num_pumps_attending') }}::integer as num_pumps_attending,
-        {{ nullif_blank('source.pump_count') }}::integer as pump_count,
+        {{ extract_value('source.num_pumps_attending', 'integer') }} as num_pumps_attending,
+        {{ extract_value('source.pump_count', 'integer') }} as pump_count,
         coalesce(
-            {{ nullif_blank('source.pump_hours_round_up') }}::integer,
-            ceil({{ nullif_blank('source.pump_minutes_rounded') }}::numeric / 60)::integer
+            {{ extract_value('source.pump_hours_round_up', 'integer') }},
+            ceil({{ extract_value('source.pump_minutes_rounded', 'integer') }} / 60.0)::integer
         ) as pump_hours,
-        {{ nullif_blank('source.notional_cost_gbp') }}::integer as notional_cost_gbp,
-        {{ nullif_blank('source.num_calls') }}::integer as num_calls,
+        {{ extract_value('source.notional_cost_gbp', 'integer') }} as notional_cost_gbp,
+        {{ extract_value('source.num_calls', 'integer') }} as num_calls,
         case lower({{ nullif_blank('source.fire_motive') }})
             when 'deliberate' then 'deliberate'
             when 'accidental' then 'accidental'

@@ -25,11 +25,11 @@ renamed as (
         source._source_row_number as source_row_number,
         active_loads.agency,
         {{ nullif_blank('source.incident_reference') }} as incident_reference,
-        {{ nullif_blank('source.call_date_time') }}::timestamp as called_at,
+        {{ extract_value('source.call_date_time', 'timestamp') }} as called_at,
         {{ nullif_blank('source.lsoa_code') }} as lsoa_code,
         {{ nullif_blank('source.location_description') }} as location_description,
         {{ nullif_blank('source.borough') }} as borough,
-        {{ nullif_blank('source.response_time_minutes') }}::integer as response_time_minutes,
+        {{ extract_value('source.response_time_minutes', 'integer') }} as response_time_minutes,
         {{ nullif_blank('source.incident_type') }} as incident_type,
         {{ nullif_blank('source.incident_subtype') }} as incident_subtype,
         source._loaded_at as loaded_at

@@ -25,7 +25,7 @@ renamed as (
         source._source_row_number as source_row_number,
         active_loads.agency,
         {{ nullif_blank('source.crime_id') }} as crime_id,
-        {{ nullif_blank('source.victim_number') }}::integer as victim_number,
+        {{ extract_value('source.victim_number', 'integer') }} as victim_number,
         to_date(btrim(source.month_recorded), 'YYYY-MM') as recorded_month,
         {{ nullif_blank('source.borough') }} as borough,
         {{ nullif_blank('source.ethnicity') }} as ethnicity,

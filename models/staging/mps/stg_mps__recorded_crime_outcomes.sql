@@ -35,7 +35,7 @@ renamed as (
             when upper({{ nullif_blank('source.knife_flag') }}) in ('N', 'NO', 'FALSE', '0') then false
         end as knife_flag,
         {{ nullif_blank('source.outcome') }} as outcome,
-        {{ nullif_blank('source.outcome_date') }}::date as outcome_date,
+        {{ extract_value('source.outcome_date', 'date') }} as outcome_date,
         source._loaded_at as loaded_at
     from source
     inner join active_loads

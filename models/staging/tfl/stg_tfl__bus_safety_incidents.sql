@@ -37,7 +37,7 @@ renamed as materialized (
         source._source_row_number as source_row_number,
         active_loads.agency,
         active_loads.coverage as load_coverage,
-        raw.excel_date(source.date_of_incident) as incident_date,
+        {{ extract_value('source.date_of_incident', 'excel_date') }} as incident_date,
         {{ nullif_blank('source.route') }} as route,
         {{ nullif_blank('source.operator') }} as operator,  -- noqa: RF04
         {{ nullif_blank('source.group_name') }} as operator_group,

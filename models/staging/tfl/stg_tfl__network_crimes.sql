@@ -24,8 +24,8 @@ renamed as (
         source._load_id as load_id,
         source._source_row_number as source_row_number,
         active_loads.agency,
-        raw.excel_date(source.offence_date) as offence_date,
-        {{ nullif_blank('source.offence_time') }}::time as offence_time,
+        {{ extract_value('source.offence_date', 'excel_date') }} as offence_date,
+        {{ extract_value('source.offence_time', 'time') }} as offence_time,
         {{ nullif_blank('source.mode') }} as mode,  -- noqa: RF04
         {{ nullif_blank('source.line') }} as line_name,
         {{ nullif_blank('source.route_or_station') }} as route_or_station,
