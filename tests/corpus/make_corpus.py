@@ -390,7 +390,7 @@ def street_coordinates_swapped_and_outside_uk():
     """One row has latitude and longitude swapped; another points at Paris, outside the UK's box."""
     e = Extract.base("street")
     swap_coordinates(e, 3)
-    e.set(8, "Latitude", "48.858370").set(8, "Longitude", "2.294481", reject="outside")
+    e.set(8, "Latitude", "48.858370").set(8, "Longitude", "2.294481", reject="not in the United Kingdom")
     return landed(e)
 
 
@@ -709,8 +709,8 @@ def las_coordinates_swapped_and_outside_uk():
     e = Extract.base("las")
     located = e.rows_with("Latitude")
     swap_coordinates(e, located[0])
-    e.set(located[1], "Latitude", "0").set(located[1], "Longitude", "0", reject="outside")
-    e.set(located[2], "Latitude", "51.500000").set(located[2], "Longitude", "8.500000", reject="outside")
+    e.set(located[1], "Latitude", "0").set(located[1], "Longitude", "0", reject="not in the United Kingdom")
+    e.set(located[2], "Latitude", "51.500000").set(located[2], "Longitude", "8.500000", reject="not in the United Kingdom")
     e.set(located[3], "Latitude", "53.480759").set(located[3], "Longitude", "-2.242631")
     return landed(e)
 
