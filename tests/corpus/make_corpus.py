@@ -710,7 +710,8 @@ def las_coordinates_swapped_and_outside_uk():
     located = e.rows_with("Latitude")
     swap_coordinates(e, located[0])
     e.set(located[1], "Latitude", "0").set(located[1], "Longitude", "0", reject="not in the United Kingdom")
-    e.set(located[2], "Latitude", "51.500000").set(located[2], "Longitude", "8.500000", reject="not in the United Kingdom")
+    e.set(located[2], "Latitude", "51.500000").set(located[2], "Longitude", "8.500000",
+                                                   reject="not in the United Kingdom")
     e.set(located[3], "Latitude", "53.480759").set(located[3], "Longitude", "-2.242631")
     return landed(e)
 
