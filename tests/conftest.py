@@ -66,7 +66,8 @@ def loader(cfg):
 def empty_raw(superuser, contracts):
     """Start from an empty raw layer (the warehouse's structure stays)."""
     tables = ", ".join(f"raw.{c.dataset}" for c in contracts)
-    superuser.execute(f"truncate {tables}, raw._rejects, raw._loads restart identity")
+    superuser.execute(f"truncate {tables}, raw._rejects, raw._loads, raw._unfinished_loads, raw._pending_rejects"
+                      " restart identity")
     return superuser
 
 
