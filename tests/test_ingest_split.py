@@ -2,6 +2,8 @@
 once, and nothing left behind when a part fails or the loader is killed."""
 from __future__ import annotations
 
+import time
+
 import psycopg
 import pytest
 from helpers import STREET_HEADER, street_row, write_csv
@@ -91,7 +93,11 @@ def test_a_split_load_cut_short_is_cleared_by_the_next_ingest(tmp_path, empty_ra
             copy_load.start_numbering(dying, load_id, 1)
             dying.execute("insert into raw.police_uk_street_crimes (crime_id, month) values ('orphan', '2024-01')")
             dying.execute("insert into raw._pending_rejects values (%s, 2, 'x', '{}')", (load_id,))
-    # the coordinator's session is gone (its advisory lock with it): the next ingest clears the reservation
+        pid = dying.info.backend_pid
+    # the coordinator's session is gone (its advisory lock with it, once its backend has exited): the next
+    # ingest clears the reservation
+    while empty_raw.execute("select count(*) from pg_stat_activity where pid = %s", (pid,)).fetchone()[0]:
+        time.sleep(0.05)
     ingest_landing(loader, tmp_path, contracts)
     assert empty_raw.execute("select count(*) from raw.police_uk_street_crimes").fetchone()[0] == 0
     assert leftovers(empty_raw) == (0, 0)
