@@ -246,13 +246,14 @@ def test_timestamp_spellings_rejected(superuser, text):
         False, f'Call date time "{text}" is not a date and time (YYYY-MM-DD HH:MM[:SS] or DD/MM/YYYY HH:MM[:SS])')
 
 
-@pytest.mark.parametrize(("text", "expected"), [("00:15", time(0, 15)), (" 23:59:59 ", time(23, 59, 59))])
+@pytest.mark.parametrize(("text", "expected"), [("00:15", time(0, 15)), (" 23:59:59 ", time(23, 59, 59)),
+                                               ("9:05", time(9, 5)), ("00:15:23.5", time(0, 15, 23, 500000))])
 def test_time_spellings_accepted(superuser, text, expected):
     assert read(superuser, "raw.extract_time", text) == expected
     assert one_column(superuser, "time", text) == (True, None)
 
 
-@pytest.mark.parametrize("text", ["25:00", "12:61", "noon"])
+@pytest.mark.parametrize("text", ["25:00", "12:61", "noon", "2024-01", "1230", "now", "allballs", "04:05 PM"])
 def test_time_spellings_rejected(superuser, text):
     assert one_column(superuser, "time", text, header="TimeOfCall") == (
         False, f'TimeOfCall "{text}" is not a time of day')

@@ -211,10 +211,16 @@ create or replace function raw.excel_date(value text) returns date
     end)
 $f$;
 
--- A time of day, by PostgreSQL's time input (00:15, 00:15:23).
+-- A time of day written as clocks write it: H:MM or HH:MM, optionally :SS and a fraction (00:15, 9:05,
+-- 00:15:23.5). PostgreSQL's own time input alone would also take '2024-01' (20:24), '1230', 'now' or
+-- 'allballs': a shape check comes first, so nothing is guessed.
 create or replace function raw.extract_time(value text) returns time
-    language sql stable parallel safe
-    as $f$ select case when pg_input_is_valid(value, 'time') then value::time end $f$;
+    language sql stable parallel safe as $f$
+    select (case
+        when value ~ '^\s*[0-9]{1,2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?\s*$' and pg_input_is_valid(value, 'time')
+            then value
+    end)::time
+$f$;
 
 -- A date and time: a date (ISO or DD/MM/YYYY) and a time of day, separated by a space or a T
 -- (2024-05-01 14:30, 2024-05-01T14:30:05, 01/05/2024 14:30).
