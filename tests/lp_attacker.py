@@ -74,7 +74,7 @@ def lp_attack(cells: list[Cell], known: dict[CellKey, tuple[int, int]] | None = 
 
 def lp_attack_by_component(cells: list[Cell], known: dict[CellKey, tuple[int, int]] | None = None,
                            links: list[tuple[CellKey, tuple[CellKey, ...]]] | None = None,
-                           ) -> tuple[list[LPFinding], int]:
+                           targets=None) -> tuple[list[LPFinding], int]:
     """lp_attack over many relations at once, fast enough for a month of every agg_ relation: the same
     integer programme cut into its independent parts. `links`: (a cell, the cells it counts the same records
     as), e.g. a borough core count and the category cells of its source; a linked cell is evidence unless it is
@@ -85,7 +85,8 @@ def lp_attack_by_component(cells: list[Cell], known: dict[CellKey, tuple[int, in
     it, sums over the same cells the remaining ones already make (a borough's categories and its wards both add
     up, category by category, to the same ward x category cells). Those sums are dropped, a link to a free total
     is first read as a link to the categories under it, and what remains falls apart into small independent
-    programmes (a borough's wards and its cell, per category), each solved on its own."""
+    programmes (a borough's wards and its cell, per category), each solved on its own. `targets`: a predicate
+    on cells, to bound only those (every cell otherwise)."""
     known = known or {}
     by_key = {c.key: c for c in cells}
     sums = _sums(cells)
@@ -135,14 +136,14 @@ def lp_attack_by_component(cells: list[Cell], known: dict[CellKey, tuple[int, in
         part_cells = [by_key[k] for k in members]
         part_known = {k: known[k] for k in members if k in known}
         # the part's own sums only; its cells are evidence as they were in the whole
-        f, n = _solve(part_cells, part_rows[r], informative, part_known)
+        f, n = _solve(part_cells, part_rows[r], informative, part_known, targets)
         findings += f
         solved += n
     return findings, solved
 
 
 def _solve(cells: list[Cell], rows: list[tuple[CellKey, list[CellKey]]], informative: set[CellKey],
-           known: dict[CellKey, tuple[int, int]]) -> tuple[list[LPFinding], int]:
+           known: dict[CellKey, tuple[int, int]], targets=None) -> tuple[list[LPFinding], int]:
     index = {c.key: i for i, c in enumerate(cells)}
     lo, hi = np.zeros(len(cells)), np.full(len(cells), float(BIG))
     for c in cells:
@@ -162,6 +163,8 @@ def _solve(cells: list[Cell], rows: list[tuple[CellKey, list[CellKey]]], informa
     findings, solved = [], 0
     for c in cells:
         if c.key not in informative or c.released == 0 or c.rule.breaks(c.released):
+            continue
+        if targets is not None and not targets(c):
             continue
         own_lo, own_hi = c.rule.band(c.released, c.suppression)
         if c.key in known:
