@@ -5,8 +5,13 @@
     records not yet placed (within month and borough), holds k, so every released group is whole; at the first
     level, `first_level_requires` must not be NULL. Records no level places share the level after the last
     with nothing else; fewer than k there are joined by records other groups can spare (beyond their k-th),
-    or, when too few can be spared, by every record of their borough and month. -#}
-{% macro generalised_to_k(source, levels, withheld, k, first_level_requires) -%}
+    or, when too few can be spared, by every record of their borough and month. A borough and month with
+    fewer than k records in all cannot reach k at any level: its records are withheld (`is_withheld`; the
+    record-level mart leaves them out, its quality exclusions count them, the aggregates count them as any
+    other). `key`: the row key (it orders the records a group can spare); `carried`: columns passed through
+    as they are (the agency, pseudonyms, the borough's name). -#}
+{% macro generalised_to_k(source, levels, withheld, k, first_level_requires, key='dispatch_key',
+                          carried=['agency']) -%}
 {%- set last = levels | length %}
 {%- set placed = 'level_after_' ~ (last - 1) %}
 {#- column -> the SQL of its released value at the level held in `level_column` -#}
@@ -59,8 +64,9 @@ ranked as (
                 {%- for column in withheld %},
                     case {{ placed }} {{ released_at[column] }} end
                 {%- endfor %}
-            order by dispatch_key
-        ) > {{ k }} as is_spare
+            order by {{ key }}
+        ) > {{ k }} as is_spare,
+        count(*) over (partition by incident_month, borough_code) < {{ k }} as is_withheld
     from placed_{{ last - 1 }}
 ),
 
@@ -84,7 +90,7 @@ topped_up as (
                 and unplaced_records between 1 and {{ k - 1 }}
                 and row_number() over (
                     partition by incident_month, borough_code, is_spare
-                    order by {{ placed }} desc, dispatch_key
+                    order by {{ placed }} desc, {{ key }}
                 ) <= {{ k }} - unplaced_records
                 then {{ last }}
             else {{ placed }}
@@ -94,10 +100,13 @@ topped_up as (
 
 final as (
     select
-        dispatch_key,
-        agency,
+        {{ key }},
+        {%- for column in carried %}
+        {{ column }},
+        {%- endfor %}
         incident_month,
         borough_code,
+        is_withheld,
         generalisation_level
         {%- for column in withheld %},
             case generalisation_level {{ released_at[column] }} else {{ withheld[column] }} end as {{ column }}

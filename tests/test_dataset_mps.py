@@ -32,6 +32,8 @@ SELECTED = ["+fct_street_crimes", "+fct_crime_victims", "+fct_crime_perpetrators
             "+mps_recorded_crime_outcomes_exclusions", "+mps_asb_incidents_exclusions",
             "test_name:loads_account_for_every_row"]
 KNIFE_CRIME_GROUPS = {"Violence Against the Person", "Sexual Offences", "Robbery"}
+PEOPLE = {"victims": "fct_crime_victims", "perpetrators": "fct_crime_perpetrators"}
+MIN_GROUP_SIZE = 5   # dbt var mps_min_group_size
 
 
 def read(path: Path) -> list[dict]:
@@ -100,6 +102,10 @@ def test_month_round_trips_with_every_row_accounted_for(month, db, cfg, kind):
         value = (record.get("Borough") or "").strip()   # rejects are keyed by the contract's headers
         if borough_key(value) not in london:
             outside["unknown_borough" if value in ("", "Unknown") else "not_a_london_borough"] -= 1
+    if kind in PEOPLE:   # a borough with fewer than k people that month: withheld from the mart, counted
+        in_borough = Counter(borough_key(r[column]) for r in rows if borough_key(r[column]) in london)
+        in_borough -= Counter(borough_key(record.get("Borough") or "") for record in rejected_records)
+        outside["borough_month_below_k"] = sum(n for n in in_borough.values() if n < MIN_GROUP_SIZE)
     counted = dict(db.execute(f"select reason, sum(excluded_row_count)::int from {exclusions} group by reason"))
     assert counted == {k: v for k, v in outside.items() if v}
     in_mart = db.execute(f"select count(*) from {mart}").fetchone()[0]
@@ -121,9 +127,10 @@ def test_victims_and_perpetrators_join_the_street_crimes_of_the_month(month, db,
         assert total > 0
         assert joined / total == pytest.approx(expected_rate, abs=0.002)
         assert joined / total > 0.95
-    # every victim's crime is a recorded crime of the MPS extract, which gives it a category
-    assert db.execute("select count(*) from marts.fct_crime_victims where incident_category_code is null"
-                      ).fetchone()[0] == 0
+    # every victim's crime is a recorded crime of the MPS extract, which gives it a category (or, where
+    # k-anonymity needs it, the category's group)
+    assert db.execute("select count(*) from marts.fct_crime_victims where category_group is null"
+                      " or (incident_category_code is null) != (generalisation_level >= 4)").fetchone()[0] == 0
 
 
 def test_no_crime_id_cad_reference_or_free_text_location_past_the_privacy_boundary(month, db):
@@ -138,7 +145,7 @@ def test_no_crime_id_cad_reference_or_free_text_location_past_the_privacy_bounda
         " from information_schema.columns where table_schema in ('suppressed', 'intermediate', 'marts', 'quality')"
         " and (table_name like '%mps%' or table_name in ('fct_crime_victims', 'fct_crime_perpetrators',"
         " 'fct_recorded_crimes', 'fct_asb_incidents')) group by 1, 2").fetchall()
-    assert len(relations) == 4 + 1 + 4 + 4
+    assert len(relations) == 4 + 5 + 4 + 4   # intermediate: recorded crimes; victims, perpetrators x2
     for schema, table, columns in relations:
         assert not {"crime_id", "incident_reference", "location_description", "called_at"} & set(columns)
         for column in columns:
@@ -148,6 +155,43 @@ def test_no_crime_id_cad_reference_or_free_text_location_past_the_privacy_bounda
     # call times are kept to the hour
     assert db.execute("select count(*) from marts.fct_asb_incidents where call_hour not between 0 and 23"
                       ).fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("kind", list(PEOPLE))
+def test_people_are_generalised_to_k_over_every_declared_quasi_identifier(month, db, cfg, kind):
+    """Every group of a victim or perpetrator mart's records a reader can select by its declared quasi-identifiers
+    (withheld values included, as SQL groups them) holds at least k, for every borough's reader; the check
+    reports that k; records of a borough and month below k are withheld and counted, never lost."""
+    import yaml
+
+    from safestats.sdc import anonymity
+
+    mart = PEOPLE[kind]
+    doc = yaml.safe_load((cfg.project_dir / "models" / "marts" / "crime" / "_crime__mps_models.yml").read_text())
+    declared = next(m for m in doc["models"] if m["name"] == mart)["meta"]["quasi_identifiers"]
+    published = [c for (c,) in db.execute("select column_name::text from information_schema.columns"
+                                          " where table_schema = 'marts' and table_name = %s", (mart,))]
+    # every published column but the row key, the crime's pseudonym, the agency and the borough's name
+    assert set(published) - set(declared) == {f"crime_{kind[:-1]}_key", "crime_pseudo_id", "agency", "borough_name"}
+    rows = db.execute(f"select {', '.join(declared)} from marts.{mart}").fetchall()
+    groups = Counter(rows)
+    assert rows and min(groups.values()) >= MIN_GROUP_SIZE
+    borough = declared.index("borough_code")
+    for code in {r[borough] for r in rows}:
+        assert min(n for g, n in groups.items() if g[borough] == code) >= MIN_GROUP_SIZE
+    measured = {s.month: s for s in anonymity.group_sizes(db, cfg.project_dir) if s.relation == mart}
+    assert {m: s.smallest_group_size for m, s in measured.items()} == {MONTH: min(groups.values())}
+    assert measured[MONTH].min_group_size == MIN_GROUP_SIZE and measured[MONTH].ok
+    # every London record is published or withheld; the withheld are exactly the boroughs below k
+    london, withheld = db.execute(
+        f"select count(*), count(*) filter (where is_withheld) from intermediate.int_mps_crime_{kind}_generalised"
+    ).fetchone()
+    assert london == len(rows) + withheld and measured[MONTH].records_withheld == withheld
+    assert sum(measured[MONTH].records_by_level) == len(rows)
+    small = db.execute(f"select coalesce(sum(n), 0)::int from (select count(*) as n from"
+                       f" intermediate.int_mps_crime_{kind}_categorised group by incident_month, borough_code"
+                       f" having count(*) < %s) as b", (MIN_GROUP_SIZE,)).fetchone()[0]
+    assert small == withheld
 
 
 def test_knife_flag_makes_violence_and_robbery_knife_crime(month, db, cfg):
@@ -189,7 +233,8 @@ def test_dirty_extracts_load_and_their_dirt_is_cleaned(month, db):
     assert db.execute("select count(distinct borough_code) from marts.fct_recorded_crimes").fetchone()[0] == 32
     assert db.execute("select count(*) from marts.fct_recorded_crimes where borough_code = 'E09000020'"
                       ).fetchone()[0] > 0                           # Kensington & Chelsea
-    sexes = {s for (s,) in db.execute("select distinct sex from marts.fct_crime_victims")}
+    # as normalised (the mart withholds sex where k-anonymity needs it)
+    sexes = {s for (s,) in db.execute("select distinct sex from intermediate.int_mps_crime_victims_categorised")}
     assert sexes <= {"Male", "Female", "Unknown"}
 
 
@@ -217,3 +262,38 @@ def test_synthetic_months_are_deterministic_and_follow_the_street_file(tmp_path)
     asb = a.uk.types.index("Anti-social behaviour")
     assert len(a.outcome_rows("2024-02")) == int((street.ctype != asb).sum())   # one row per crime
     assert len(a.asb_rows("2024-02")) == int((street.ctype == asb).sum())       # one row per ASB record
+
+
+def test_a_borough_below_k_is_withheld_counted_and_conserved(month, db, cfg):
+    """With a k some boroughs cannot reach, their people leave the record-level marts, are counted as
+    exclusions (row conservation holds: dbt's rows_reach_the_mart_or_are_counted runs in the build) and the
+    rest reach k. Rebuilt with the default k afterwards."""
+    from safestats import dbt
+
+    large_k = 60
+    selection = ["--select", "int_mps_crime_victims_generalised+", "int_mps_crime_perpetrators_generalised+",
+                 *(f"rows_reach_the_mart_or_are_counted_{mart}" for mart in PEOPLE.values()),
+                 "--exclude", "test_type:singular", "--indirect-selection", "cautious"]
+    try:
+        outcome = dbt.run(["build", *selection, "--vars", f'{{"mps_min_group_size": {large_k}}}'], cfg)
+        assert outcome.success, outcome.failures
+        assert outcome.count("test", "fail", "error") == 0 and outcome.count("test", "pass") > 20
+        for kind, mart in PEOPLE.items():
+            below = dict(db.execute(
+                f"select borough_code, count(*) from intermediate.int_mps_crime_{kind}_categorised group by 1"
+                f" having count(*) < %s", (large_k,)).fetchall())
+            assert below, f"no borough below {large_k} {kind}: the test needs a larger k"
+            counted = db.execute(f"select coalesce(sum(excluded_row_count), 0)::int from"
+                                 f" quality.mps_crime_{kind}_exclusions where reason = 'borough_month_below_k'"
+                                 ).fetchone()[0]
+            assert counted == sum(below.values())
+            assert db.execute(f"select count(*) from marts.{mart} where borough_code = any(%s)",
+                              (list(below),)).fetchone()[0] == 0
+            smallest = db.execute(f"select min(n) from (select count(*) as n from marts.{mart} group by"
+                                  f" incident_month, borough_code, incident_category_code, category_group,"
+                                  f" is_knife_crime, ethnicity_group, sex, age_band, {kind[:-1]}_number,"
+                                  f" generalisation_level) as g").fetchone()[0]
+            assert smallest is None or smallest >= large_k
+    finally:
+        outcome = dbt.run(["build", *selection], cfg)
+        assert outcome.success, outcome.failures

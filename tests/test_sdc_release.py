@@ -37,8 +37,8 @@ def world(cfg, bootstrap, contracts, tmp_path_factory):
         superuser.execute("create schema release authorization safestats_dbt")
     paths = synthesise(*MONTHS, landing, scale=0.03)
     ingest_all(cfg, contracts, [p for p in paths if p.suffix in (".csv", ".xlsx")])
-    build_ok(cfg, "build", "--select", "+disclosure", "+marts.aggregates", "quality", "--exclude",
-             "test_type:singular", "--indirect-selection", "cautious")
+    build_ok(cfg, "build", "--select", "+disclosure", "+marts.aggregates", "+quality", "fct_crime_victims",
+             "fct_crime_perpetrators", "--exclude", "test_type:singular", "--indirect-selection", "cautious")
     return cfg
 
 
@@ -96,12 +96,19 @@ def test_las_records_are_generalised_to_k_and_a_month_below_it_is_held(world, db
         " select to_char(incident_month, 'YYYY-MM'), min(n) from groups group by 1").fetchall())
     assert {m: g.smallest_group_size for m, g in sizes.items()} == independent
     assert all(g.records_by_level and sum(g.records_by_level) > 0 for g in sizes.values())
-    # victims and perpetrators are measured over their declared quasi-identifiers too (reported, not enforced)
-    reported = {g.relation for g in checked.group_sizes if g.min_group_size is None}
-    assert reported == {"fct_crime_victims", "fct_crime_perpetrators"}
-    held = checked.reasons()
-    for month, g in sizes.items():
-        assert (month in held) == (g.smallest_group_size < 5)
+    # every declared mart is generalised to k, victims and perpetrators included; a borough and month below k
+    # is withheld, so every month reaches k for every reader and none is held for it
+    enforced = {g.relation for g in checked.group_sizes if g.min_group_size is not None}
+    assert enforced == {"fct_ambulance_violence_dispatches", "fct_crime_victims", "fct_crime_perpetrators"}
+    assert all(g.ok and g.smallest_group_size >= 5 for g in checked.group_sizes)
+    assert not any("smallest group" in r for reasons in checked.reasons().values() for r in reasons)
+    for relation, generalised in (("fct_ambulance_violence_dispatches", "int_las_dispatches_generalised"),
+                                  ("fct_crime_victims", "int_mps_crime_victims_generalised"),
+                                  ("fct_crime_perpetrators", "int_mps_crime_perpetrators_generalised")):
+        withheld = dict(dbt_conn.execute(
+            f"select to_char(incident_month, 'YYYY-MM'), count(*) filter (where is_withheld)"
+            f" from intermediate.{generalised} group by 1").fetchall())
+        assert {g.month: g.records_withheld for g in checked.group_sizes if g.relation == relation} == withheld
 
 
 def test_publishing_copies_passing_months_and_a_planted_leak_holds_its_month(world, dbt_conn):
@@ -300,13 +307,17 @@ def test_an_integer_programme_finds_nothing_on_the_release_and_the_planted_leak(
         " from marts.fct_ambulance_violence_dispatches as d left join marts.dim_geography as g"
         "   on g.geography_level = 'lsoa' and g.geography_code = d.lsoa_code and g.borough_code = d.borough_code"
         " where d.borough_code = %s and to_char(d.incident_month, 'YYYY-MM') = %s", (own, month)).fetchall()
-    assert len(records) == true.get((own, "all"), 0)
+    # the records of a borough and month below k are withheld from the mart; the exact borough core counts them
+    withheld = true.get((own, "all"), 0) - len(records)
+    assert withheld == 0 or (withheld == true.get((own, "all"), 0) < 5)
     if dbt_conn.execute("select to_regclass('marts.fct_borough_violence_core')").fetchone()[0]:
-        assert len(records) == dbt_conn.execute(   # the exact borough core says the same
+        assert true.get((own, "all"), 0) == dbt_conn.execute(   # the exact borough core says the same
             "select ambulance_violence_dispatch_count from marts.fct_borough_violence_core"
             " where borough_code = %s and to_char(incident_month, 'YYYY-MM') = %s", (own, month)).fetchone()[0]
 
     def could_be(ward, category, *, surely: bool) -> int:
+        if ward is None and category == "all":   # the exact borough core
+            return len(records) + withheld
         n = 0
         for record_ward, has_lsoa, record_category in records:
             if ward is None:   # the borough's cell: every record of the borough
@@ -318,7 +329,7 @@ def test_an_integer_programme_finds_nothing_on_the_release_and_the_planted_leak(
             else:
                 kind = record_category == category if record_category else not surely
             n += place and kind
-        return n
+        return n if surely else n + withheld   # a withheld record could be in any cell
 
     known = {}
     for c in cells:
@@ -339,3 +350,134 @@ def test_an_integer_programme_finds_nothing_on_the_release_and_the_planted_leak(
         weakened.append(c)
     findings, _ = lp_attack(weakened)
     assert findings, "the integer programme missed the planted leak"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The exact attacker over every agg_ relation of a month
+# ---------------------------------------------------------------------------------------------------------
+
+CORE = "agg_borough_violence_core_monthly"
+EXACT_RULE = '{"sdc_defaults": {"threshold": 0, "rounding_base": 1}, "sdc_datasets": {}}'
+
+
+def _true_cells(world, dbt_conn, found: dict, relation_names: list[str], month: str) -> dict[CellKey, int]:
+    """Every cell of the candidates as a rule that neither suppresses nor rounds would release it: the true
+    counts, on the same grid (compiled from the same models with the rule's vars overridden)."""
+    from dbt.cli.main import dbtRunner
+
+    project = str(world.project_dir)
+    result = dbtRunner().invoke([
+        "compile", "--select", *(f"candidate_{name}" for name in relation_names), "--vars", EXACT_RULE,
+        "--project-dir", project, "--profiles-dir", project, "--log-path", str(world.home / "logs"),
+        "--target-path", str(world.home / "target-exact"), "--quiet"])
+    assert result.success, result.exception
+    true = {}
+    for compiled in result.result.results:
+        if compiled.node.resource_type != "model":
+            continue   # the models' data tests, selected with them
+        name = compiled.node.alias
+        (column,) = found[name].count_columns
+        rows = dbt_conn.execute(
+            f"select geography_level, geography_code, borough_code, category_code, {column}, suppression"
+            f" from ({compiled.node.compiled_code}) as exact where to_char(incident_month, 'YYYY-MM') = %s",
+            (month,)).fetchall()
+        for level, code, borough, category, value, suppression in rows:
+            assert value is not None and suppression is None, (name, code, category)
+            true[CellKey(name, column, month, level, code, borough, category)] = value
+    return true
+
+
+def _core_cells(dbt_conn, core, cells: list[Cell], month: str, project_dir):
+    """The borough core's released counts as cells, each linked to the source cells it counts the same records
+    as (police violence: the street crimes' violence categories; knife crime: the recorded crimes' knife cell;
+    ambulance and A&E: the borough's all-categories cell)."""
+    import csv
+
+    with open(project_dir / "seeds" / "incident_categories.csv", newline="") as fh:
+        violence = {r["incident_category_code"] for r in csv.DictReader(fh) if r["is_violence"] == "true"}
+    by_key = {c.key: c for c in cells}
+
+    def source(relation, column, borough, category):
+        return CellKey(relation, column, month, "borough", borough, borough, category)
+
+    sources = {
+        "police_violence_count": lambda b: tuple(
+            k for k in by_key if k.relation == "agg_street_crimes_monthly" and k.geography_level == "borough"
+            and k.borough_code == b and k.category_code in violence),
+        "knife_crime_count": lambda b: (
+            source("agg_recorded_crimes_monthly", "recorded_crime_count", b, "knife_or_sharp_instrument"),),
+        "ambulance_violence_dispatch_count": lambda b: (source(
+            "agg_ambulance_violence_dispatches_monthly", "ambulance_violence_dispatch_count", b, "all"),),
+        "ed_assault_attendance_count": lambda b: (
+            source("agg_ed_assault_attendances_monthly", "ed_assault_attendance_count", b, "all"),),
+    }
+    core_cells, links = [], []
+    for column, linked_to in sources.items():
+        for borough, value in dbt_conn.execute(
+                f"select borough_code, {column} from disclosure.{CORE}"
+                f" where to_char(incident_month, 'YYYY-MM') = %s", (month,)).fetchall():
+            linked = linked_to(borough)
+            if not linked or not all(k in by_key for k in linked):
+                continue   # the source holds no such cell: nothing to link
+            key = CellKey(CORE, column, month, "borough", borough, borough, "all")
+            core_cells.append(Cell(key, value, None, False, None, core.rule))
+            links.append((key, linked))
+    return core_cells, links
+
+
+def test_an_integer_programme_over_every_aggregate_of_a_month(world, dbt_conn):
+    """Exact bounds (HiGHS) on every suppressed or rounded cell of every agg_ relation of a month at once (the
+    categories against their totals, wards against boroughs, boroughs against London, the borough core against
+    its sources): as an aggregate-only reader and as a mixed reader who knows every count of its own borough
+    exactly (more than its k-anonymised records tell); nothing beyond the rule on the release, and the leak
+    planted in a weakened release (borough and London totals of true counts) found in every relation."""
+    import time
+
+    from lp_attacker import lp_attack_by_component
+
+    from safestats.sdc.relations import read_cells, relations
+
+    started = time.monotonic()
+    month = MONTHS[1]
+    found = {r.name: r for r in relations(dbt_conn, "disclosure", world.project_dir)}
+    shaped = sorted(name for name, r in found.items() if r.shaped)
+    assert len(shaped) == 11 and CORE in found and not found[CORE].shaped
+    cells = [c for name in shaped for c in read_cells(dbt_conn, "disclosure", found[name], [month])]
+    core_cells, links = _core_cells(dbt_conn, found[CORE], cells, month, world.project_dir)
+    assert len(core_cells) > 4 * 30
+    cells += core_cells
+
+    findings, solved = lp_attack_by_component(cells, links=links)
+    assert [f.key.describe() for f in findings] == []
+    assert solved > 1_000
+    print(f"aggregate-only reader: {solved:,} programmes, {time.monotonic() - started:.0f} s")
+
+    true = _true_cells(world, dbt_conn, found, shaped, month)
+    assert set(true) == {c.key for c in cells if c.key.relation != CORE}   # the same grid
+    own = "E09000007"
+    known = {k: (v, v) for k, v in true.items() if k.borough_code == own and k.geography_level != "london"}
+    for key, linked in links:
+        if key.borough_code == own:
+            exact = sum(true[k] for k in linked)
+            known[key] = (exact, exact)
+    findings, _ = lp_attack_by_component(cells, known, links)
+    assert [f.key.describe() for f in findings] == []
+    print(f"mixed reader: {time.monotonic() - started:.0f} s")
+
+    weakened = [Cell(c.key, true[c.key], None, True, c.parent_category_code, c.rule)
+                if c.is_total and c.key.geography_level in ("borough", "london") and c.key in true else c
+                for c in cells]
+    # the borough core read off the weakened cells, as its model would
+    released = {c.key: c.released for c in weakened}
+    linked_to = dict(links)
+    weakened = [Cell(c.key, sum(released[k] or 0 for k in linked_to[c.key]), None, False, None, c.rule)
+                if c.key.relation == CORE else c for c in weakened]
+    findings, _ = lp_attack_by_component(   # the cells such a leak exposes: suppressed borough cells
+        weakened, links=links, targets=lambda c: c.released is None and c.key.geography_level == "borough")
+    leaked = {f.key.relation for f in findings}
+    with_suppressed = {c.key.relation for c in cells
+                       if c.released is None and c.key.geography_level == "borough" and c.suppression == "primary"}
+    assert with_suppressed and with_suppressed <= leaked, with_suppressed - leaked
+    elapsed = time.monotonic() - started
+    print(f"every agg_ relation of {month}: {len(cells):,} cells, {solved:,} programmes, {elapsed:.0f} s")
+    assert elapsed < 120

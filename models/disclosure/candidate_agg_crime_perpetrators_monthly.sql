@@ -1,3 +1,6 @@
 {{ config(alias='agg_crime_perpetrators_monthly') }}
 
-{{ sdc_monthly_aggregate('fct_crime_perpetrators', 'mps_crime_perpetrators', 'crime_perpetrator_count') }}
+-- every London record, those the record-level mart withholds for k-anonymity included
+{{ sdc_monthly_aggregate(
+    'int_mps_crime_perpetrators_categorised', 'mps_crime_perpetrators', 'crime_perpetrator_count'
+) }}

@@ -1,3 +1,4 @@
 {{ config(alias='agg_crime_victims_monthly') }}
 
-{{ sdc_monthly_aggregate('fct_crime_victims', 'mps_crime_victims', 'crime_victim_count') }}
+-- every London record, those the record-level mart withholds for k-anonymity included
+{{ sdc_monthly_aggregate('int_mps_crime_victims_categorised', 'mps_crime_victims', 'crime_victim_count') }}

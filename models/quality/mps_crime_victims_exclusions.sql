@@ -1,12 +1,17 @@
 -- MPS victim rows kept out of the London marts because they cannot be placed in a London borough,
--- counted per agency, month and reason, so that every staged row is either in the mart or counted here.
+-- or withheld because their borough and month holds fewer than k of them (k-anonymity), counted per agency,
+-- month and reason, so that every staged row is either in the mart or counted here.
 with
 
 suppressed_rows as (
     select * from {{ ref('mps_crime_victims') }}
 ),
 
-exclusions as (
+generalised as (
+    select * from {{ ref('int_mps_crime_victims_generalised') }}
+),
+
+outside_london as (
     select
         'mps_crime_victims' as dataset,
         agency,
@@ -16,6 +21,24 @@ exclusions as (
     from suppressed_rows
     where location_status != 'london'
     group by agency, recorded_month, location_status
+),
+
+withheld as (
+    select
+        'mps_crime_victims' as dataset,
+        agency,
+        incident_month as period_month,
+        'borough_month_below_k' as reason,
+        count(*) as excluded_row_count
+    from generalised
+    where is_withheld
+    group by agency, incident_month
+),
+
+exclusions as (
+    select * from outside_london
+    union all
+    select * from withheld
 )
 
 select * from exclusions

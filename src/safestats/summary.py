@@ -81,15 +81,16 @@ def release_tables(checked, published: list[str] | None) -> list[Table]:
             months.add_row(month, "published" if published is not None else "passes", "")
     parts = [head, months]
     if checked.group_sizes:
-        k = Table(title="Record-level marts: smallest group sharing every quasi-identifier (k); LAS records per"
-                        " generalisation level", show_header=True)
-        for col in ("relation", "month", "k", "minimum", *(f"L{i}" for i in range(anonymity.LAS_LEVELS))):
+        k = Table(title="Record-level marts: smallest group sharing every quasi-identifier (k); records per"
+                        " generalisation level and withheld (a borough and month below k)", show_header=True)
+        for col in ("relation", "month", "k", "minimum", *(f"L{i}" for i in range(anonymity.MAX_LEVELS)),
+                    "withheld"):
             k.add_column(col, justify="right")
         for g in checked.group_sizes:
             k.add_row(g.relation, g.month, str(g.smallest_group_size),
                       "-" if g.min_group_size is None else str(g.min_group_size),
                       *(f"{n:,}" for n in g.records_by_level),
-                      *([""] * (anonymity.LAS_LEVELS - len(g.records_by_level))))
+                      *([""] * (anonymity.MAX_LEVELS - len(g.records_by_level))), f"{g.records_withheld:,}")
         parts.append(k)
     return parts
 

@@ -3,7 +3,8 @@
 -- records (k-anonymity over all of them: area, week, time of day, call and incident category, age band
 -- and sex within the borough and month; docs/disclosure-control.md). The levels, finest first, are below;
 -- how a record is placed is macros/generalised_to_k.sql. A borough with fewer than k records in a month
--- stays below k: `safestats sdc check` holds that month.
+-- cannot reach k: its records are withheld (is_withheld), left out of the record-level mart and counted in
+-- quality.las_violence_dispatch_exclusions; the aggregates count them (they read the records before this).
 {%- set k = var('las_min_group_size') | int %}
 {#- level -> the released value of each quasi-identifier (null or 'withheld' where it is not released) -#}
 {%- set levels = [

@@ -1,53 +1,32 @@
--- One row per perpetrator of an MPS recorded crime placed in a London borough: broad ethnic group, sex and age
--- band, with the crime's incident category from the MPS recorded crime extract.
+-- One row per perpetrator of an MPS recorded crime placed in a London borough: as far as k-anonymity over every
+-- quasi-identifier allows (int_mps_crime_perpetrators_generalised), the perpetrator's number within the crime, the
+-- crime's incident category (or its group) and knife flag, and the perpetrator's broad ethnic group, sex and age
+-- band. The records of a borough and month with fewer than k in all are withheld (counted in
+-- quality.mps_crime_perpetrators_exclusions).
 with
 
 people as (
-    select * from {{ ref('mps_crime_perpetrators') }}
-),
-
-boroughs as (
-    select * from {{ ref('dim_boroughs') }}
-),
-
-recorded_crimes as (
-    select * from {{ ref('int_mps_recorded_crimes_categorised') }}
-),
-
-crime_categories as (
-    -- one category per crime (the latest row should the MPS ever send a crime twice)
-    select distinct on (crime_pseudo_id)
-        crime_pseudo_id,
-        incident_category_code,
-        is_knife_crime
-    from recorded_crimes
-    order by crime_pseudo_id asc, recorded_month desc, load_id desc, source_row_number desc
-),
-
-london_people as (
-    select * from people
-    where location_status = 'london'
+    select * from {{ ref('int_mps_crime_perpetrators_generalised') }}
 ),
 
 final as (
     select
-        london_people.crime_perpetrator_key,
-        london_people.crime_pseudo_id,
-        london_people.perpetrator_number,
-        london_people.recorded_month as incident_month,
-        london_people.agency,
-        london_people.borough_code,
-        boroughs.borough_name,
-        crime_categories.incident_category_code,
-        crime_categories.is_knife_crime,
-        london_people.ethnicity_group,
-        london_people.sex,
-        london_people.age_band
-    from london_people
-    inner join boroughs
-        on london_people.borough_code = boroughs.borough_code
-    left join crime_categories
-        on london_people.crime_pseudo_id = crime_categories.crime_pseudo_id
+        crime_perpetrator_key,
+        crime_pseudo_id,
+        perpetrator_number,
+        incident_month,
+        agency,
+        borough_code,
+        borough_name,
+        incident_category_code,
+        category_group,
+        is_knife_crime,
+        ethnicity_group,
+        sex,
+        age_band,
+        generalisation_level
+    from people
+    where not is_withheld
 )
 
 select * from final

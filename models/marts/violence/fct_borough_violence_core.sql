@@ -25,7 +25,8 @@ recorded_crimes as (
 ),
 
 ambulance_dispatches as (
-    select * from {{ ref('fct_ambulance_violence_dispatches') }}
+    -- every London dispatch, those the record-level mart withholds for k-anonymity included
+    select * from {{ ref('int_las_dispatches_categorised') }}
 ),
 
 ed_attendances as (
