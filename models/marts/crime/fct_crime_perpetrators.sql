@@ -12,7 +12,6 @@ people as (
 final as (
     select
         crime_perpetrator_key,
-        crime_pseudo_id,
         perpetrator_number,
         incident_month,
         agency,

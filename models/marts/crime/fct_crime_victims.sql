@@ -12,7 +12,6 @@ people as (
 final as (
     select
         crime_victim_key,
-        crime_pseudo_id,
         victim_number,
         incident_month,
         agency,
