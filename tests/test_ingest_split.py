@@ -89,9 +89,11 @@ def test_a_split_load_cut_short_is_cleared_by_the_next_ingest(tmp_path, empty_ra
     contract = next(c for c in contracts if c.dataset == "police_uk_street_crimes")
     with psycopg.connect(warehouse.loader_endpoint(cfg).conninfo(), autocommit=True) as dying:
         load_id = copy_load.reserve_load(dying, contract.dataset)
+        numbering = copy_load.draw_numbering(dying, contract.dataset, 1)
         with dying.transaction():
-            copy_load.start_numbering(dying, load_id, 1)
+            copy_load.number_rows(dying, contract.dataset, load_id, {dying.info.backend_pid: numbering})
             dying.execute("insert into raw.police_uk_street_crimes (crime_id, month) values ('orphan', '2024-01')")
+            copy_load.stop_numbering(dying, contract.dataset)
             dying.execute("insert into raw._pending_rejects values (%s, 2, 'x', '{}')", (load_id,))
         pid = dying.info.backend_pid
     # the coordinator's session is gone (its advisory lock with it, once its backend has exited): the next
@@ -110,6 +112,7 @@ def test_a_live_split_load_is_not_cleared(empty_raw, loader, contracts, cfg):
         load_id = copy_load.reserve_load(alive, "police_uk_street_crimes")
         assert copy_load.clear_abandoned(loader) == []
         copy_load.clear_load(alive, "police_uk_street_crimes", load_id)
+        copy_load.release(alive, "police_uk_street_crimes", load_id)
 
 
 def test_a_row_inserted_outside_a_load_is_refused(loader):

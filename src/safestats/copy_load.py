@@ -1,9 +1,11 @@
 """The rows of one extract into raw.<dataset>: COPY with the contract's checks, on one core or two.
 
-Row bookkeeping costs COPY almost nothing: raw.<dataset>'s `_load_id` and `_source_row_number` default
-to the loading session's own settings (`safestats.load_id`, and `safestats.row_numbers`, the oid of a
-temporary sequence started at the part's first row). Outside a load they are unset and an insert is
-refused. Two sessions can therefore each COPY half of a file at once, numbering their own rows.
+Row bookkeeping costs COPY almost nothing: for the load, raw.<dataset>'s `_load_id` defaults to a constant
+and `_source_row_number` to `nextval(<sequence>) - <constant>`, so row n of the file draws its number as
+it is read. A file loaded by one session sets these defaults inside its own transaction (nobody else sees
+them). A file split across two sessions numbers each half from a sequence of its own, chosen by the
+session's process id (`case pg_backend_pid() when ...`); those defaults are committed for the length of
+the load and dropped after it. Outside a load there is no default, and a row without them is refused.
 
 A file split across cores is written by two worker sessions that commit their halves under a reserved
 load id before the load itself exists: staging reads only rows of loads whose status is `loaded`, so
@@ -26,7 +28,8 @@ from safestats.sniff import FileFacts
 log = logging.getLogger(__name__)
 COPY_CHUNK = 1 << 20
 SPLIT_BYTES = 32 << 20        # files this large are split across two sessions
-ROW_NUMBERS = "safestats_row_numbers"
+SEQUENCES = ("row_seq", "row_seq_b")       # raw.<dataset>__<name>: one per session of a split file
+DATASET_LOCK = 2                            # advisory lock class: one split load per dataset at a time
 
 
 @dataclass(frozen=True)
@@ -62,17 +65,46 @@ class NotOneRecordPerLine(Exception):
     """PostgreSQL read a different number of records than the file has lines."""
 
 
-def start_numbering(conn, load_id: int, first_row: int) -> None:
-    """Inside the caller's transaction: rows inserted now belong to `load_id`, numbered from `first_row`."""
-    conn.execute(f"create temporary sequence if not exists {ROW_NUMBERS} minvalue 0")
-    conn.execute(f"select setval('pg_temp.{ROW_NUMBERS}', %s, false)", (first_row,))
-    conn.execute(f"select set_config('safestats.row_numbers', 'pg_temp.{ROW_NUMBERS}'::regclass::oid::text, true),"
-                 " set_config('safestats.load_id', %s, true)", (str(load_id),))
+@dataclass(frozen=True)
+class Numbering:
+    """Where one session's row numbers come from: rows drawn after `base` are numbered from `first_row`."""
+    sequence: str
+    base: int
+    first_row: int
+
+    @property
+    def expression(self) -> sql.Composable:
+        return sql.SQL("nextval({}::regclass) - {}").format(
+            sql.Literal(self.sequence), sql.Literal(self.base + 1 - self.first_row))
 
 
-def rows_numbered(conn, first_row: int) -> int:
-    last, called = conn.execute(f"select last_value, is_called from pg_temp.{ROW_NUMBERS}").fetchone()
-    return last - first_row + 1 if called else 0
+def draw_numbering(conn, dataset: str, first_row: int, which: int = 0) -> Numbering:
+    sequence = f"raw.{dataset}__{SEQUENCES[which]}"
+    return Numbering(sequence, conn.execute("select nextval(%s)", (sequence,)).fetchone()[0], first_row)
+
+
+def number_rows(conn, dataset: str, load_id: int, numberings: dict[int | None, Numbering]) -> None:
+    """Rows inserted from now belong to `load_id`, numbered by the numbering of the inserting session
+    (keyed by backend pid; a single numbering keyed None serves any session)."""
+    if list(numberings) == [None]:
+        row_number = numberings[None].expression
+    else:
+        row_number = sql.SQL("case pg_backend_pid() {} end").format(sql.SQL(" ").join(
+            sql.SQL("when {} then {}").format(sql.Literal(pid), n.expression) for pid, n in numberings.items()))
+    conn.execute(sql.SQL("alter table {} alter column _load_id set default {},"
+                         " alter column _source_row_number set default {}").format(
+        sql.Identifier("raw", dataset), sql.Literal(load_id), row_number))
+
+
+def stop_numbering(conn, dataset: str) -> None:
+    conn.execute(sql.SQL("alter table {} alter column _load_id drop default,"
+                         " alter column _source_row_number drop default").format(sql.Identifier("raw", dataset)))
+
+
+def rows_numbered(conn, numbering: Numbering) -> int:
+    """How many rows drew a number (only this load's sessions draw from its sequences)."""
+    return conn.execute(sql.SQL("select last_value - {} from {}").format(
+        sql.Literal(numbering.base), sql.SQL(numbering.sequence))).fetchone()[0]
 
 
 def copy_statement(table: sql.Composable, columns: list[str], facts: FileFacts, header: bool,
@@ -91,14 +123,13 @@ def stream(conn, stmt, data: memoryview) -> int:
 
 
 def copy_part(conn, part: Part, facts: FileFacts, columns: list[str], load_id: int, checks: Checks,
-              rejects: str) -> tuple[int, int, int]:
-    """In the caller's transaction: COPY one part keeping the valid rows; when some failed, COPY it again
-    into a scratch table to write those rows and their reasons to `rejects` (raw._rejects, or
-    raw._pending_rejects for a split file). Returns (read, loaded, rejected)."""
+              numbering: Numbering, rejects: str) -> tuple[int, int, int]:
+    """In the caller's transaction, with the rows numbered (`number_rows`): COPY one part keeping the valid
+    rows; when some failed, COPY it again into a scratch table to write those rows and their reasons to
+    `rejects` (raw._rejects, or raw._pending_rejects for a split file). Returns (read, loaded, rejected)."""
     table = sql.Identifier("raw", checks.contract.dataset)
-    start_numbering(conn, load_id, part.first_row)
     loaded = stream(conn, copy_statement(table, columns, facts, part.header, checks.valid), part.data)
-    read = rows_numbered(conn, part.first_row)
+    read = rows_numbered(conn, numbering)
     if read == loaded:
         return read, loaded, 0
     conn.execute(sql.SQL(
@@ -131,22 +162,32 @@ def copy_split(conn, parts: list[Part], facts: FileFacts, columns: list[str], lo
                checks: Checks) -> tuple[int, int, int]:
     """Each part COPYed by its own session at once, each committing under the reserved `load_id` (see the
     module's note). Returns the summed (read, loaded, rejected); on failure every part's rows are deleted."""
+    dataset = checks.contract.dataset
     outcomes: list = [None] * len(parts)
+    workers = [psycopg.connect(conn.info.dsn, password=conn.info.password) for _ in parts]
+    try:
+        numberings = [draw_numbering(conn, dataset, part.first_row, i) for i, part in enumerate(parts)]
+        with conn.transaction():
+            number_rows(conn, dataset, load_id, {w.info.backend_pid: n for w, n in zip(workers, numberings)})
 
-    def work(i: int) -> None:
-        try:
-            with psycopg.connect(conn.info.dsn, password=conn.info.password) as worker:
-                with worker.transaction():
-                    outcomes[i] = copy_part(worker, parts[i], facts, columns, load_id, checks,
+        def work(i: int) -> None:
+            try:
+                with workers[i].transaction():
+                    outcomes[i] = copy_part(workers[i], parts[i], facts, columns, load_id, checks, numberings[i],
                                             "raw._pending_rejects")
-        except BaseException as exc:  # noqa: BLE001 - handed to the coordinator below
-            outcomes[i] = exc
+            except BaseException as exc:  # noqa: BLE001 - handed to the coordinator below
+                outcomes[i] = exc
 
-    threads = [threading.Thread(target=work, args=(i,), name=f"copy-part-{i}") for i in range(len(parts))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+        threads = [threading.Thread(target=work, args=(i,), name=f"copy-part-{i}") for i in range(len(parts))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        with conn.transaction():
+            stop_numbering(conn, dataset)
+        for worker in workers:
+            worker.close()
     failed = next((o for o in outcomes if isinstance(o, BaseException)), None)
     if failed is not None:
         clear_load(conn, checks.contract.dataset, load_id)
@@ -155,7 +196,9 @@ def copy_split(conn, parts: list[Part], facts: FileFacts, columns: list[str], lo
 
 
 def reserve_load(conn, dataset: str) -> int:
-    """A load id for a split file, remembered until the load is recorded or cleared."""
+    """A load id for a split file, remembered until the load is recorded or cleared; the session holds
+    the dataset (one split load at a time: its row-number defaults are the table's) and the load id."""
+    conn.execute("select pg_advisory_lock(%s, hashtext(%s))", (DATASET_LOCK, dataset))
     with conn.transaction():
         load_id = conn.execute("select nextval(pg_get_serial_sequence('raw._loads', 'load_id'))").fetchone()[0]
         conn.execute("insert into raw._unfinished_loads (load_id, dataset) values (%s, %s)", (load_id, dataset))
@@ -181,8 +224,9 @@ def clear_load(conn, dataset: str, load_id: int) -> None:
         conn.execute("delete from raw._unfinished_loads where load_id = %s", (load_id,))
 
 
-def release(conn, load_id: int) -> None:
-    conn.execute("select pg_advisory_unlock(%s)", (load_id,))
+def release(conn, dataset: str, load_id: int) -> None:
+    conn.execute("select pg_advisory_unlock(%s), pg_advisory_unlock(%s, hashtext(%s))",
+                 (load_id, DATASET_LOCK, dataset))
 
 
 def clear_abandoned(conn) -> list[int]:
@@ -191,7 +235,7 @@ def clear_abandoned(conn) -> list[int]:
     for load_id, dataset in conn.execute("select load_id, dataset from raw._unfinished_loads").fetchall():
         if conn.execute("select pg_try_advisory_lock(%s)", (load_id,)).fetchone()[0]:
             clear_load(conn, dataset, load_id)
-            release(conn, load_id)
+            conn.execute("select pg_advisory_unlock(%s)", (load_id,))
             log.warning("cleared the unfinished split load %s of %s", load_id, dataset)
             cleared.append(load_id)
     return cleared

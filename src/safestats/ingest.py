@@ -230,7 +230,7 @@ def _load(conn, source: _Source, data: bytes, rec: Recognised, facts: FileFacts,
         raise
     finally:
         if split is not None:
-            copy_load.release(conn, split[0])
+            copy_load.release(conn, rec.contract.dataset, split[0])
 
 
 def _columns(facts: FileFacts, match) -> list[str]:
@@ -247,14 +247,14 @@ def _split_copy(conn, data: bytes, shape: FileShape, facts: FileFacts, match, ch
         counts = copy_load.copy_split(conn, copy_load.halves(data), facts, _columns(facts, match), load_id, checks)
     except psycopg.DataError as exc:
         log.info("%s: split COPY refused (%s); loading it whole", dataset, str(exc).splitlines()[0])
-        copy_load.release(conn, load_id)
+        copy_load.release(conn, dataset, load_id)
         return None
     except BaseException:
-        copy_load.release(conn, load_id)
+        copy_load.release(conn, dataset, load_id)
         raise
     if counts[0] != shape.data_lines:
         copy_load.clear_load(conn, dataset, load_id)
-        copy_load.release(conn, load_id)
+        copy_load.release(conn, dataset, load_id)
         return None
     return load_id, counts
 
@@ -305,8 +305,12 @@ def _copy_whole(conn, data: bytes, shape: FileShape, facts: FileFacts, match, lo
     as one clean CSV table of one record per line (then nothing of it is kept)."""
     try:
         with conn.transaction():
+            dataset = checks.contract.dataset
+            numbering = copy_load.draw_numbering(conn, dataset, 1)
+            copy_load.number_rows(conn, dataset, load_id, {None: numbering})
             counts = copy_load.copy_part(conn, Part(memoryview(data), 1, True), facts, _columns(facts, match),
-                                         load_id, checks, "raw._rejects")
+                                         load_id, checks, numbering, "raw._rejects")
+            copy_load.stop_numbering(conn, dataset)
             if counts[0] != shape.data_lines:
                 raise NotOneRecordPerLine()
         return counts
