@@ -125,8 +125,9 @@ def stream(conn, stmt, data: memoryview) -> int:
 def copy_part(conn, part: Part, facts: FileFacts, columns: list[str], load_id: int, checks: Checks,
               numbering: Numbering, rejects: str) -> tuple[int, int, int]:
     """In the caller's transaction, with the rows numbered (`number_rows`): COPY one part keeping the valid
-    rows; when some failed, COPY it again into a scratch table to write those rows and their reasons to
-    `rejects` (raw._rejects, or raw._pending_rejects for a split file). Returns (read, loaded, rejected)."""
+    rows; when some failed, COPY it again keeping only the failed rows (every row still draws its number
+    from the scratch table's identity) to write them and their reasons to `rejects` (raw._rejects, or
+    raw._pending_rejects for a split file). Returns (read, loaded, rejected)."""
     table = sql.Identifier("raw", checks.contract.dataset)
     loaded = stream(conn, copy_statement(table, columns, facts, part.header, checks.valid), part.data)
     read = rows_numbered(conn, numbering)
@@ -137,13 +138,16 @@ def copy_part(conn, part: Part, facts: FileFacts, columns: list[str], load_id: i
         " (start with {})) on commit drop").format(
         sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(c)) for c in columns),
         sql.Literal(part.first_row)))
-    again = stream(conn, copy_statement(sql.Identifier("_failed"), columns, facts, part.header), part.data)
+    failed = stream(conn, copy_statement(sql.Identifier("_failed"), columns, facts, part.header,
+                                         sql.SQL("not {}").format(checks.valid)), part.data)
+    again = conn.execute("select last_value - %s + 1 from pg_temp._failed__source_row_number_seq",
+                         (part.first_row,)).fetchone()[0]
     rejected = conn.execute(sql.SQL(
         "insert into {rejects} (load_id, source_row_number, reason, record)"
-        " select {load_id}, _source_row_number, {reason}, {record} from _failed where not {valid}").format(
-        rejects=sql.SQL(rejects), load_id=sql.Literal(load_id), reason=checks.reason, record=checks.record,
-        valid=checks.valid)).rowcount
-    if again != read or read != loaded + rejected:
+        " select {load_id}, _source_row_number, {reason}, {record} from _failed").format(
+        rejects=sql.SQL(rejects), load_id=sql.Literal(load_id), reason=checks.reason,
+        record=checks.record)).rowcount
+    if again != read or read != loaded + rejected or failed != rejected:
         raise RuntimeError(f"rows do not add up: read {read} then {again}, loaded {loaded}, rejected {rejected}")
     return read, loaded, rejected
 
