@@ -69,6 +69,21 @@ def test_a_text_column_keeps_a_null_spelling_as_text(superuser, spelling):
     assert one_column(superuser, "text", "  ", not_blank=True) == (False, "Value is blank")
 
 
+@pytest.mark.parametrize("value, present", [("", False), (None, False), ("   ", False), (" a", True),
+                                            ("a ", True), ("\t", True), (" \u00a0", True)])
+def test_a_required_text_is_blank_only_when_empty_or_spaces(superuser, value, present):
+    assert one_column(superuser, "text", value, not_blank=True) == (
+        (True, None) if present else (False, "Value is blank"))
+
+
+@pytest.mark.parametrize("value", ["2024-01", " 2024-01", "2024-01 ", "2024-02", "", None])
+def test_the_file_month_is_read_with_or_without_spaces(superuser, value):
+    contract = contract_of(ContractColumn(name="value", header="Month", type="month", not_blank=True),
+                           period_column="value")
+    valid, _ = check(superuser, contract, {"value": value}, period="2024-01")
+    assert valid == (value is not None and value.strip() == "2024-01")
+
+
 # ---------------------------------------------------------------------------------------------------------
 # integer and number
 # ---------------------------------------------------------------------------------------------------------

@@ -28,8 +28,14 @@ def rejects(conn, load_id):
 
 
 def leftovers(conn):
+    """What a load in progress keeps: reservations, pending rejects, row-number sequences and defaults."""
     return (conn.execute("select count(*) from raw._unfinished_loads").fetchone()[0],
-            conn.execute("select count(*) from raw._pending_rejects").fetchone()[0])
+            conn.execute("select count(*) from raw._pending_rejects").fetchone()[0],
+            conn.execute("select count(*) from pg_sequences where schemaname = 'raw'"
+                         " and sequencename like '%\\_\\_rows\\_%'").fetchone()[0],
+            conn.execute("select count(*) from pg_attrdef d join pg_attribute a on (a.attrelid, a.attnum)"
+                         " = (d.adrelid, d.adnum) where d.adrelid = 'raw.police_uk_street_crimes'::regclass"
+                         " and a.attname in ('_load_id', '_source_row_number')").fetchone()[0])
 
 
 @pytest.fixture
@@ -49,7 +55,7 @@ def test_a_split_file_loads_exactly_as_a_whole_one(tmp_path, empty_raw, loader, 
     assert loaded_rows(empty_raw, split.load_id) == expected_rows
     assert rejects(empty_raw, split.load_id) == expected_rejects
     assert all('Longitude "181"' in reason for _, reason in expected_rejects)
-    assert leftovers(empty_raw) == (0, 0)
+    assert leftovers(empty_raw) == (0, 0, 0, 0)
 
 
 def test_a_part_postgresql_refuses_leaves_nothing_and_the_file_is_read_carefully(
@@ -61,7 +67,7 @@ def test_a_part_postgresql_refuses_leaves_nothing_and_the_file_is_read_carefully
     assert (result.status, result.rows_read, result.rows_loaded, result.rows_rejected) == ("loaded", 2001, 1980, 21)
     assert rejects(empty_raw, result.load_id)[-1] == (2001, "row has 2 fields; the header has 12")
     assert empty_raw.execute("select count(*) from raw.police_uk_street_crimes").fetchone()[0] == 1980
-    assert leftovers(empty_raw) == (0, 0)
+    assert leftovers(empty_raw) == (0, 0, 0, 0)
 
 
 def test_nothing_of_a_split_file_is_visible_before_its_load_is_recorded(
@@ -89,20 +95,22 @@ def test_a_split_load_cut_short_is_cleared_by_the_next_ingest(tmp_path, empty_ra
     contract = next(c for c in contracts if c.dataset == "police_uk_street_crimes")
     with psycopg.connect(warehouse.loader_endpoint(cfg).conninfo(), autocommit=True) as dying:
         load_id = copy_load.reserve_load(dying, contract.dataset)
-        numbering = copy_load.draw_numbering(dying, contract.dataset, 1)
         with dying.transaction():
+            numbering = copy_load.create_numbering(dying, contract.dataset, load_id, 1)
             copy_load.number_rows(dying, contract.dataset, load_id, {dying.info.backend_pid: numbering})
+        with dying.transaction():
+            copy_load.start_numbering(dying, numbering)
             dying.execute("insert into raw.police_uk_street_crimes (crime_id, month) values ('orphan', '2024-01')")
-            copy_load.stop_numbering(dying, contract.dataset)
             dying.execute("insert into raw._pending_rejects values (%s, 2, 'x', '{}')", (load_id,))
         pid = dying.info.backend_pid
     # the coordinator's session is gone (its advisory lock with it, once its backend has exited): the next
     # ingest clears the reservation
     while empty_raw.execute("select count(*) from pg_stat_activity where pid = %s", (pid,)).fetchone()[0]:
         time.sleep(0.05)
+    assert leftovers(empty_raw) == (1, 1, 1, 2)
     ingest_landing(loader, tmp_path, contracts)
     assert empty_raw.execute("select count(*) from raw.police_uk_street_crimes").fetchone()[0] == 0
-    assert leftovers(empty_raw) == (0, 0)
+    assert leftovers(empty_raw) == (0, 0, 0, 0)
 
 
 def test_a_live_split_load_is_not_cleared(empty_raw, loader, contracts, cfg):

@@ -1,11 +1,14 @@
 """The rows of one extract into raw.<dataset>: COPY with the contract's checks, on one core or two.
 
 Row bookkeeping costs COPY almost nothing: for the load, raw.<dataset>'s `_load_id` defaults to a constant
-and `_source_row_number` to `nextval(<sequence>) - <constant>`, so row n of the file draws its number as
-it is read. A file loaded by one session sets these defaults inside its own transaction (nobody else sees
-them). A file split across two sessions numbers each half from a sequence of its own, chosen by the
-session's process id (`case pg_backend_pid() when ...`); those defaults are committed for the length of
-the load and dropped after it. Outside a load there is no default, and a row without them is refused.
+and `_source_row_number` to `nextval(<sequence>)`, so row n of the file draws its number as it is read.
+Each session of a load numbers its rows from a sequence of the load's own (`raw.<dataset>__rows_<load>_<part>`),
+drawn by that session alone and cached in it, so numbers are consecutive and cost no shared lock per row;
+the sequence is dropped with the load's defaults. A file loaded by one session sets the defaults and
+creates its sequence inside its own transaction (nobody else sees them). A file split across two sessions
+picks each session's sequence by its process id (`case pg_backend_pid() when ...`); those defaults are
+committed for the length of the load and dropped after it. Outside a load there is no default, and a row
+without them is refused.
 
 A file split across cores is written by two worker sessions that commit their halves under a reserved
 load id before the load itself exists: staging reads only rows of loads whose status is `loaded`, so
@@ -23,12 +26,13 @@ from psycopg import sql
 
 from safestats import validation
 from safestats.contracts import Contract
+from safestats.records import FileShape
 from safestats.sniff import FileFacts
 
 log = logging.getLogger(__name__)
 COPY_CHUNK = 1 << 20
 SPLIT_BYTES = 32 << 20        # files this large are split across two sessions
-SEQUENCES = ("row_seq", "row_seq_b")       # raw.<dataset>__<name>: one per session of a split file
+ROW_NUMBER_CACHE = 10_000                   # row numbers a session takes from its sequence at a time
 DATASET_LOCK = 2                            # advisory lock class: one split load per dataset at a time
 
 
@@ -67,20 +71,40 @@ class NotOneRecordPerLine(Exception):
 
 @dataclass(frozen=True)
 class Numbering:
-    """Where one session's row numbers come from: rows drawn after `base` are numbered from `first_row`."""
-    sequence: str
-    base: int
+    """One session's row numbers: a sequence of the load's own, starting at the part's first row."""
+    dataset: str
+    load_id: int
+    part: int
     first_row: int
 
     @property
+    def sequence(self) -> sql.Composable:
+        return sql.Identifier("raw", f"{self.dataset}__rows_{self.load_id}_{self.part}")
+
+    @property
     def expression(self) -> sql.Composable:
-        return sql.SQL("nextval({}::regclass) - {}").format(
-            sql.Literal(self.sequence), sql.Literal(self.base + 1 - self.first_row))
+        return sql.SQL("nextval({}::regclass)").format(sql.Literal(self.sequence.as_string(None)))
 
 
-def draw_numbering(conn, dataset: str, first_row: int, which: int = 0) -> Numbering:
-    sequence = f"raw.{dataset}__{SEQUENCES[which]}"
-    return Numbering(sequence, conn.execute("select nextval(%s)", (sequence,)).fetchone()[0], first_row)
+def create_numbering(conn, dataset: str, load_id: int, first_row: int, part: int = 0) -> Numbering:
+    """The sequence a session of the load numbers its rows from; its first value is the number before
+    the part's first row, drawn by the session itself (`start_numbering`)."""
+    numbering = Numbering(dataset, load_id, part, first_row)
+    conn.execute(sql.SQL("create sequence {} minvalue 0 start with {} cache {}").format(
+        numbering.sequence, sql.Literal(first_row - 1), sql.Literal(ROW_NUMBER_CACHE)))
+    return numbering
+
+
+def start_numbering(conn, numbering: Numbering) -> None:
+    """In the session that will number the rows, before its COPY: afterwards its `currval` tells how many
+    rows it read. The sequence is this session's alone, so its cached numbers run on without a gap."""
+    conn.execute(sql.SQL("select nextval({})").format(sql.Literal(numbering.sequence.as_string(None))))
+
+
+def rows_numbered(conn, numbering: Numbering) -> int:
+    """How many rows the session has numbered since `start_numbering`."""
+    return conn.execute(sql.SQL("select currval({}) - {}").format(
+        sql.Literal(numbering.sequence.as_string(None)), sql.Literal(numbering.first_row - 1))).fetchone()[0]
 
 
 def number_rows(conn, dataset: str, load_id: int, numberings: dict[int | None, Numbering]) -> None:
@@ -96,15 +120,27 @@ def number_rows(conn, dataset: str, load_id: int, numberings: dict[int | None, N
         sql.Identifier("raw", dataset), sql.Literal(load_id), row_number))
 
 
-def stop_numbering(conn, dataset: str) -> None:
+def stop_numbering(conn, dataset: str, numberings=()) -> None:
+    """The load's defaults dropped, then its sequences."""
     conn.execute(sql.SQL("alter table {} alter column _load_id drop default,"
                          " alter column _source_row_number drop default").format(sql.Identifier("raw", dataset)))
+    for numbering in numberings:
+        conn.execute(sql.SQL("drop sequence if exists {}").format(numbering.sequence))
 
 
-def rows_numbered(conn, numbering: Numbering) -> int:
-    """How many rows drew a number (only this load's sessions draw from its sequences)."""
-    return conn.execute(sql.SQL("select last_value - {} from {}").format(
-        sql.Literal(numbering.base), sql.SQL(numbering.sequence))).fetchone()[0]
+def drop_sequences(conn, dataset: str, load_id: int) -> None:
+    """Whatever numbering a load left (a crashed split load): its sequences, with any default naming them,
+    and the `_load_id` default when it is still this load's."""
+    table = sql.Identifier("raw", dataset)
+    for (name,) in conn.execute("select sequencename from pg_sequences where schemaname = 'raw'"
+                                " and sequencename like %s", (rf"{dataset}\_\_rows\_{load_id}\_%",)).fetchall():
+        conn.execute(sql.SQL("drop sequence if exists {} cascade").format(sql.Identifier("raw", name)))
+    load_default = conn.execute(
+        "select pg_get_expr(d.adbin, d.adrelid) from pg_attrdef d join pg_attribute a"
+        " on (a.attrelid, a.attnum) = (d.adrelid, d.adnum) where d.adrelid = %s::regclass and a.attname = '_load_id'",
+        (table.as_string(None),)).fetchone()
+    if load_default and load_default[0] == str(load_id):
+        conn.execute(sql.SQL("alter table {} alter column _load_id drop default").format(table))
 
 
 def copy_statement(table: sql.Composable, columns: list[str], facts: FileFacts, header: bool,
@@ -129,6 +165,7 @@ def copy_part(conn, part: Part, facts: FileFacts, columns: list[str], load_id: i
     from the scratch table's identity) to write them and their reasons to `rejects` (raw._rejects, or
     raw._pending_rejects for a split file). Returns (read, loaded, rejected)."""
     table = sql.Identifier("raw", checks.contract.dataset)
+    start_numbering(conn, numbering)
     loaded = stream(conn, copy_statement(table, columns, facts, part.header, checks.valid), part.data)
     read = rows_numbered(conn, numbering)
     if read == loaded:
@@ -152,14 +189,13 @@ def copy_part(conn, part: Part, facts: FileFacts, columns: list[str], load_id: i
     return read, loaded, rejected
 
 
-def halves(data: bytes) -> list[Part]:
+def halves(data: bytes, shape: FileShape) -> list[Part]:
     """The file cut at the line break nearest its middle (call only when every record is one line)."""
     view = memoryview(data)
-    cut = data.find(b"\n", len(data) // 2) + 1
-    if cut <= 0 or cut >= len(data):
+    if shape.middle <= 0 or shape.middle >= len(data):
         return [Part(view, 1, True)]
-    first_rows = data.count(b"\n", 0, cut) - 1          # the header line is not a row
-    return [Part(view[:cut], 1, True), Part(view[cut:], first_rows + 1, False)]
+    first_rows = shape.lines_before_middle - 1          # the header line is not a row
+    return [Part(view[:shape.middle], 1, True), Part(view[shape.middle:], first_rows + 1, False)]
 
 
 def copy_split(conn, parts: list[Part], facts: FileFacts, columns: list[str], load_id: int,
@@ -170,8 +206,8 @@ def copy_split(conn, parts: list[Part], facts: FileFacts, columns: list[str], lo
     outcomes: list = [None] * len(parts)
     workers = [psycopg.connect(conn.info.dsn, password=conn.info.password) for _ in parts]
     try:
-        numberings = [draw_numbering(conn, dataset, part.first_row, i) for i, part in enumerate(parts)]
         with conn.transaction():
+            numberings = [create_numbering(conn, dataset, load_id, part.first_row, i) for i, part in enumerate(parts)]
             number_rows(conn, dataset, load_id, {w.info.backend_pid: n for w, n in zip(workers, numberings)})
 
         def work(i: int) -> None:
@@ -190,6 +226,7 @@ def copy_split(conn, parts: list[Part], facts: FileFacts, columns: list[str], lo
     finally:
         with conn.transaction():
             stop_numbering(conn, dataset)
+            drop_sequences(conn, dataset, load_id)
         for worker in workers:
             worker.close()
     failed = next((o for o in outcomes if isinstance(o, BaseException)), None)
@@ -226,6 +263,7 @@ def clear_load(conn, dataset: str, load_id: int) -> None:
                      (load_id,))
         conn.execute("delete from raw._pending_rejects where load_id = %s", (load_id,))
         conn.execute("delete from raw._unfinished_loads where load_id = %s", (load_id,))
+        drop_sequences(conn, dataset, load_id)
 
 
 def release(conn, dataset: str, load_id: int) -> None:

@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import tempfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -125,7 +126,7 @@ def ingest_file(conn: psycopg.Connection, path: Path, contracts: list[Contract],
         if shown != name:
             raise Quarantine(f"{shown}: the file's name is not valid UTF-8 text; rename it")
         arrived = path.read_bytes()          # read once: checksummed here, loaded below
-        sha = hashlib.sha256(arrived).hexdigest()
+        sha, arrived_shape = _checksum_and_shape(arrived)
         previous = _previous_load(conn, sha, retry_quarantined)
         if previous is not None:
             load_id, status, error = previous
@@ -151,8 +152,10 @@ def ingest_file(conn: psycopg.Connection, path: Path, contracts: list[Contract],
                 raise Quarantine(f"{name}: header does not match the {recognised.contract.dataset} contract: "
                                  + "; ".join(problems) + f" (header: {', '.join(facts.header)})")
             source = _Source(name, recorded_as or printable(str(path)), data_path, form)
-            _load(conn, source, arrived if data_path == path else data_path.read_bytes(), recognised, facts,
-                  match, result)
+            if data_path == path:
+                _load(conn, source, arrived, recognised, facts, match, result, arrived_shape)
+            else:
+                _load(conn, source, data_path.read_bytes(), recognised, facts, match, result)
         result.status = "loaded"
         return result
     except (Quarantine, UnreadableFile) as exc:
@@ -171,6 +174,15 @@ def ingest_file(conn: psycopg.Connection, path: Path, contracts: list[Contract],
         log.exception("could not record the quarantine of %s", shown)
     log.warning("quarantined %s", result.message)
     return result
+
+
+def _checksum_and_shape(data: bytes) -> tuple[str, Future]:
+    """The file's SHA-256, and its shape (`shape_of`) worked out at the same time: hashing lets go of the
+    interpreter, counting lines does not. The shape is a future: a failure in it is raised where it is used."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="shape") as pool:
+        shape = pool.submit(shape_of, data)
+        sha = hashlib.sha256(data).hexdigest()
+    return sha, shape
 
 
 def _readable_form(path: Path, contract: Contract, scratch: Path, result: FileResult) -> tuple[Path, str | None]:
@@ -211,9 +223,10 @@ def _month_start(period: str | None) -> date | None:
 
 
 def _load(conn, source: _Source, data: bytes, rec: Recognised, facts: FileFacts, match,
-          result: FileResult) -> None:
-    """Load `data` (the bytes of `source.data`) as the file `source.name`: visible all at once, or not at all."""
-    shape = shape_of(data)
+          result: FileResult, shape: Future | None = None) -> None:
+    """Load `data` (the bytes of `source.data`) as the file `source.name`: visible all at once, or not at all.
+    `shape` is `shape_of(data)` when it is already under way."""
+    shape = shape.result() if shape is not None else shape_of(data)
     facts = replace(facts, encoding=_encoding_of(data, facts.encoding))
     checks = Checks(rec.contract, set(match.positions), rec.period)
     # PostgreSQL's CSV parser is trusted with the file only when its quotes are strict CSV, it has no
@@ -244,7 +257,8 @@ def _split_copy(conn, data: bytes, shape: FileShape, facts: FileFacts, match, ch
     dataset = checks.contract.dataset
     load_id = copy_load.reserve_load(conn, dataset)
     try:
-        counts = copy_load.copy_split(conn, copy_load.halves(data), facts, _columns(facts, match), load_id, checks)
+        counts = copy_load.copy_split(conn, copy_load.halves(data, shape), facts, _columns(facts, match), load_id,
+                                      checks)
     except psycopg.DataError as exc:
         log.info("%s: split COPY refused (%s); loading it whole", dataset, str(exc).splitlines()[0])
         copy_load.release(conn, dataset, load_id)
@@ -306,11 +320,11 @@ def _copy_whole(conn, data: bytes, shape: FileShape, facts: FileFacts, match, lo
     try:
         with conn.transaction():
             dataset = checks.contract.dataset
-            numbering = copy_load.draw_numbering(conn, dataset, 1)
+            numbering = copy_load.create_numbering(conn, dataset, load_id, 1)
             copy_load.number_rows(conn, dataset, load_id, {None: numbering})
             counts = copy_load.copy_part(conn, Part(memoryview(data), 1, True), facts, _columns(facts, match),
                                          load_id, checks, numbering, "raw._rejects")
-            copy_load.stop_numbering(conn, dataset)
+            copy_load.stop_numbering(conn, dataset, [numbering])
             if counts[0] != shape.data_lines:
                 raise NotOneRecordPerLine()
         return counts

@@ -26,27 +26,35 @@ MAX_RECORD_LINES = 50   # a quoted field may span at most this many lines before
 class FileShape:
     data_lines: int        # physical lines after the header (blank lines included)
     quotes_ok: bool        # every quote sits where strict CSV allows it, and no quoted field spans lines
+    middle: int = 0        # the offset just after the first LF at or past the middle of the file (0: none)
+    lines_before_middle: int = 0   # physical lines before `middle`, the header included
 
 
-def _line_breaks(data: bytes) -> int | None:
-    """How many line breaks, when the file uses one kind (LF, CRLF or CR); None when it mixes them."""
-    lf, cr = data.count(b"\n"), (data.count(b"\r") if b"\r" in data else 0)
-    if not cr or not lf:
-        return lf or cr
-    return lf if lf == cr == data.count(b"\r\n") else None
+def _line_breaks(data: bytes, middle: int) -> tuple[int, int] | None:
+    """How many line breaks, and how many of them fall before `middle`, when the file uses one kind (LF,
+    CRLF or CR); None when it mixes them."""
+    lf_before = data.count(b"\n", 0, middle)
+    lf = lf_before + data.count(b"\n", middle)
+    cr = data.count(b"\r") if b"\r" in data else 0
+    if not cr:
+        return lf, lf_before
+    if not lf:
+        return cr, data.count(b"\r", 0, middle)
+    return (lf, lf_before) if lf == cr == data.count(b"\r\n") else None
 
 
 def shape_of(data: bytes) -> FileShape:
     """Count the lines and check the quotes of the lines that have any: C-speed work, a small fraction
     of what loading the file costs."""
-    breaks = _line_breaks(data)
+    middle = data.find(b"\n", len(data) // 2) + 1
+    breaks = _line_breaks(data, middle)
     if breaks is None:
         return FileShape(len(split_lines(data)) - 1, False)
-    lines = breaks + (0 if data.endswith((b"\n", b"\r")) else 1)
+    lines = breaks[0] + (0 if data.endswith((b"\n", b"\r")) else 1)
     quotes_ok = b'"' not in data or all(
         STRICT_LINE.fullmatch(line.rstrip(b"\r")) for line in data.split(b"\n" if b"\n" in data else b"\r")
         if b'"' in line)
-    return FileShape(lines - 1, quotes_ok)
+    return FileShape(lines - 1, quotes_ok, middle, breaks[1] if middle else 0)
 
 
 def split_lines(data: bytes) -> list[bytes]:

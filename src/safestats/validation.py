@@ -34,6 +34,12 @@ def _text_blank(v: sql.Composable) -> sql.Composable:
     return sql.SQL("coalesce(btrim({}), '') = ''").format(v)
 
 
+def _text_present(v: sql.Composable) -> sql.Composable:
+    """`not` blank text (NULL for NULL): trims only a value that starts with a space, so most values are
+    never copied."""
+    return sql.SQL("({v} <> '' and (not starts_with({v}, ' ') or btrim({v}) <> ''))").format(v=v)
+
+
 def _blank(col: ContractColumn, v: sql.Composable) -> sql.Composable:
     """Blank: a typed column's null spellings (N/A, NULL, ...) are blank too; a text column keeps its text."""
     return _text_blank(v) if col.type == "text" else sql.SQL("raw.is_blank({})").format(v)
@@ -52,8 +58,8 @@ def _month_range(period: str) -> tuple[sql.Composable, sql.Composable]:
 
 def _valid_value(col: ContractColumn, v: sql.Composable, period: str | None) -> sql.Composable | None:
     """A boolean, true for a present value of the right type; false or NULL otherwise (blanks included)."""
-    if col.type == "month" and period:
-        return sql.SQL("btrim({}) = {}").format(v, sql.Literal(period))
+    if col.type == "month" and period:   # the plain comparison first: it needs no copy of the value
+        return sql.SQL("({v} = {p} or btrim({v}) = {p})").format(v=v, p=sql.Literal(period))
     if col.type in UK_BOX:  # each coordinate on its own in the box's band: both in it = the point in the box
         return sql.SQL("{} @> {}").format(_band(col.type), _read(col, v))
     if col.type == "excel_date" and period:
@@ -147,8 +153,7 @@ def row_is_valid(contract: Contract, present: set[str], period: str | None) -> s
         v = sql.Identifier(col.name)
         valid = _valid_value(col, v, col_period)
         if col.not_blank:
-            # `<>` rather than `not ... =`: COPY ... WHERE does not plan a negated operator (PostgreSQL 16).
-            terms.append(sql.SQL("coalesce(btrim({}), '') <> ''").format(v) if valid is None else valid)
+            terms.append(_text_present(v) if valid is None else valid)
         elif valid is not None:
             # the value first: most rows hold one, and `or` stops at the first true
             terms.append(sql.SQL("({} or {})").format(valid, _blank(col, v)))

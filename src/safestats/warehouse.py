@@ -9,7 +9,7 @@ from importlib.resources import files
 import psycopg
 from psycopg import sql
 
-from safestats import copy_load, credentials, database
+from safestats import credentials, database
 from safestats.config import Settings, settings
 from safestats.contracts import Contract, load_contracts
 
@@ -68,14 +68,12 @@ def ensure_raw_table(conn: psycopg.Connection, contract: Contract) -> None:
     # Loads append in load order, so a BRIN index finds a load's rows at almost no cost to COPY.
     conn.execute(sql.SQL("create index if not exists {} on {} using brin (_load_id)").format(
         sql.Identifier(f"{contract.dataset}__load_id"), table))
-    # A load numbers its rows from these sequences (copy_load.py); outside a load the columns have no
-    # default, so a row without them is refused.
-    for name in copy_load.SEQUENCES:
-        conn.execute(sql.SQL("create sequence if not exists {}").format(
-            sql.Identifier("raw", f"{contract.dataset}__{name}")))
     conn.execute(sql.SQL("alter table {} alter column _load_id drop default,"
                          " alter column _source_row_number drop default,"
                          " alter column _loaded_at set default now()").format(table))
+    # A load numbers its rows from sequences of its own (copy_load.py); these served every load once.
+    for name in ("row_seq", "row_seq_b"):
+        conn.execute(sql.SQL("drop sequence if exists {}").format(sql.Identifier("raw", f"{contract.dataset}__{name}")))
 
 
 def role_endpoint(role: str, cfg: Settings | None = None, bootstrap: database.Endpoint | None = None):
