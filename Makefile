@@ -8,7 +8,7 @@ SUPERSET_VENV  := .venv-superset
 SUPERSET_STAMP := $(SUPERSET_VENV)/.installed
 SUPERSET_PKGS  := apache-superset==6.1.0 rich cachetools flask-caching==2.3.1 psycopg2-binary gunicorn
 
-.PHONY: install superset-install browser demo test lint bench clean
+.PHONY: install superset-install browser demo test test-fast lint bench clean
 
 install: $(STAMP)
 
@@ -41,6 +41,10 @@ lint: install
 
 test: install superset-install browser lint
 	$(BIN)/pytest
+
+# The tests that start no server (contracts, policy compilation, synthesis, CLI messages): seconds, not minutes.
+test-fast: install
+	$(BIN)/pytest -m "not server" -q
 
 bench: install browser
 	$(BIN)/safestats bench

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from safestats import database, warehouse
-from safestats.config import settings
+from safestats.config import PROJECT_DIR, settings
 from safestats.contracts import load_contracts
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
@@ -20,6 +20,17 @@ REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 # Prefect: no analytics, and quiet (its console handler outlives pytest's captured output).
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+
+# A test that uses one of these fixtures (directly or through another) needs the embedded PostgreSQL and is
+# marked `server`; `make test-fast` runs the others.
+SERVER_FIXTURES = {"cfg", "bootstrap", "superuser", "loader", "superset", "browser"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.server)
 
 
 @pytest.fixture(scope="session")
@@ -46,8 +57,9 @@ def bootstrap(cfg) -> database.Endpoint:
 
 
 @pytest.fixture(scope="session")
-def contracts(cfg):
-    return load_contracts(cfg.project_dir / "models")
+def contracts():
+    """The extract contracts as the project declares them (parsing them needs no server)."""
+    return load_contracts(PROJECT_DIR / "models")
 
 
 @pytest.fixture

@@ -21,10 +21,7 @@ from pathlib import Path
 import psycopg
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from psycopg import sql
-from test_access_attacks import (
+from access_oracle import (
     check_matrix,
     load_synthetic_data,
     managed_roles,
@@ -32,6 +29,9 @@ from test_access_attacks import (
     real_changes,
     restore_access,
 )
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from psycopg import sql
 
 from safestats import credentials, warehouse
 from safestats.policies.agreements import load_agreements
