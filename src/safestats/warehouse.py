@@ -1,8 +1,6 @@
 """Set up the warehouse's fixed structure: service roles, schemas, the pseudonymisation key, raw tables."""
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 from importlib.resources import files
 
@@ -28,11 +26,6 @@ def hmac_pads(key: bytes) -> tuple[bytes, bytes]:
     """HMAC-SHA256's inner and outer pads, so PostgreSQL can compute the HMAC with sha256() alone."""
     block = key.ljust(64, b"\0")
     return bytes(b ^ 0x36 for b in block), bytes(b ^ 0x5C for b in block)
-
-
-def pseudonymise(value: str, key: bytes) -> str:
-    """The reference implementation of the dbt `pseudonymise` macro."""
-    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
 
 
 def setup(cfg: Settings | None = None) -> database.Endpoint:
