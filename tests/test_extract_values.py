@@ -171,6 +171,32 @@ def test_a_single_coordinate_column_is_checked_against_its_band(superuser):
         False, 'Longitude "51.5" is not a longitude between -8.7 and 1.8')
 
 
+def test_the_cheap_coordinate_test_never_accepts_what_the_exact_one_refuses(superuser):
+    """The COPY's fast test (`_plainly_in_band`) must imply the band check on the number as staging reads it,
+    over every spelling of a few characters a file could hold near a band's edges."""
+    import itertools
+    import random
+
+    rng = random.Random(7)
+    alphabet = "0123456789.-+eExXnN _,"
+    values = {"".join(rng.choice(alphabet) for _ in range(rng.randint(1, 7))) for _ in range(20_000)}
+    for kind, (low, high) in validation.UK_BOX.items():
+        for edge in (low, high):
+            base = f"{int(edge)}." if edge >= 0 else f"-{int(-edge)}."
+            values |= {base + "".join(t) for n in range(3) for t in itertools.product("0589e-", repeat=n)}
+    values |= {"-0.1e9", "0.5E3", "51.5e1", "-7.99", "-8.", "1.9", "60.5", "49.9", "0x1", " -0.1", "-0.1 "}
+    for kind in validation.UK_BOX:
+        v = sql.Identifier("v")
+        wrong = superuser.execute(sql.SQL(
+            "select array_agg(v) from unnest({values}::text[]) as t(v) where {fast} and not coalesce({exact}, false)"
+        ).format(values=sql.Literal(sorted(values)), fast=validation._plainly_in_band(kind, v),
+                 exact=sql.SQL("{} @> raw.extract_number({})").format(validation._band(kind), v))).fetchone()[0]
+        assert wrong is None, f"{kind}: the fast test accepts {wrong[:10]}"
+        taken = superuser.execute(sql.SQL("select {}").format(validation._plainly_in_band(kind, sql.Literal(
+            "-0.1234" if kind == "longitude" else "51.5012")))).fetchone()[0]
+        assert taken, f"{kind}: an ordinary coordinate misses the fast test"
+
+
 # ---------------------------------------------------------------------------------------------------------
 # dates, day first whatever the DateStyle; excel dates; the future
 # ---------------------------------------------------------------------------------------------------------

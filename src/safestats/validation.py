@@ -50,6 +50,19 @@ def _band(kind: str) -> sql.Composable:
     return sql.SQL("numrange({}, {}, '[]')").format(sql.Literal(low), sql.Literal(high))
 
 
+def _plainly_in_band(kind: str, v: sql.Composable) -> sql.Composable:
+    """A cheap test that implies `band @> raw.extract_number(v)`: the value is written as an optional minus,
+    a whole part whose every value lies in the band, a point and digits (no exponent: it is a float8 without
+    an `e`), so the whole part alone places it. Most coordinates pass here without being converted.
+    (Its LIKE patterns hold `%`: run the SQL it is part of without query parameters, as COPY is.)"""
+    low, high = UK_BOX[kind]
+    prefixes = [f"{k}." for k in range(0, int(high) + 1) if k >= low and k + 1 <= high]
+    prefixes += [f"-{k}." for k in range(0, int(-low) + 1) if -(k + 1) >= low and -k <= high]
+    return sql.SQL("({v} like any ({patterns}) and strpos({v}, 'e') = 0 and strpos({v}, 'E') = 0"
+                   " and pg_input_is_valid({v}, 'float8'))").format(
+        v=v, patterns=sql.SQL("{}::text[]").format(sql.Literal([p + "%" for p in prefixes])))
+
+
 def _month_range(period: str) -> tuple[sql.Composable, sql.Composable]:
     year, month = int(period[:4]), int(period[5:7])
     following = f"{year + month // 12:04d}-{month % 12 + 1:02d}-01"
@@ -61,7 +74,7 @@ def _valid_value(col: ContractColumn, v: sql.Composable, period: str | None) -> 
     if col.type == "month" and period:   # the plain comparison first: it needs no copy of the value
         return sql.SQL("({v} = {p} or btrim({v}) = {p})").format(v=v, p=sql.Literal(period))
     if col.type in UK_BOX:  # each coordinate on its own in the box's band: both in it = the point in the box
-        return sql.SQL("{} @> {}").format(_band(col.type), _read(col, v))
+        return sql.SQL("({} or {} @> {})").format(_plainly_in_band(col.type, v), _band(col.type), _read(col, v))
     if col.type == "excel_date" and period:
         start, following = _month_range(period)
         return sql.SQL("daterange({s}::date, greatest({s}::date, least({f}::date, current_date + 1))) @> {read}"
