@@ -354,7 +354,8 @@ def parser() -> argparse.ArgumentParser:
     dsn.add_argument("--user", required=True)
     dsn.set_defaults(func=cmd_dev_dsn)
 
-    demo = sub.add_parser("demo", help="everything up with a year of synthetic police data")
+    demo = sub.add_parser("demo", help="everything up with a year of synthetic extracts of every dataset, "
+                          "Superset serving")
     demo.add_argument("--months", type=int, default=12)
     demo.add_argument("--scale", type=float, default=1.0)
     demo.set_defaults(func=cmd_demo)
@@ -379,7 +380,8 @@ def parser() -> argparse.ArgumentParser:
     users.add_argument("action", choices=["demo-logins"])
     users.set_defaults(func=cmd_users)
 
-    bench = sub.add_parser("bench", help="ingest speed against psql \\copy of the same file")
+    bench = sub.add_parser("bench", help="ingest speed against psql \\copy of the same file, then Superset "
+                           "dashboard load and chart-data times")
     bench.add_argument("--rows", type=int, default=1_000_000)
     bench.add_argument("--repeats", type=int, default=3)
     bench.set_defaults(func=cmd_bench)
