@@ -5,6 +5,8 @@ import csv
 import io
 from pathlib import Path
 
+from safestats import dbt
+
 STREET_HEADER = ["Crime ID", "Month", "Reported by", "Falls within", "Longitude", "Latitude", "Location",
                  "LSOA code", "LSOA name", "Crime type", "Last outcome category", "Context"]
 
@@ -33,3 +35,11 @@ def write_csv(path: Path, header: list[str], rows: list[list[str]], *, encoding:
 def data_rows(path: Path, encoding: str = "utf-8-sig") -> int:
     with path.open(encoding=encoding, newline="") as fh:
         return sum(1 for row in csv.reader(fh) if row) - 1
+
+
+def build_ok(cfg, *args):
+    """`dbt build` (or the dbt command given) succeeded, with no failing or erroring test."""
+    outcome = dbt.run(list(args), cfg) if args else dbt.build(cfg)
+    assert outcome.success, outcome.failures
+    assert outcome.count("test", "fail", "error") == 0
+    return outcome

@@ -29,3 +29,5 @@ def test_refresh_of_a_missing_landing_folder_is_one_clear_line(cfg, tmp_path):
     out = safestats("refresh", "--landing", str(tmp_path / "nowhere"))
     assert out.returncode != 0
     assert "nowhere" in out.stderr and "does not exist" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert "Traceback" not in out.stderr + out.stdout

@@ -9,9 +9,9 @@ from datetime import date, timedelta
 import psycopg
 import pytest
 from dateutil.easter import easter
-from helpers import STREET_HEADER, street_row, write_csv
+from helpers import STREET_HEADER, build_ok, street_row, write_csv
 
-from safestats import dbt, warehouse
+from safestats import warehouse
 from safestats.ingest import ingest_file
 
 LOOKUP = "lookups/DERIVED_London_LSOA11_to_WD19_to_LAD19.csv"
@@ -50,13 +50,6 @@ KNOWN_BANK_HOLIDAYS = {
     2012: ["2012-01-02", "2012-04-06", "2012-04-09", "2012-05-07", "2012-06-04", "2012-06-05",
            "2012-08-27", "2012-12-25", "2012-12-26"],
 }
-
-
-def build_ok(cfg, *args):
-    outcome = dbt.run(list(args), cfg) if args else dbt.build(cfg)
-    assert outcome.success, outcome.failures
-    assert outcome.count("test", "fail", "error") == 0
-    return outcome
 
 
 def lookup_row(lsoa, lsoa_name, ward, ward_name, lad="E09000007", lad_name="Camden"):

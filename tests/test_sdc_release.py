@@ -9,6 +9,7 @@ from collections import defaultdict
 import psycopg
 import pytest
 from fire_transport import ingest_all, truncate_raw
+from helpers import build_ok
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -19,12 +20,6 @@ from safestats.synth import synthesise
 
 MONTHS = ("2025-03", "2025-04")
 LAS_K_FOR_PUBLISHING = '{"las_min_group_size": 1}'
-
-
-def build_ok(cfg, *args):
-    outcome = dbt.run(list(args), cfg)
-    assert outcome.success, outcome.failures
-    return outcome
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import shutil
 from hashlib import sha256
 
 import pytest
-from helpers import STREET_HEADER, street_row, write_csv
+from helpers import STREET_HEADER, build_ok, street_row, write_csv
 
 from safestats import dbt
 from safestats.ingest import ingest_file
@@ -18,13 +18,6 @@ OUTCOMES_HEADER = ["Crime ID", "Month", "Reported by", "Falls within", "Longitud
 def outcome_row(crime_id, month, outcome):
     return [crime_id, month, "City of London Police", "City of London Police", "-0.09", "51.51",
             "On or near Wood Street", "E01000001", "City of London 001A", outcome]
-
-
-def build_ok(cfg):
-    outcome = dbt.build(cfg)
-    assert outcome.success, outcome.failures
-    assert outcome.count("test", "fail", "error") == 0
-    return outcome
 
 
 def the_key(conn) -> bytes:
@@ -130,7 +123,22 @@ def test_real_files_build_into_london_marts(cfg, realdata, empty_raw, loader, co
 
 
 def test_dbt_docs_generate(cfg):
+    """The docs site's catalog describes the built warehouse: every mart with its columns, each documented."""
+    import json
+
     assert dbt.run(["docs", "generate"], cfg).success
+    target = cfg.home / "target"
+    catalog = json.loads((target / "catalog.json").read_text())
+    manifest = json.loads((target / "manifest.json").read_text())
+    marts = {k: n for k, n in manifest["nodes"].items() if n["resource_type"] == "model" and n["schema"] == "marts"}
+    assert len(marts) >= 10
+    undescribed = [n["name"] for n in marts.values() if not n["description"].strip()]
+    assert not undescribed, f"marts without a description: {undescribed}"
+    built = {k for k in catalog["nodes"]}
+    missing = sorted(n["name"] for k, n in marts.items() if k not in built)
+    assert not missing, f"marts the catalog does not describe (not built?): {missing}"
+    for key in marts:
+        assert catalog["nodes"][key]["columns"], f"{key}: no columns in the catalog"
 
 
 def test_row_conservation_tests_catch_a_lost_or_stray_row(cfg, empty_raw, loader, contracts, land):
