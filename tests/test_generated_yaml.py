@@ -1,6 +1,7 @@
 """The generated dbt YAML is what its declarations make (src/safestats/generate.py). No database, no server."""
 from __future__ import annotations
 
+import difflib
 import re
 
 import pytest
@@ -15,9 +16,13 @@ def test_generated_file_is_up_to_date(rel):
     expected = generate.generated(PROJECT_DIR)[rel]
     path = PROJECT_DIR / rel
     assert path.is_file(), f"{rel} is missing: run `{generate.COMMAND}` and commit it"
-    assert path.read_text() == expected, (
-        f"{rel} is stale (edited by hand, or its declaration changed without regenerating): "
-        f"run `{generate.COMMAND}` (or `python -m safestats.generate`) and commit the result")
+    committed = path.read_text()
+    if committed != expected:
+        diff = list(difflib.unified_diff(committed.splitlines(), expected.splitlines(), f"{rel} (committed)",
+                                         f"{rel} (generated)", lineterm="", n=1))
+        pytest.fail(f"{rel} is stale (edited by hand, or its declaration changed without regenerating): run "
+                    f"`{generate.COMMAND}` (or `python -m safestats.generate`) and commit the result.\n"
+                    + "\n".join(diff[:30]) + ("\n..." if len(diff) > 30 else ""), pytrace=False)
 
 
 @pytest.mark.parametrize("rel", sorted(generate.generated(PROJECT_DIR)))

@@ -208,6 +208,8 @@ def cmd_dev_generate(args) -> int:
         stale = generate.stale()
         for rel in stale:
             err.print(f"[red]stale:[/] {rel} (run `{generate.COMMAND}`)")
+        if not stale:
+            console.print("every generated file is up to date")
         return 1 if stale else 0
     written = generate.write()
     for rel in written:

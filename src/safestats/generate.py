@@ -252,12 +252,17 @@ def _derived_metric(kind: str, count: dict) -> dict:
     if kind == "rolling_12_months":
         return {"name": f"{name}_rolling_12_months", "label": f"{label}, rolling 12 months",
                 "description": f"{what} in the twelve months up to and including the month.", "type": "cumulative",
-                "type_params": {"measure": {"name": count["type_params"]["measure"]},
+                "type_params": {"measure": {"name": _measure_name(count)},
                                 "cumulative_type_params": {"window": "12 months"}}}
     raise ValueError(f"{name}: config.meta.derived: unknown kind {kind!r} (one of {', '.join(DERIVED_KINDS)})")
 
 
 DERIVED_KINDS = ("rate_per_1000", "mom_change", "yoy_change", "rolling_12_months")
+
+
+def _measure_name(metric: dict) -> str:
+    measure = metric["type_params"]["measure"]  # `measure: x` or `measure: {name: x, ...}`
+    return measure["name"] if isinstance(measure, dict) else measure
 
 
 def derived_metrics(project_dir: Path) -> list[tuple[str, dict, list[dict]]]:
