@@ -201,6 +201,24 @@ def cmd_dev_dsn(args) -> int:
     return 0
 
 
+def cmd_dev_generate(args) -> int:
+    from safestats import generate
+
+    if args.check:
+        stale = generate.stale()
+        for rel in stale:
+            err.print(f"[red]stale:[/] {rel} (run `{generate.COMMAND}`)")
+        if not stale:
+            console.print("every generated file is up to date")
+        return 1 if stale else 0
+    written = generate.write()
+    for rel in written:
+        console.print(f"wrote {rel}")
+    if not written:
+        console.print("every generated file is up to date")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from safestats import demo
 
@@ -353,6 +371,10 @@ def parser() -> argparse.ArgumentParser:
     dsn = dev_sub.add_parser("dsn", help="a libpq URL that logs in as a named user's own role")
     dsn.add_argument("--user", required=True)
     dsn.set_defaults(func=cmd_dev_dsn)
+    gen = dev_sub.add_parser("generate", help="write the dbt YAML made from declarations: the aggregates' and release "
+                             "candidates' (declarations/aggregates.yml), the derived metrics (semantic/*.yml)")
+    gen.add_argument("--check", action="store_true", help="write nothing; exit 1 if a generated file is stale")
+    gen.set_defaults(func=cmd_dev_generate)
 
     demo = sub.add_parser("demo", help="everything up with a year of synthetic extracts of every dataset, "
                           "Superset serving")
