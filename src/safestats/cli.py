@@ -207,7 +207,9 @@ def cmd_dev_new_dataset(args) -> int:
     try:
         done = scaffold.new_dataset(args.name, Path(args.sample), agency=args.agency, project_dir=args.project_dir)
     except scaffold.ScaffoldError as exc:
-        err.print(f"[red]error:[/] {exc}", markup=True, highlight=False)
+        from rich.markup import escape
+
+        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         return 2
     project = Path(args.project_dir or settings().project_dir)
     for path in done.written:
