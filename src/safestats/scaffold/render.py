@@ -2,6 +2,7 @@
 `[% %]`, so the dbt Jinja they hold, `{{ ref(...) }}`, passes through as it is)."""
 from __future__ import annotations
 
+import dataclasses
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -162,8 +163,9 @@ def _own_lines(c: PlannedColumn) -> list[OutColumn]:
     if c.role in PLACE_RENAMES:
         name = PLACE_RENAMES[c.role]
         level = "lsoa" if c.role == "lsoa" else "ward"
+        shown = "LSOA" if level == "lsoa" else level
         return [OutColumn(name, value if name == c.name else f"{value} as {name}",
-                          f"GSS code of the {level} ({c.column.header}).", meta=f"{{geography_level: {level}}}")]
+                          f"GSS code of the {shown} ({c.column.header}).", meta=f"{{geography_level: {level}}}")]
     if c.type == "timestamp":
         return [OutColumn(f"{c.name}_date", f"{value}::date as {c.name}_date", f"Date of {note}."),
                 OutColumn(f"{c.name}_hour", f"extract(hour from {value})::integer as {c.name}_hour",
@@ -213,6 +215,8 @@ def mart_columns(plan: DatasetPlan, columns: list[OutColumn]) -> list[OutColumn]
     for col in columns:
         if not col.in_mart:
             continue
+        if col.name == "borough_code":
+            col = dataclasses.replace(col, description="GSS code of the London borough of the record.")
         out.append(col)
         if col.name == "borough_code":
             out.append(OutColumn("borough_name", "boroughs.borough_name", "Name of the borough.",
