@@ -342,6 +342,32 @@ def test_the_new_mart_is_under_row_level_security(world, superuser):
             hackney.execute(f"select count(*) from marts.fct_{NAME}").fetchone()
 
 
+def test_another_shape_of_sample_parses_and_lints(cfg, tmp_path):
+    """Borough names instead of codes, a YYYY-MM month column, a timestamp, ward codes, no obvious category and
+    an `Agency` column (renamed: the models add their own): the generated project still parses and lints."""
+    project = copy_project(tmp_path / "project")
+    header = ["Month", "Logged At", "Borough", "Ward Code", "Agency", "Outcome Notes", "Postcode", "Staff Count"]
+    rows = [["2024-03", f"2024-03-{i % 28 + 1:02d} {i % 24:02d}:15:00", ("Hammersmith & Fulham", "Camden")[i % 2],
+             f"E0501{i % 9:04d}", "Acme Trust", f"Officer spoke to the family at length, visit number {i}",
+             "NW1 0AA", str(i % 3)] for i in range(40)]
+    sample = write_csv(tmp_path / "2024-03-acme-visits.csv", header, rows)
+    done = scaffold.new_dataset("outreach_visits", sample, project_dir=project)
+    roles = {c.name: (c.role, c.type) for c in done.plan.columns}
+    assert roles == {"month": ("kept", "month"), "logged_at": ("kept", "timestamp"),
+                     "borough": ("borough_name", "text"), "ward_code": ("ward", "text"),
+                     "agency_as_sent": ("kept", "text"), "outcome_notes": ("free_text", "text"),
+                     "postcode": ("point", "text"), "staff_count": ("kept", "integer")}
+    assert done.plan.period_column == "month" and done.plan.category is None and done.plan.ward_from == "ward"
+    candidate = (project / "models" / "disclosure" / "candidate_agg_outreach_visits_monthly.sql").read_text()
+    assert "ward_from='ward'" in candidate and "category_column" not in candidate
+    outcome = dbt.run(["parse"], dataclasses.replace(cfg, project_dir=project))
+    assert outcome.success, outcome.failures
+    sql = [rel.replace("community_reports", "outreach_visits") for rel in scaffold_paths(NAME) if rel.endswith(".sql")]
+    lint = subprocess.run([str(Path(sys.executable).with_name("sqlfluff")), "lint", *sql], cwd=project,
+                          capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout[-3000:]
+
+
 def _port_busy(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0

@@ -132,9 +132,14 @@ def _share(values: list[str], pattern: re.Pattern) -> float:
     return sum(1 for v in values if pattern.match(v.strip())) / len(values) if values else 0.0
 
 
+def place_name(text: str) -> str:
+    """As macros/normalised_place_name.sql compares place names: no case, '&' = 'and', spaces collapsed."""
+    return " ".join(text.casefold().replace("&", " and ").split())
+
+
 def london_borough_names(project_dir: Path) -> set[str]:
     with (project_dir / "seeds" / "london_boroughs.csv").open(newline="") as fh:
-        return {row["borough_name"].casefold() for row in csv.DictReader(fh)}
+        return {place_name(row["borough_name"]) for row in csv.DictReader(fh)}
 
 
 def _is_free_text(col: InferredColumn) -> bool:
@@ -158,7 +163,7 @@ def classify(col: InferredColumn, borough_names: set[str]) -> tuple[str, str]:
         share = _share(present, pattern) if present else 0.0
         if share >= 0.9 or (share >= 0.5 and role in col.name):
             return ("borough_code" if role == "borough" else role), f"values are {role} GSS codes ({pattern.pattern})"
-    if "borough" in col.name and present and sum(v.strip().casefold() in borough_names for v in present) \
+    if "borough" in col.name and present and sum(place_name(v) in borough_names for v in present) \
             >= 0.9 * len(present):
         return "borough_name", "values are London borough names (seeds/london_boroughs.csv)"
     if POINT_NAME.match(col.name) or POINT_WORDS.search(col.name):
