@@ -250,6 +250,10 @@ def forget(cfg) -> None:
         su.execute(f"drop view if exists staging.stg_{NAME}__records cascade")
         su.execute(f"drop table if exists raw.{NAME}")
     service.apply(cfg)
+    from safestats.superset import server, sync
+
+    if server.running_pid(cfg):   # the session's Superset: its roles and users as the repository's agreements say
+        sync.sync(cfg)
 
 
 def test_the_generated_files_parse_and_lint(world):
@@ -399,16 +403,15 @@ def test_inferred_types_are_what_the_ingests_readers_accept(loader):
 
 
 @pytest.mark.skipif(_port_busy(8199) or _port_busy(8198), reason="ports 8199/8198 are in use by another run")
-def test_superset_sync_makes_a_dataset_of_the_new_mart(world, superset):
+def test_superset_sync_makes_a_dataset_of_the_new_mart(world, superset, monkeypatch):
     """Needs the session's Superset (which builds the police marts first): sync from the copy, whose models
     hold the new dataset, lists marts.fct_community_reports among its datasets."""
-    import os
-
     from safestats.policies import service
     from safestats.superset import sync
 
     assert world.build is not None, "the models did not build"
-    os.environ.setdefault("SAFESTATS_SUPERSET_VENV", str(PROJECT_DIR / ".venv-superset"))
+    # the copy has no Superset environment of its own: the checkout's serves it
+    monkeypatch.setenv("SAFESTATS_SUPERSET_VENV", str(PROJECT_DIR / ".venv-superset"))
     service.apply(world.cfg)
     result = sync.sync(world.cfg)
     assert f"marts.fct_{NAME}" in result.datasets and f"marts.agg_{NAME}_monthly" in result.datasets

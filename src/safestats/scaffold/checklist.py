@@ -82,7 +82,10 @@ def contract_items(plan: DatasetPlan) -> list[str]:
              f"{plan.sample_rows} rows:",
              f"  - [ ] the file-name pattern `{plan.file_name.pattern}` and the agency's name "
              f"(`{plan.agency}: {plan.agency_name}`)",
-             f"  - [ ] the period column: {period}",
+             f"  - [ ] the period column: {period}" + (
+                 f" (a {plan.period.type}: the ingest does not check it against the file's month; as `excel_date` "
+                 "it would reject rows of another month)" if plan.period and plan.period.type in ("date", "timestamp")
+                 else ""),
              "  - [ ] `required` (every column is, as inferred) and `not_blank` against the agency's specification; "
              "header aliases of older vintages",
              "  - [ ] descriptions of each column in the sources, staging, suppressed and mart YAML"]
