@@ -40,8 +40,8 @@ ROLE_TREATMENT = {
     "borough_name": "as `borough_code` (the seed's code for the name), if a London borough",
     "lsoa": "as `lsoa_code`",
     "ward": "as `ward_code`",
-    "category": "yes (the aggregate's category)",
-    "kept": "yes",
+    "category": "kept as sent (the aggregate's category)",
+    "kept": "kept as sent",
 }
 PLACE_RENAMES = {"lsoa": "lsoa_code", "ward": "ward_code"}
 
