@@ -219,6 +219,25 @@ def cmd_dev_generate(args) -> int:
     return 0
 
 
+def cmd_dev_new_dataset(args) -> int:
+    from safestats import scaffold
+
+    try:
+        done = scaffold.new_dataset(args.name, Path(args.sample), agency=args.agency, project_dir=args.project_dir)
+    except scaffold.ScaffoldError as exc:
+        from rich.markup import escape
+
+        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
+        return 2
+    project = Path(args.project_dir or settings().project_dir)
+    for path in done.written:
+        console.print(f"wrote {path.relative_to(project)}", highlight=False)
+    console.print("\nDecisions only a person can make (also in "
+                  f"docs/datasets/{args.name}.md; runbook: docs/adding-a-dataset.md):\n", highlight=False)
+    print(done.checklist)
+    return 0
+
+
 def cmd_demo(args) -> int:
     from safestats import demo
 
@@ -375,6 +394,12 @@ def parser() -> argparse.ArgumentParser:
                              "candidates' (declarations/aggregates.yml), the derived metrics (semantic/*.yml)")
     gen.add_argument("--check", action="store_true", help="write nothing; exit 1 if a generated file is stale")
     gen.set_defaults(func=cmd_dev_generate)
+    new = dev_sub.add_parser("new-dataset", help="scaffold every file of a new dataset from a sample extract (CSV)")
+    new.add_argument("name", help="the dataset's name, snake_case (e.g. community_reports)")
+    new.add_argument("--sample", required=True, metavar="PATH", help="a sample extract, e.g. 2024-03-acme-reports.csv")
+    new.add_argument("--agency", metavar="SLUG", help="the agency's slug (default: from the sample's name)")
+    new.add_argument("--project-dir", metavar="DIR", help="the project to write into (default: this checkout)")
+    new.set_defaults(func=cmd_dev_new_dataset)
 
     demo = sub.add_parser("demo", help="everything up with a year of synthetic extracts of every dataset, "
                           "Superset serving")
