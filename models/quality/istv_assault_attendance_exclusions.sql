@@ -7,15 +7,9 @@ attendances as (
 ),
 
 exclusions as (
-    select
-        'istv_assault_attendances' as dataset,
-        agency,
-        arrival_month as period_month,
-        site_status as reason,
-        count(*) as excluded_row_count
-    from attendances
-    where site_status != 'ok'
-    group by agency, arrival_month, site_status
+    {{ excluded_rows(
+        'istv_assault_attendances', 'attendances', 'arrival_month', reason_column='site_status', kept_value='ok'
+    ) }}
 )
 
 select * from exclusions

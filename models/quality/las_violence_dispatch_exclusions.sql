@@ -12,27 +12,11 @@ generalised as (
 ),
 
 outside_london as (
-    select
-        'las_violence_dispatches' as dataset,
-        agency,
-        incident_month as period_month,
-        location_status as reason,
-        count(*) as excluded_row_count
-    from dispatches
-    where location_status != 'london'
-    group by agency, incident_month, location_status
+    {{ excluded_rows('las_violence_dispatches', 'dispatches', 'incident_month') }}
 ),
 
 withheld as (
-    select
-        'las_violence_dispatches' as dataset,
-        agency,
-        incident_month as period_month,
-        'borough_month_below_k' as reason,
-        count(*) as excluded_row_count
-    from generalised
-    where is_withheld
-    group by agency, incident_month
+    {{ withheld_rows('las_violence_dispatches', 'generalised') }}
 ),
 
 exclusions as (

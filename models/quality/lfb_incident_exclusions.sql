@@ -7,15 +7,7 @@ incidents as (
 ),
 
 exclusions as (
-    select
-        'lfb_incidents' as dataset,
-        agency,
-        incident_month as period_month,
-        location_status as reason,
-        count(*) as excluded_row_count
-    from incidents
-    where location_status != 'london'
-    group by agency, incident_month, location_status
+    {{ excluded_rows('lfb_incidents', 'incidents', 'incident_month') }}
 )
 
 select * from exclusions

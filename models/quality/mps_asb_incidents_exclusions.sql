@@ -7,15 +7,7 @@ suppressed_rows as (
 ),
 
 exclusions as (
-    select
-        'mps_asb_incidents' as dataset,
-        agency,
-        incident_month as period_month,
-        location_status as reason,
-        count(*) as excluded_row_count
-    from suppressed_rows
-    where location_status != 'london'
-    group by agency, incident_month, location_status
+    {{ excluded_rows('mps_asb_incidents', 'suppressed_rows', 'incident_month') }}
 )
 
 select * from exclusions

@@ -12,27 +12,11 @@ generalised as (
 ),
 
 outside_london as (
-    select
-        'mps_crime_perpetrators' as dataset,
-        agency,
-        recorded_month as period_month,
-        location_status as reason,
-        count(*) as excluded_row_count
-    from suppressed_rows
-    where location_status != 'london'
-    group by agency, recorded_month, location_status
+    {{ excluded_rows('mps_crime_perpetrators', 'suppressed_rows', 'recorded_month') }}
 ),
 
 withheld as (
-    select
-        'mps_crime_perpetrators' as dataset,
-        agency,
-        incident_month as period_month,
-        'borough_month_below_k' as reason,
-        count(*) as excluded_row_count
-    from generalised
-    where is_withheld
-    group by agency, incident_month
+    {{ withheld_rows('mps_crime_perpetrators', 'generalised') }}
 ),
 
 exclusions as (

@@ -7,15 +7,7 @@ suppressed_rows as (
 ),
 
 exclusions as (
-    select
-        'mps_recorded_crime_outcomes' as dataset,
-        agency,
-        recorded_month as period_month,
-        location_status as reason,
-        count(*) as excluded_row_count
-    from suppressed_rows
-    where location_status != 'london'
-    group by agency, recorded_month, location_status
+    {{ excluded_rows('mps_recorded_crime_outcomes', 'suppressed_rows', 'recorded_month') }}
 )
 
 select * from exclusions

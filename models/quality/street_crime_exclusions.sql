@@ -11,27 +11,11 @@ crime_outcomes as (
 ),
 
 street_crime_exclusions as (
-    select
-        'police_uk_street_crimes' as dataset,
-        agency,
-        crime_month as period_month,
-        location_status as reason,
-        count(*) as excluded_row_count
-    from street_crimes
-    where location_status != 'london'
-    group by agency, crime_month, location_status
+    {{ excluded_rows('police_uk_street_crimes', 'street_crimes', 'crime_month') }}
 ),
 
 crime_outcome_exclusions as (
-    select
-        'police_uk_crime_outcomes' as dataset,
-        agency,
-        outcome_month as period_month,
-        location_status as reason,
-        count(*) as excluded_row_count
-    from crime_outcomes
-    where location_status != 'london'
-    group by agency, outcome_month, location_status
+    {{ excluded_rows('police_uk_crime_outcomes', 'crime_outcomes', 'outcome_month') }}
 ),
 
 unioned as (

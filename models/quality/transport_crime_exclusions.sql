@@ -6,15 +6,7 @@ crimes as (
 ),
 
 exclusions as (
-    select
-        'tfl_network_crimes' as dataset,
-        agency,
-        incident_month as period_month,
-        location_status as reason,
-        count(*) as excluded_row_count
-    from crimes
-    where location_status != 'london'
-    group by agency, incident_month, location_status
+    {{ excluded_rows('tfl_network_crimes', 'crimes', 'incident_month') }}
 )
 
 select * from exclusions

@@ -7,19 +7,8 @@ source as (
     select * from {{ source('istv', 'assault_attendances') }}
 ),
 
-loads as (
-    select * from {{ source('ingest', 'loads') }}
-),
-
 active_loads as (
-    select
-        load_id,
-        agency,
-        period
-    from loads
-    where
-        status = '{{ var("active_load_status") }}'
-        and dataset = '{{ source("istv", "assault_attendances").identifier }}'
+    {{ active_loads('istv', 'assault_attendances') }}
 ),
 
 renamed as (

@@ -5,18 +5,8 @@ source as (
     select * from {{ source('las', 'violence_dispatches') }}
 ),
 
-loads as (
-    select * from {{ source('ingest', 'loads') }}
-),
-
 active_loads as (
-    select
-        load_id,
-        agency
-    from loads
-    where
-        status = '{{ var("active_load_status") }}'
-        and dataset = '{{ source("las", "violence_dispatches").identifier }}'
+    {{ active_loads('las', 'violence_dispatches') }}
 ),
 
 renamed as (

@@ -5,18 +5,8 @@ source as (
     select * from {{ source('mps', 'asb_incidents') }}
 ),
 
-loads as (
-    select * from {{ source('ingest', 'loads') }}
-),
-
 active_loads as (
-    select
-        load_id,
-        agency
-    from loads
-    where
-        status = '{{ var("active_load_status") }}'
-        and dataset = '{{ source("mps", "asb_incidents").identifier }}'
+    {{ active_loads('mps', 'asb_incidents') }}
 ),
 
 renamed as (

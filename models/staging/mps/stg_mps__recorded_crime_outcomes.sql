@@ -5,18 +5,8 @@ source as (
     select * from {{ source('mps', 'recorded_crime_outcomes') }}
 ),
 
-loads as (
-    select * from {{ source('ingest', 'loads') }}
-),
-
 active_loads as (
-    select
-        load_id,
-        agency
-    from loads
-    where
-        status = '{{ var("active_load_status") }}'
-        and dataset = '{{ source("mps", "recorded_crime_outcomes").identifier }}'
+    {{ active_loads('mps', 'recorded_crime_outcomes') }}
 ),
 
 renamed as (

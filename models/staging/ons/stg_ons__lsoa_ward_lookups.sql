@@ -6,11 +6,11 @@ source as (
     select * from {{ source('ons', 'lsoa_ward_lookup') }}
 ),
 
-loads as (
-    select * from {{ source('ingest', 'loads') }}
+active_loads as (
+    {{ active_loads('ons', 'lsoa_ward_lookup') }}
 ),
 
-active_loads as (
+vintages as (
     select
         load_id,
         agency,
@@ -18,19 +18,16 @@ active_loads as (
         -- Several vintages can be active at once (each is its own period): the latest month wins,
         -- and of two loads of one month (cannot happen: a revision supersedes) the latest load.
         row_number() over (order by period desc, load_id desc) = 1 as is_latest_vintage
-    from loads
-    where
-        status = '{{ var("active_load_status") }}'
-        and dataset = '{{ source("ons", "lsoa_ward_lookup").identifier }}'
+    from active_loads
 ),
 
 renamed as (
     select
         source._load_id as load_id,
         source._source_row_number as source_row_number,
-        active_loads.agency,
-        active_loads.lookup_vintage_month,
-        active_loads.is_latest_vintage,
+        vintages.agency,
+        vintages.lookup_vintage_month,
+        vintages.is_latest_vintage,
         upper({{ nullif_blank('source.lsoa_code') }}) as lsoa_code,
         {{ nullif_blank('source.lsoa_name') }} as lsoa_name,
         upper({{ nullif_blank('source.ward_code') }}) as ward_code,
@@ -39,8 +36,8 @@ renamed as (
         {{ nullif_blank('source.borough_name') }} as borough_name,
         source._loaded_at as loaded_at
     from source
-    inner join active_loads
-        on source._load_id = active_loads.load_id
+    inner join vintages
+        on source._load_id = vintages.load_id
 )
 
 select * from renamed

@@ -5,18 +5,8 @@ source as (
     select * from {{ source('police_uk', 'crime_outcomes') }}
 ),
 
-loads as (
-    select * from {{ source('ingest', 'loads') }}
-),
-
 active_loads as (
-    select
-        load_id,
-        agency
-    from loads
-    where
-        status = '{{ var("active_load_status") }}'
-        and dataset = '{{ source("police_uk", "crime_outcomes").identifier }}'
+    {{ active_loads('police_uk', 'crime_outcomes') }}
 ),
 
 renamed as (

@@ -6,28 +6,8 @@ source as (
     select * from {{ source('tfl', 'bus_safety_incidents') }}
 ),
 
-loads as (
-    select * from {{ source('ingest', 'loads') }}
-),
-
 active_loads as (
-    select
-        load_id,
-        agency,
-        coverage,
-        period
-    from loads
-    where
-        status = '{{ var("active_load_status") }}'
-        and dataset = '{{ source("tfl", "bus_safety_incidents").identifier }}'
-),
-
-monthly_periods as (
-    select
-        agency,
-        period
-    from active_loads
-    where coverage = 'monthly'
+    {{ active_loads('tfl', 'bus_safety_incidents') }}
 ),
 
 -- materialized: each date is parsed once, not again for the month precedence below
@@ -55,13 +35,7 @@ renamed as materialized (
 ),
 
 current_rows as (
-    select renamed.*
-    from renamed
-    left join monthly_periods
-        on
-            renamed.agency = monthly_periods.agency
-            and date_trunc('month', renamed.incident_date)::date = monthly_periods.period
-    where renamed.load_coverage = 'monthly' or monthly_periods.period is null
+    {{ monthly_beats_cumulative('renamed', 'incident_date') }}
 )
 
 select * from current_rows

@@ -5,18 +5,8 @@ source as (
     select * from {{ source('tfl', 'network_crimes') }}
 ),
 
-loads as (
-    select * from {{ source('ingest', 'loads') }}
-),
-
 active_loads as (
-    select
-        load_id,
-        agency
-    from loads
-    where
-        status = '{{ var("active_load_status") }}'
-        and dataset = '{{ source("tfl", "network_crimes").identifier }}'
+    {{ active_loads('tfl', 'network_crimes') }}
 ),
 
 renamed as (
