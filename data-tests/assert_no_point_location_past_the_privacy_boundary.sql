@@ -3,13 +3,14 @@
 -- station description ("On or near ...", any case) or a raw coordinate written as text; and no
 -- non-integer number equals a raw coordinate. Relations are found from the project graph and each is
 -- read once; only candidate values (the prefix, or a decimal number) go on to the join with raw.
--- depends_on: {{ ref('street_crimes') }}
--- depends_on: {{ ref('crime_outcomes') }}
+-- depends_on: {{ ref('police_uk_street_crimes') }}
+-- depends_on: {{ ref('police_uk_crime_outcomes') }}
 -- depends_on: {{ ref('int_crime_outcomes_latest') }}
 -- depends_on: {{ ref('fct_street_crimes') }}
 -- depends_on: {{ ref('fct_crime_outcomes') }}
 -- depends_on: {{ ref('dim_boroughs') }}
--- depends_on: {{ ref('street_crime_exclusions') }}
+-- depends_on: {{ ref('police_uk_street_crimes_exclusions') }}
+-- depends_on: {{ ref('police_uk_crime_outcomes_exclusions') }}
 -- depends_on: {{ ref('snp_crime_outcomes') }}
 -- depends_on: {{ ref('ons_lsoa_ward_lookup') }}
 -- depends_on: {{ ref('dim_date') }}

@@ -2,13 +2,14 @@
 -- of any relation past the privacy boundary (suppressed, intermediate, marts, quality, snapshots).
 -- Relations are found from the project graph, so a new model is scanned without touching this test.
 -- Each relation is read once; only values as long as some crime id go to the join.
--- depends_on: {{ ref('street_crimes') }}
--- depends_on: {{ ref('crime_outcomes') }}
+-- depends_on: {{ ref('police_uk_street_crimes') }}
+-- depends_on: {{ ref('police_uk_crime_outcomes') }}
 -- depends_on: {{ ref('int_crime_outcomes_latest') }}
 -- depends_on: {{ ref('fct_street_crimes') }}
 -- depends_on: {{ ref('fct_crime_outcomes') }}
 -- depends_on: {{ ref('dim_boroughs') }}
--- depends_on: {{ ref('street_crime_exclusions') }}
+-- depends_on: {{ ref('police_uk_street_crimes_exclusions') }}
+-- depends_on: {{ ref('police_uk_crime_outcomes_exclusions') }}
 -- depends_on: {{ ref('snp_crime_outcomes') }}
 -- depends_on: {{ ref('ons_lsoa_ward_lookup') }}
 -- depends_on: {{ ref('dim_date') }}

@@ -11,11 +11,11 @@ staged_crime_outcomes as (
 ),
 
 suppressed_street_crimes as (
-    select * from {{ ref('street_crimes') }}
+    select * from {{ ref('police_uk_street_crimes') }}
 ),
 
 suppressed_crime_outcomes as (
-    select * from {{ ref('crime_outcomes') }}
+    select * from {{ ref('police_uk_crime_outcomes') }}
 ),
 
 staged_counts as (

@@ -2,7 +2,7 @@
     ('victim' or 'perpetrator') naming the staging model, the key (crime_<person>_key) and the person's
     number within the crime (<person>_number). -#}
 
-{#- The privacy boundary: crime ids become the same keyed pseudonyms as in street_crimes, people are described
+{#- The privacy boundary: crime ids become the same keyed pseudonyms as in police_uk_street_crimes, people are described
     only by broad ethnic group, sex and age band, and each row is placed in a London borough or marked as not
     placeable. -#}
 {% macro mps_person_suppressed(person) %}

@@ -12,8 +12,8 @@ SCANNED_SCHEMAS = ("suppressed", "marts")
 # The health models and everything upstream of them; data tests only when all their parents are built
 # (the police marts may not be built in this session yet).
 HEALTH_SELECTION = [
-    "+fct_ambulance_violence_dispatches", "+las_violence_dispatch_exclusions", "+fct_ed_assault_attendances",
-    "+fct_ed_site_submissions", "+istv_assault_attendance_exclusions", "+dim_hospital_site",
+    "+fct_ambulance_violence_dispatches", "+las_violence_dispatches_exclusions", "+fct_ed_assault_attendances",
+    "+fct_ed_site_submissions", "+istv_assault_attendances_exclusions", "+dim_hospital_site",
     "rows_reach_the_mart_or_are_counted_fct_ambulance_violence_dispatches",
     "rows_reach_the_mart_or_are_counted_fct_ed_assault_attendances", "test_name:loads_account_for_every_row",
 ]

@@ -221,7 +221,7 @@ def test_real_lookup_loads_and_every_lsoa_rolls_up(db, cfg, realdata, loader, co
 
     # Row conservation: file rows = raw rows = staged rows = LSOA rows of the dimension.
     assert one(conn, "select count(*) from raw.ons_lsoa_ward_lookup")[0] == 4835
-    assert one(conn, "select count(*) from staging.stg_ons__lsoa_ward_lookups")[0] == 4835
+    assert one(conn, "select count(*) from staging.stg_ons__lsoa_ward_lookup")[0] == 4835
     levels = dict(conn.execute("select geography_level, count(*) from marts.dim_geography group by 1").fetchall())
     assert levels == {"borough": 33, "ward": 637, "lsoa": 4835}
     got = set(conn.execute("select lsoa_code, ward_code, borough_code from marts.dim_geography"
@@ -257,7 +257,7 @@ def test_latest_vintage_wins_and_only_london_counts(db, cfg, loader, contracts):
         assert ingest_file(loader, path, contracts).status == "loaded"
     assert one(conn, "select reason from raw._rejects join raw._loads using (load_id)"
                      " where dataset = 'ons_lsoa_ward_lookup'")[0] == "LSOA11NM is blank"
-    build_ok(cfg, "build", "--select", "stg_ons__lsoa_ward_lookups+", "--exclude", "fct_street_crimes+")
+    build_ok(cfg, "build", "--select", "stg_ons__lsoa_ward_lookup+", "--exclude", "fct_street_crimes+")
 
     rows = conn.execute("select geography_level, geography_code, ward_name, lookup_vintage_month"
                         " from marts.dim_geography where geography_level <> 'borough' order by 2").fetchall()
@@ -265,6 +265,6 @@ def test_latest_vintage_wins_and_only_london_counts(db, cfg, loader, contracts):
                     ("lsoa", "E01000909", "New ward", date(2024, 5, 1)),
                     ("ward", "E05013652", "New ward", date(2024, 5, 1))]
     # Every vintage stays staged (row conservation holds per load); only the dimension picks the latest.
-    staged = dict(conn.execute("select lookup_vintage_month, count(*) from staging.stg_ons__lsoa_ward_lookups"
+    staged = dict(conn.execute("select lookup_vintage_month, count(*) from staging.stg_ons__lsoa_ward_lookup"
                                " group by 1").fetchall())
     assert staged[date(2023, 5, 1)] == 2 and staged[date(2024, 5, 1)] == 3   # Epping Forest row included

@@ -91,7 +91,7 @@ def test_each_site_month_round_trips_into_the_mart(built, db):
 
 def test_a_row_of_another_site_is_counted_as_excluded(built, db):
     assert db.execute("select agency, period_month, reason, excluded_row_count from"
-                      " quality.istv_assault_attendance_exclusions").fetchall() == [
+                      " quality.istv_assault_attendances_exclusions").fetchall() == [
         ("rkeq4", date(2024, 10, 1), "site_code_mismatch", 1)]
     assert db.execute("select count(*) from marts.fct_ed_assault_attendances where incident_month = '2024-10-01'"
                       ).fetchone()[0] == 1

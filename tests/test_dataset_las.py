@@ -76,7 +76,7 @@ def test_each_month_round_trips_into_the_mart(built, db):
         first = date(int(month[:4]), int(month[5:]), 1)
         mart = db.execute("select count(*) from marts.fct_ambulance_violence_dispatches where incident_month = %s",
                           (first,)).fetchone()[0]
-        excluded = dict(db.execute("select reason, excluded_row_count from quality.las_violence_dispatch_exclusions"
+        excluded = dict(db.execute("select reason, excluded_row_count from quality.las_violence_dispatches_exclusions"
                                    " where period_month = %s", (first,)).fetchall())
         good = [r for r in rows if not is_planted_reject(r)]
         expected_excluded = Counter("no_borough" if not r["Borough code"] else "outside_london"

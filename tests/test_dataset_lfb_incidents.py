@@ -17,8 +17,8 @@ from safestats.synth import lfb
 
 MONTHS = ("2025-01", "2025-04")          # four months: every dirt variant of the generator
 REAL = REALDATA / "lfb" / "tj2904_LFB_Hounslow_2019-2022.csv"
-ALL_MARTS = ("fct_fire_incidents", "lfb_incident_exclusions", "fct_bus_safety_incidents",
-             "bus_safety_incident_exclusions", "fct_transport_crimes", "transport_crime_exclusions")
+ALL_MARTS = ("fct_fire_incidents", "lfb_incidents_exclusions", "fct_bus_safety_incidents",
+             "tfl_bus_safety_incidents_exclusions", "fct_transport_crimes", "tfl_network_crimes_exclusions")
 
 
 def read_rows(path: Path, encoding: str = "utf-8-sig") -> tuple[list[str], list[list[str]]]:
@@ -93,7 +93,7 @@ def mart_counts(conn, where="true", params=()):
 
 
 def excluded(conn, month):
-    return conn.execute("select coalesce(sum(excluded_row_count), 0) from quality.lfb_incident_exclusions"
+    return conn.execute("select coalesce(sum(excluded_row_count), 0) from quality.lfb_incidents_exclusions"
                         " where period_month = %s", (month,)).fetchone()[0]
 
 

@@ -17,8 +17,8 @@ from safestats.synth import london, tfl
 MONTHS = ("2025-01", "2025-02")          # January as a workbook, February as TfL's CSV form
 REAL_XLSX = REALDATA / "tfl" / "TFL_Bus_Safety.xlsx"
 REAL_CSV = REALDATA / "tfl" / "DERIVED_TFL_Bus_Safety_data_sheet.csv"
-ALL_MARTS = ("fct_fire_incidents", "lfb_incident_exclusions", "fct_bus_safety_incidents",
-             "bus_safety_incident_exclusions", "fct_transport_crimes", "transport_crime_exclusions")
+ALL_MARTS = ("fct_fire_incidents", "lfb_incidents_exclusions", "fct_bus_safety_incidents",
+             "tfl_bus_safety_incidents_exclusions", "fct_transport_crimes", "tfl_network_crimes_exclusions")
 CUMULATIVE_HEADER = tfl.BUS_HEADER + [""]
 
 
@@ -92,7 +92,7 @@ def test_synthetic_bus_safety_months_round_trip(world, superuser):
         in_mart = superuser.execute("select count(*) from marts.fct_bus_safety_incidents where incident_month = %s",
                                     (month,)).fetchone()[0]
         excluded = dict(superuser.execute(
-            "select reason, excluded_row_count from quality.bus_safety_incident_exclusions"
+            "select reason, excluded_row_count from quality.tfl_bus_safety_incidents_exclusions"
             " where period_month = %s", (month,)).fetchall())
         assert in_mart + sum(excluded.values()) == result.rows_loaded
         assert set(excluded) <= {"not_a_london_borough", "not_specified"} and excluded
@@ -108,7 +108,7 @@ def test_network_crime_months_round_trip(world, superuser):
         in_mart = superuser.execute("select count(*) from marts.fct_transport_crimes where incident_month = %s",
                                     (month,)).fetchone()[0]
         excluded = superuser.execute("select coalesce(sum(excluded_row_count), 0) from"
-                                     " quality.transport_crime_exclusions where period_month = %s",
+                                     " quality.tfl_network_crimes_exclusions where period_month = %s",
                                      (month,)).fetchone()[0]
         assert in_mart + excluded == result.rows_loaded
 
@@ -132,7 +132,7 @@ def test_the_cumulative_workbook_supersedes_its_earlier_csv_without_double_count
     assert v2.rows_read == len(world["rows"]) == v2.rows_loaded + v2.rows_rejected
     staged = superuser.execute(
         "select (select count(*) from marts.fct_bus_safety_incidents where incident_month < '2025-01-01')"
-        " + (select coalesce(sum(excluded_row_count), 0) from quality.bus_safety_incident_exclusions"
+        " + (select coalesce(sum(excluded_row_count), 0) from quality.tfl_bus_safety_incidents_exclusions"
         " where period_month < '2025-01-01')").fetchone()[0]
     assert staged == len(world["rows"]), "each published row once, from the newest publication"
 
@@ -145,7 +145,7 @@ def test_the_real_workbook_places_every_london_borough_name(world, superuser):
                                  " where incident_month < '2025-01-01'").fetchone()[0]
     assert boroughs == 33, "'Hammersmith & Fulham', 'Richmond Upon Thames' and the like all find their borough"
     excluded = dict(superuser.execute(
-        "select reason, sum(excluded_row_count)::int from quality.bus_safety_incident_exclusions"
+        "select reason, sum(excluded_row_count)::int from quality.tfl_bus_safety_incidents_exclusions"
         " where period_month < '2025-01-01' group by reason").fetchall())
     assert excluded == {"not_a_london_borough": 561, "not_specified": 553}
 

@@ -58,7 +58,7 @@ def test_marts_pseudonymise_locate_and_supersede(cfg, empty_raw, loader, contrac
     assert [r[3] for r in rows] == ["Anti-social behaviour", "Acquisitive", "Acquisitive"]
     assert [r[4] for r in rows] == [None, "Under investigation", "Under investigation"]
     exclusions = dict(empty_raw.execute(
-        "select reason, excluded_row_count from quality.street_crime_exclusions"
+        "select reason, excluded_row_count from quality.police_uk_street_crimes_exclusions"
         " where dataset = 'police_uk_street_crimes'").fetchall())
     assert exclusions == {"outside_london": 1, "no_location": 1}
     raw_ids = empty_raw.execute("select count(*) from marts.fct_street_crimes where crime_pseudo_id in"
@@ -71,7 +71,7 @@ def test_marts_pseudonymise_locate_and_supersede(cfg, empty_raw, loader, contrac
     assert second.superseded == [first.load_id]
     build_ok(cfg)
     assert empty_raw.execute("select count(*) from marts.fct_street_crimes").fetchone()[0] == 1
-    assert empty_raw.execute("select count(*) from quality.street_crime_exclusions"
+    assert empty_raw.execute("select count(*) from quality.police_uk_street_crimes_exclusions"
                              " where dataset = 'police_uk_street_crimes'").fetchone()[0] == 0
 
 
@@ -111,7 +111,7 @@ def test_real_files_build_into_london_marts(cfg, realdata, empty_raw, loader, co
     staged = dict(empty_raw.execute("select agency, count(*) from staging.stg_police_uk__street_crimes group by 1"
                                     ).fetchall())
     excluded = dict(empty_raw.execute(
-        "select agency, sum(excluded_row_count) from quality.street_crime_exclusions"
+        "select agency, sum(excluded_row_count) from quality.police_uk_street_crimes_exclusions"
         " where dataset = 'police_uk_street_crimes' group by 1").fetchall())
     for agency in staged:
         assert by_agency.get(agency, 0) + excluded.get(agency, 0) == staged[agency]

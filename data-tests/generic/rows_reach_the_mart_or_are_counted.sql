@@ -8,18 +8,16 @@
     Each side's month and agency is an expression over that model's columns: the month defaults to
     incident_month (a suppressed model's month to the staged month when there is none), the agency to
     agency. Every row of the exclusions model counts under its own dataset name, so rows counted under a
-    name that is not this dataset fail the test, unless the name is in exclusions_shared_with (an exclusions
-    model shared by several datasets, each checked on its own mart). -#}
+    name that is not this dataset fail the test. -#}
 {% test rows_reach_the_mart_or_are_counted(
     model, dataset, staged, exclusions, suppressed=none, month='incident_month', staged_month=none,
-    suppressed_month=none, mart_month=none, agency='agency', mart_agency=none, exclusions_shared_with=[]
+    suppressed_month=none, mart_month=none, agency='agency', mart_agency=none
 ) %}
 {%- set staged_month = staged_month or month %}
 {%- set suppressed_month = suppressed_month or (month if suppressed else staged_month) %}
 {%- set suppressed = suppressed or staged %}
 {%- set mart_month = mart_month or month %}
 {%- set mart_agency = mart_agency or agency %}
-{%- set shared_datasets = ("'" ~ exclusions_shared_with | join("', '") ~ "'") if exclusions_shared_with else "" %}
 
 with
 
@@ -58,7 +56,6 @@ per_month as (
         period_month,
         sum(excluded_row_count) as row_count
     from {{ exclusions }}
-    where coalesce(dataset != all(array[{{ shared_datasets }}]::text[]), true)
     group by dataset, agency, period_month
 ),
 

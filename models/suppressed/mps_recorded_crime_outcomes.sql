@@ -1,5 +1,5 @@
 -- The privacy boundary for MPS recorded crimes and their outcomes: crime ids become the same keyed
--- pseudonyms as in street_crimes, and each crime is placed in a London borough or marked as not placeable.
+-- pseudonyms as in police_uk_street_crimes, and each crime is placed in a London borough or marked as not placeable.
 with
 
 recorded_crimes as (

@@ -4,7 +4,7 @@
 with
 
 lookup as (
-    select * from {{ ref('stg_ons__lsoa_ward_lookups') }}
+    select * from {{ ref('stg_ons__lsoa_ward_lookup') }}
 ),
 
 suppressed as (

@@ -62,15 +62,17 @@ def ingest(landing: Path, *, retry_quarantined: bool = False, cfg: Settings | No
 def exclusions(cfg: Settings | None = None) -> list[tuple[str, str, int]]:
     """Rows kept out of the marts, by dataset and reason (none disappear uncounted).
 
-    Every dataset counts what it keeps out in its own quality.<something>_exclusions table with the columns
-    dataset, reason and excluded_row_count; this reads them all.
+    Every dataset counts what it keeps out in its own quality.<dataset>_exclusions model with the columns
+    dataset, reason and excluded_row_count; this reads those the project defines (a table a renamed model
+    left behind is not read).
     """
     cfg = cfg or settings()
+    models = sorted(p.stem for p in (cfg.project_dir / "models" / "quality").glob("*_exclusions.sql"))
     with psycopg.connect(warehouse.dbt_endpoint(cfg).conninfo()) as conn:
         tables = [r[0] for r in conn.execute(
             "select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace"
-            " where n.nspname = 'quality' and c.relname like '%\\_exclusions' and c.relkind in ('r', 'v', 'm')"
-            " order by 1").fetchall()]
+            " where n.nspname = 'quality' and c.relname = any(%s) and c.relkind in ('r', 'v', 'm')"
+            " order by 1", (models,)).fetchall()]
         if not tables:
             return []
         union = psycopg.sql.SQL(" union all ").join(

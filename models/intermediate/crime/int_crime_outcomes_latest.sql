@@ -4,7 +4,7 @@
 with
 
 crime_outcomes as (
-    select * from {{ ref('crime_outcomes') }}
+    select * from {{ ref('police_uk_crime_outcomes') }}
 ),
 
 ranked as (

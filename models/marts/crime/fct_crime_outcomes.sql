@@ -2,7 +2,7 @@
 with
 
 crime_outcomes as (
-    select * from {{ ref('crime_outcomes') }}
+    select * from {{ ref('police_uk_crime_outcomes') }}
 ),
 
 boroughs as (

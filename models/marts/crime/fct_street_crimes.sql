@@ -3,7 +3,7 @@
 with
 
 street_crimes as (
-    select * from {{ ref('street_crimes') }}
+    select * from {{ ref('police_uk_street_crimes') }}
 ),
 
 boroughs as (

@@ -1,7 +1,7 @@
 -- One row per LAS dispatch to a violence-related call in a London borough: the month, and, as far as
 -- k-anonymity over every quasi-identifier allows (int_las_dispatches_generalised), the week, time of day,
 -- LSOA, call and incident category, and the patient's age band and sex. The records of a borough and month
--- with fewer than k in all are withheld (counted in quality.las_violence_dispatch_exclusions).
+-- with fewer than k in all are withheld (counted in quality.las_violence_dispatches_exclusions).
 with
 
 dispatches as (

@@ -1,0 +1,78 @@
+"""The project's naming conventions, checked the way dbt-project-evaluator checks a project: every model's
+name says its layer, and each dataset goes by one name (its contract's `<source>_<table>`) from raw to the
+quality layer. A name that departs from the convention is listed below with the reason."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from safestats.config import PROJECT_DIR
+from safestats.contracts import load_contracts
+
+MODELS = PROJECT_DIR / "models"
+LAYER_PATTERNS = {
+    "staging": r"stg_{folder}__[a-z0-9_]+",
+    "suppressed": r"[a-z0-9_]+",
+    "intermediate": r"int_[a-z0-9_]+",
+    "marts": r"(fct|dim)_[a-z0-9_]+",
+    "marts/aggregates": r"agg_[a-z0-9_]+_monthly",
+    "quality": r"[a-z0-9_]+_exclusions",
+    "disclosure": r"candidate_agg_[a-z0-9_]+_monthly",
+}
+# Models whose names depart from the convention, and why.
+EXCEPTIONS = {
+    "stg_istv__submissions": "the ISTV submission log, read from the same extract as the attendances (no contract "
+                             "of its own)",
+    "istv_site_submissions": "the privacy boundary of stg_istv__submissions (a log of files, not a dataset)",
+    "las_dispatch_group_sizes": "the LAS generalisation's group sizes, read by the disclosure check (not a "
+                                "release candidate)",
+}
+NO_EXCLUSIONS = {"ons_lsoa_ward_lookup": "reference data: every row is kept"}
+NO_DATASET_PAGE = {}
+
+
+def models() -> dict[str, Path]:
+    return {p.stem: p for p in MODELS.rglob("*.sql")}
+
+
+def layer_of(path: Path) -> tuple[str, str]:
+    parts = path.relative_to(MODELS).parts
+    if parts[0] == "marts" and parts[1] == "aggregates":
+        return "marts/aggregates", parts[1]
+    return parts[0], parts[1] if len(parts) > 2 else ""
+
+
+def test_every_model_is_named_for_its_layer():
+    wrong = []
+    for name, path in sorted(models().items()):
+        layer, folder = layer_of(path)
+        pattern = LAYER_PATTERNS[layer].format(folder=re.escape(folder))
+        if not re.fullmatch(pattern, name) and name not in EXCEPTIONS:
+            wrong.append(f"{path.relative_to(PROJECT_DIR)}: expected {pattern}")
+    assert not wrong, "models named against the convention:\n" + "\n".join(wrong)
+
+
+def test_each_dataset_goes_by_its_contract_name_from_staging_to_quality():
+    have = models()
+    missing = []
+    for contract in load_contracts(MODELS):
+        dataset = contract.dataset
+        wanted = [f"stg_{contract.source}__{contract.table}", dataset]
+        if dataset not in NO_EXCLUSIONS:
+            wanted.append(f"{dataset}_exclusions")
+        missing += [f"{dataset}: no model {name}" for name in wanted if name not in have]
+        if dataset not in NO_DATASET_PAGE and not (PROJECT_DIR / "docs" / "datasets" / f"{dataset}.md").exists():
+            missing.append(f"{dataset}: no docs/datasets/{dataset}.md")
+    assert not missing, "datasets under other names:\n" + "\n".join(missing)
+
+
+def test_every_release_candidate_has_its_published_aggregate():
+    have = models()
+    orphans = [name for name in have if name.startswith("candidate_") and name.removeprefix("candidate_") not in have]
+    assert not orphans, f"release candidates without a published aggregate: {orphans}"
+
+
+def test_the_listed_exceptions_are_still_needed():
+    have = models()
+    gone = [name for name in EXCEPTIONS if name not in have]
+    assert not gone, f"exceptions for models that no longer exist (remove them): {gone}"
