@@ -4,8 +4,8 @@
 -- relation past the privacy boundary (suppressed, intermediate, marts, quality, disclosure,
 -- snapshots). A value is looked for as it arrived, trimmed of spaces, and trimmed as staging trims it.
 -- The sensitive columns and the scanned relations are both found from the project graph: a new
--- dataset or model is covered without touching this test. Each relation is read once; only values as
--- long as some sensitive value go to the join.
+-- dataset or model is covered without touching this test. Each relation and each raw table is read
+-- once; only values as long as some sensitive value go to the join.
 {{ privacy_scan_depends_on() }}
 {%- set sensitive_columns = privacy_scan_sensitive_columns(['identifier', 'free_text']) -%}
 {%- set scanned_relations = privacy_scan_relations('text') %}
@@ -17,18 +17,22 @@ raw_values as (
         null::text as found_in,
         null::text as raw_value
     where false
-    {%- for sensitive in sensitive_columns %}
+    {%- for source_table, columns in sensitive_columns | groupby('source') %}
     union
     select distinct
-        '{{ sensitive.source }}.{{ sensitive.column }} ({{ sensitive.kind }})' as found_in,
+        form.found_in,
         form.raw_value
-    from {{ sensitive.relation }} as raw_table
+    from {{ columns[0].relation }} as raw_table
     cross join lateral (
         values
-        (raw_table.{{ adapter.quote(sensitive.column) }}),
-        (btrim(raw_table.{{ adapter.quote(sensitive.column) }})),
-        ({{ nullif_blank('raw_table.' ~ adapter.quote(sensitive.column)) }})
-    ) as form (raw_value)
+        {%- for sensitive in columns %}
+        {%- set found_in = source_table ~ '.' ~ sensitive.column ~ ' (' ~ sensitive.kind ~ ')' %}
+        {%- set raw_column = 'raw_table.' ~ adapter.quote(sensitive.column) %}
+        ('{{ found_in }}', {{ raw_column }}),
+        ('{{ found_in }}', btrim({{ raw_column }})),
+        ('{{ found_in }}', {{ nullif_blank(raw_column) }}){{ "," if not loop.last }}
+        {%- endfor %}
+    ) as form (found_in, raw_value)
     {%- endfor %}
 ),
 
