@@ -3,20 +3,9 @@
 -- station description ("On or near ...", any case) or a raw coordinate written as text; and no
 -- non-integer number equals a raw coordinate. Relations are found from the project graph and each is
 -- read once; only candidate values (the prefix, or a decimal number) go on to the join with raw.
--- depends_on: {{ ref('police_uk_street_crimes') }}
--- depends_on: {{ ref('police_uk_crime_outcomes') }}
--- depends_on: {{ ref('int_crime_outcomes_latest') }}
--- depends_on: {{ ref('fct_street_crimes') }}
--- depends_on: {{ ref('fct_crime_outcomes') }}
--- depends_on: {{ ref('dim_boroughs') }}
--- depends_on: {{ ref('police_uk_street_crimes_exclusions') }}
--- depends_on: {{ ref('police_uk_crime_outcomes_exclusions') }}
--- depends_on: {{ ref('snp_crime_outcomes') }}
--- depends_on: {{ ref('ons_lsoa_ward_lookup') }}
--- depends_on: {{ ref('dim_date') }}
--- depends_on: {{ ref('dim_geography') }}
--- depends_on: {{ ref('dim_borough_population') }}
--- depends_on: {{ ref('dim_incident_category') }}
+-- The raw coordinates are those of every source column marked `meta.sensitivity: point_location`
+-- (every dataset, every load), so a new dataset's points are checked without touching this test.
+{{ privacy_scan_depends_on() }}
 {%- set location_column_names = (
     '^(.*_)?(longitude|latitude|lon|lng|lat|location|street|easting|northing'
     ~ '|coordinates?|geom|geometry|point|context)$'
@@ -28,26 +17,19 @@
     {%- endfor -%}
 {%- endfor -%}
 {%- set text_relations = privacy_scan_relations('text') -%}
-{%- set number_relations = privacy_scan_relations('number') %}
+{%- set number_relations = privacy_scan_relations('number') -%}
+{%- set point_columns = privacy_scan_sensitive_columns(['point_location']) %}
 
 with
 
-raw_street_crimes as (
-    select * from {{ source('police_uk', 'street_crimes') }}
-),
-
-raw_crime_outcomes as (
-    select * from {{ source('police_uk', 'crime_outcomes') }}
-),
-
 raw_coordinate_texts as (
-    select btrim(longitude) as coordinate_text from raw_street_crimes
+    select null::text as coordinate_text
+    where false
+    {%- for located in point_columns %}
     union all
-    select btrim(latitude) as coordinate_text from raw_street_crimes
-    union all
-    select btrim(longitude) as coordinate_text from raw_crime_outcomes
-    union all
-    select btrim(latitude) as coordinate_text from raw_crime_outcomes
+    select btrim({{ adapter.quote(located.column) }}) as coordinate_text
+    from {{ located.relation }}
+    {%- endfor %}
 ),
 
 raw_coordinates as (

@@ -9,7 +9,7 @@ from safestats.ingest import ingest_file
 # Checks that read every landed dataset or every relation past the privacy boundary, run with each build.
 CROSS_CHECKS = ["test_name:loads_account_for_every_row", "assert_one_active_load_per_file_period",
                 "assert_no_point_location_past_the_privacy_boundary",
-                "assert_no_raw_crime_id_past_the_privacy_boundary",
+                "assert_no_sensitive_value_past_the_privacy_boundary",
                 "assert_only_the_privacy_boundary_reads_staging",
                 "rows_reach_the_mart_or_are_counted_fct_fire_incidents",
                 "rows_reach_the_mart_or_are_counted_fct_bus_safety_incidents",

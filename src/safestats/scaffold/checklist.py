@@ -95,6 +95,9 @@ def contract_items(plan: DatasetPlan) -> list[str]:
 
 def follow_up_items(plan: DatasetPlan) -> list[str]:
     return ["**Then**:",
+            f"  - [ ] the new last models past the privacy boundary (`{plan.exclusions}`, `{plan.candidate}`, and "
+            f"`{plan.mart}` if nothing reads it) in `macros/privacy_scan_depends_on.sql`, so the leak scans run "
+            "after them (`tests/test_privacy_scans.py` says which are missing)",
             f"  - [ ] aggregate-level metric names for Superset: `marts.{plan.aggregate}` in "
             "`superset/assets/aggregate_metrics.yml`, if aggregate-only organisations should see "
             f"`{plan.count_column}`",
