@@ -1,5 +1,6 @@
 -- The privacy boundary for police.uk outcomes: crime ids become keyed pseudonyms (the same ones as in
--- street_crimes), point coordinates and street descriptions are dropped, the LSOA is the finest place kept.
+-- police_uk_street_crimes), point coordinates and street descriptions are dropped, the LSOA is the finest
+-- place kept.
 with
 
 crime_outcomes as (
