@@ -45,6 +45,10 @@ def cumulative_source(tmp: Path) -> tuple[list[str], list[list[str]]]:
 
 
 def call_month(value: str) -> str:
+    """The month of a DateOfCall as the files write it: `01 Mar 2022` (the Datastore) or `2022-03-01`
+    (synthetic months with ISO dates)."""
+    if value[:4].isdigit():
+        return value[:7]
     day, mon, year = value.split()
     return f"{year}-{lfb.MONTH_ABBR.index(mon) + 1:02d}"
 
