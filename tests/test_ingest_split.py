@@ -8,7 +8,7 @@ import psycopg
 import pytest
 from helpers import STREET_HEADER, street_row, write_csv
 
-from safestats import copy_load
+from safestats import copy_load, records
 from safestats.ingest import ingest_file, ingest_landing
 
 
@@ -40,15 +40,18 @@ def leftovers(conn):
 
 @pytest.fixture
 def split_everything(monkeypatch):
+    """Every file split, in pieces of about 16 KB (a 2,000-row file: about a dozen pieces)."""
     monkeypatch.setattr(copy_load, "SPLIT_BYTES", 1)
+    monkeypatch.setattr(records, "CUT_BYTES", 16 << 10)
 
 
-def test_a_split_file_loads_exactly_as_a_whole_one(tmp_path, empty_raw, loader, contracts, monkeypatch):
+def test_a_split_file_loads_exactly_as_a_whole_one(tmp_path, empty_raw, loader, contracts, request):
     path = street_file(tmp_path / "2024-01-metropolitan-street.csv")
     whole = ingest_file(loader, path, contracts)
     expected_rows, expected_rejects = loaded_rows(empty_raw, whole.load_id), rejects(empty_raw, whole.load_id)
     empty_raw.execute("truncate raw.police_uk_street_crimes, raw._rejects, raw._loads")
-    monkeypatch.setattr(copy_load, "SPLIT_BYTES", 1)
+    request.getfixturevalue("split_everything")
+    assert len(records.shape_of(path.read_bytes()).cuts) > 4
     split = ingest_file(loader, path, contracts)
     assert (split.status, split.rows_read, split.rows_loaded, split.rows_rejected) == (
         "loaded", whole.rows_read, whole.rows_loaded, whole.rows_rejected) == ("loaded", 2000, 1980, 20)
@@ -96,10 +99,10 @@ def test_a_split_load_cut_short_is_cleared_by_the_next_ingest(tmp_path, empty_ra
     with psycopg.connect(warehouse.loader_endpoint(cfg).conninfo(), autocommit=True) as dying:
         load_id = copy_load.reserve_load(dying, contract.dataset)
         with dying.transaction():
-            numbering = copy_load.create_numbering(dying, contract.dataset, load_id, 1)
+            numbering = copy_load.create_numbering(dying, contract.dataset, load_id)
             copy_load.number_rows(dying, contract.dataset, load_id, {dying.info.backend_pid: numbering})
         with dying.transaction():
-            copy_load.start_numbering(dying, numbering)
+            copy_load.start_numbering(dying, numbering, 1)
             dying.execute("insert into raw.police_uk_street_crimes (crime_id, month) values ('orphan', '2024-01')")
             dying.execute("insert into raw._pending_rejects values (%s, 2, 'x', '{}')", (load_id,))
         pid = dying.info.backend_pid

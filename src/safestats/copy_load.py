@@ -2,15 +2,18 @@
 
 Row bookkeeping costs COPY almost nothing: for the load, raw.<dataset>'s `_load_id` defaults to a constant
 and `_source_row_number` to `nextval(<sequence>)`, so row n of the file draws its number as it is read.
-Each session of a load numbers its rows from a sequence of the load's own (`raw.<dataset>__rows_<load>_<part>`),
+Each session of a load numbers its rows from a sequence of the load's own (`raw.<dataset>__rows_<load>_<n>`),
 drawn by that session alone and cached in it, so numbers are consecutive and cost no shared lock per row;
-the sequence is dropped with the load's defaults. A file loaded by one session sets the defaults and
+before each piece of the file the session sets its sequence to the number before the piece's first row.
+The sequences are dropped with the load's defaults. A file loaded by one session sets the defaults and
 creates its sequence inside its own transaction (nobody else sees them). A file split across two sessions
 picks each session's sequence by its process id (`case pg_backend_pid() when ...`); those defaults are
 committed for the length of the load and dropped after it. Outside a load there is no default, and a row
 without them is refused.
 
-A file split across cores is written by two worker sessions that commit their halves under a reserved
+A file split across cores is cut into pieces of about 16 MB at line breaks (`records.FileShape.cuts`); two
+worker sessions take the next piece as they finish the last, so both stay busy to the end. They commit their
+pieces under a reserved
 load id before the load itself exists: staging reads only rows of loads whose status is `loaded`, so
 nobody sees them until the coordinator's one transaction records the load (all of the file at once),
 and if anything fails their rows are deleted. `raw._unfinished_loads` remembers the reservation, so a
@@ -31,7 +34,8 @@ from safestats.sniff import FileFacts
 
 log = logging.getLogger(__name__)
 COPY_CHUNK = 1 << 20
-SPLIT_BYTES = 32 << 20        # files this large are split across two sessions
+SPLIT_BYTES = 32 << 20        # files this large are split across sessions
+SESSIONS = 2                  # sessions a split file is COPYed by (one per core)
 ROW_NUMBER_CACHE = 10_000                   # row numbers a session takes from its sequence at a time
 DATASET_LOCK = 2                            # advisory lock class: one split load per dataset at a time
 
@@ -63,6 +67,7 @@ class Part:
     data: memoryview
     first_row: int         # the file's row number of the part's first record
     header: bool           # the part starts with the header line
+    number: int = 0        # the part's place in the file (0 first)
 
 
 class NotOneRecordPerLine(Exception):
@@ -71,40 +76,40 @@ class NotOneRecordPerLine(Exception):
 
 @dataclass(frozen=True)
 class Numbering:
-    """One session's row numbers: a sequence of the load's own, starting at the part's first row."""
+    """One session's row numbers: a sequence of the load's own, set before each part to its first row."""
     dataset: str
     load_id: int
-    part: int
-    first_row: int
+    session: int
 
     @property
     def sequence(self) -> sql.Composable:
-        return sql.Identifier("raw", f"{self.dataset}__rows_{self.load_id}_{self.part}")
+        return sql.Identifier("raw", f"{self.dataset}__rows_{self.load_id}_{self.session}")
 
     @property
     def expression(self) -> sql.Composable:
         return sql.SQL("nextval({}::regclass)").format(sql.Literal(self.sequence.as_string(None)))
 
 
-def create_numbering(conn, dataset: str, load_id: int, first_row: int, part: int = 0) -> Numbering:
-    """The sequence a session of the load numbers its rows from; its first value is the number before
-    the part's first row, drawn by the session itself (`start_numbering`)."""
-    numbering = Numbering(dataset, load_id, part, first_row)
-    conn.execute(sql.SQL("create sequence {} minvalue 0 start with {} cache {}").format(
-        numbering.sequence, sql.Literal(first_row - 1), sql.Literal(ROW_NUMBER_CACHE)))
+def create_numbering(conn, dataset: str, load_id: int, session: int = 0) -> Numbering:
+    """The sequence one session of the load numbers its rows from (`start_numbering` places it)."""
+    numbering = Numbering(dataset, load_id, session)
+    conn.execute(sql.SQL("create sequence {} minvalue 0 cache {}").format(
+        numbering.sequence, sql.Literal(ROW_NUMBER_CACHE)))
     return numbering
 
 
-def start_numbering(conn, numbering: Numbering) -> None:
-    """In the session that will number the rows, before its COPY: afterwards its `currval` tells how many
-    rows it read. The sequence is this session's alone, so its cached numbers run on without a gap."""
-    conn.execute(sql.SQL("select nextval({})").format(sql.Literal(numbering.sequence.as_string(None))))
+def start_numbering(conn, numbering: Numbering, first_row: int) -> None:
+    """In the session that will number the rows, before each COPY: the next number is `first_row`, and
+    afterwards `currval` tells how many rows it read. `setval` drops the session's cached numbers; the
+    sequence is this session's alone, so the numbers it caches next run on without a gap."""
+    conn.execute(sql.SQL("select setval({}, {})").format(
+        sql.Literal(numbering.sequence.as_string(None)), sql.Literal(first_row - 1)))
 
 
-def rows_numbered(conn, numbering: Numbering) -> int:
-    """How many rows the session has numbered since `start_numbering`."""
+def rows_numbered(conn, numbering: Numbering, first_row: int) -> int:
+    """How many rows the session has numbered since `start_numbering(conn, numbering, first_row)`."""
     return conn.execute(sql.SQL("select currval({}) - {}").format(
-        sql.Literal(numbering.sequence.as_string(None)), sql.Literal(numbering.first_row - 1))).fetchone()[0]
+        sql.Literal(numbering.sequence.as_string(None)), sql.Literal(first_row - 1))).fetchone()[0]
 
 
 def number_rows(conn, dataset: str, load_id: int, numberings: dict[int | None, Numbering]) -> None:
@@ -165,11 +170,12 @@ def copy_part(conn, part: Part, facts: FileFacts, columns: list[str], load_id: i
     from the scratch table's identity) to write them and their reasons to `rejects` (raw._rejects, or
     raw._pending_rejects for a split file). Returns (read, loaded, rejected)."""
     table = sql.Identifier("raw", checks.contract.dataset)
-    start_numbering(conn, numbering)
+    start_numbering(conn, numbering, part.first_row)
     loaded = stream(conn, copy_statement(table, columns, facts, part.header, checks.valid), part.data)
-    read = rows_numbered(conn, numbering)
+    read = rows_numbered(conn, numbering, part.first_row)
     if read == loaded:
         return read, loaded, 0
+    conn.execute("drop table if exists pg_temp._failed")     # an earlier part's, in the same transaction
     conn.execute(sql.SQL(
         "create temporary table _failed ({}, _source_row_number bigint generated always as identity"
         " (start with {})) on commit drop").format(
@@ -189,36 +195,50 @@ def copy_part(conn, part: Part, facts: FileFacts, columns: list[str], load_id: i
     return read, loaded, rejected
 
 
-def halves(data: bytes, shape: FileShape) -> list[Part]:
-    """The file cut at the line break nearest its middle (call only when every record is one line)."""
+def pieces(data: bytes, shape: FileShape) -> list[Part]:
+    """The file cut at the shape's cuts (call only when every record is one line)."""
     view = memoryview(data)
-    if shape.middle <= 0 or shape.middle >= len(data):
-        return [Part(view, 1, True)]
-    first_rows = shape.lines_before_middle - 1          # the header line is not a row
-    return [Part(view[:shape.middle], 1, True), Part(view[shape.middle:], first_rows + 1, False)]
+    starts = [(0, 1)] + [(offset, lines_before) for offset, lines_before in shape.cuts if 0 < offset < len(data)]
+    ends = [offset for offset, _ in starts[1:]] + [len(data)]
+    # a piece starting after `lines_before` lines (the header one of them) starts at row `lines_before`
+    return [Part(view[start:end], first_row, number == 0, number)
+            for number, ((start, first_row), end) in enumerate(zip(starts, ends))]
 
 
 def copy_split(conn, parts: list[Part], facts: FileFacts, columns: list[str], load_id: int,
-               checks: Checks) -> tuple[int, int, int]:
-    """Each part COPYed by its own session at once, each committing under the reserved `load_id` (see the
-    module's note). Returns the summed (read, loaded, rejected); on failure every part's rows are deleted."""
+               checks: Checks, sessions: int = SESSIONS) -> tuple[int, int, int]:
+    """The parts COPYed by `sessions` sessions at once, each taking the next part when it finishes one and
+    committing under the reserved `load_id` (see the module's note). Returns the summed (read, loaded,
+    rejected); on failure every part's rows are deleted."""
     dataset = checks.contract.dataset
-    outcomes: list = [None] * len(parts)
-    workers = [psycopg.connect(conn.info.dsn, password=conn.info.password) for _ in parts]
+    sessions = max(1, min(sessions, len(parts)))
+    outcomes: list = [None] * sessions
+    queue = iter(parts)
+    taking = threading.Lock()
+    workers = [psycopg.connect(conn.info.dsn, password=conn.info.password) for _ in range(sessions)]
     try:
         with conn.transaction():
-            numberings = [create_numbering(conn, dataset, load_id, part.first_row, i) for i, part in enumerate(parts)]
+            numberings = [create_numbering(conn, dataset, load_id, i) for i in range(sessions)]
             number_rows(conn, dataset, load_id, {w.info.backend_pid: n for w, n in zip(workers, numberings)})
+
+        def next_part() -> Part | None:
+            with taking:     # none once a session has failed: its rows will all be deleted
+                failed = any(isinstance(o, BaseException) for o in outcomes)
+                return None if failed else next(queue, None)
 
         def work(i: int) -> None:
             try:
+                totals = (0, 0, 0)
                 with workers[i].transaction():
-                    outcomes[i] = copy_part(workers[i], parts[i], facts, columns, load_id, checks, numberings[i],
-                                            "raw._pending_rejects")
+                    while (part := next_part()) is not None:
+                        counts = copy_part(workers[i], part, facts, columns, load_id, checks, numberings[i],
+                                           "raw._pending_rejects")
+                        totals = tuple(t + c for t, c in zip(totals, counts))
+                outcomes[i] = totals
             except BaseException as exc:  # noqa: BLE001 - handed to the coordinator below
                 outcomes[i] = exc
 
-        threads = [threading.Thread(target=work, args=(i,), name=f"copy-part-{i}") for i in range(len(parts))]
+        threads = [threading.Thread(target=work, args=(i,), name=f"copy-session-{i}") for i in range(sessions)]
         for thread in threads:
             thread.start()
         for thread in threads:

@@ -257,7 +257,7 @@ def _split_copy(conn, data: bytes, shape: FileShape, facts: FileFacts, match, ch
     dataset = checks.contract.dataset
     load_id = copy_load.reserve_load(conn, dataset)
     try:
-        counts = copy_load.copy_split(conn, copy_load.halves(data, shape), facts, _columns(facts, match), load_id,
+        counts = copy_load.copy_split(conn, copy_load.pieces(data, shape), facts, _columns(facts, match), load_id,
                                       checks)
     except psycopg.DataError as exc:
         log.info("%s: split COPY refused (%s); loading it whole", dataset, str(exc).splitlines()[0])
@@ -320,7 +320,7 @@ def _copy_whole(conn, data: bytes, shape: FileShape, facts: FileFacts, match, lo
     try:
         with conn.transaction():
             dataset = checks.contract.dataset
-            numbering = copy_load.create_numbering(conn, dataset, load_id, 1)
+            numbering = copy_load.create_numbering(conn, dataset, load_id)
             copy_load.number_rows(conn, dataset, load_id, {None: numbering})
             counts = copy_load.copy_part(conn, Part(memoryview(data), 1, True), facts, _columns(facts, match),
                                          load_id, checks, numbering, "raw._rejects")

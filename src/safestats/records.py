@@ -22,39 +22,59 @@ STRICT_LINE = re.compile(rb"%s(?:,%s)*+" % (_FIELD, _FIELD))
 MAX_RECORD_LINES = 50   # a quoted field may span at most this many lines before it counts as unbalanced
 
 
+CUT_BYTES = 16 << 20    # the shape notes a cut about every 16 MB, so a large file can be loaded in pieces
+
+
 @dataclass(frozen=True)
 class FileShape:
     data_lines: int        # physical lines after the header (blank lines included)
     quotes_ok: bool        # every quote sits where strict CSV allows it, and no quoted field spans lines
-    middle: int = 0        # the offset just after the first LF at or past the middle of the file (0: none)
-    lines_before_middle: int = 0   # physical lines before `middle`, the header included
+    # (offset, lines before it, the header included): each offset just after an LF, about every CUT_BYTES
+    cuts: tuple[tuple[int, int], ...] = ()
 
 
-def _line_breaks(data: bytes, middle: int) -> tuple[int, int] | None:
-    """How many line breaks, and how many of them fall before `middle`, when the file uses one kind (LF,
-    CRLF or CR); None when it mixes them."""
-    lf_before = data.count(b"\n", 0, middle)
-    lf = lf_before + data.count(b"\n", middle)
+def _cut_offsets(data: bytes, every: int) -> list[int]:
+    """Offsets just after the first LF at or past each multiple of `every` (none past the last byte)."""
+    offsets: list[int] = []
+    for target in range(every, len(data), every):
+        if offsets and target < offsets[-1]:
+            continue
+        cut = data.find(b"\n", target) + 1
+        if cut <= 0 or cut >= len(data):
+            break
+        offsets.append(cut)
+    return offsets
+
+
+def _line_breaks(data: bytes, cuts: list[int]) -> tuple[int, list[int]] | None:
+    """How many line breaks, and how many of them fall before each cut, when the file uses one kind (LF,
+    CRLF or CR); None when it mixes them. Cuts follow an LF: a file of CRs alone has none."""
+    before, start, lf = [], 0, 0
+    for cut in cuts:
+        lf += data.count(b"\n", start, cut)
+        before.append(lf)
+        start = cut
+    lf += data.count(b"\n", start)
     cr = data.count(b"\r") if b"\r" in data else 0
     if not cr:
-        return lf, lf_before
+        return lf, before
     if not lf:
-        return cr, data.count(b"\r", 0, middle)
-    return (lf, lf_before) if lf == cr == data.count(b"\r\n") else None
+        return cr, []
+    return (lf, before) if lf == cr == data.count(b"\r\n") else None
 
 
 def shape_of(data: bytes) -> FileShape:
-    """Count the lines and check the quotes of the lines that have any: C-speed work, a small fraction
-    of what loading the file costs."""
-    middle = data.find(b"\n", len(data) // 2) + 1
-    breaks = _line_breaks(data, middle)
+    """Count the lines (noting cuts about every CUT_BYTES) and check the quotes of the lines that have any:
+    C-speed work, a small fraction of what loading the file costs."""
+    offsets = _cut_offsets(data, CUT_BYTES)
+    breaks = _line_breaks(data, offsets)
     if breaks is None:
         return FileShape(len(split_lines(data)) - 1, False)
     lines = breaks[0] + (0 if data.endswith((b"\n", b"\r")) else 1)
     quotes_ok = b'"' not in data or all(
         STRICT_LINE.fullmatch(line.rstrip(b"\r")) for line in data.split(b"\n" if b"\n" in data else b"\r")
         if b'"' in line)
-    return FileShape(lines - 1, quotes_ok, middle, breaks[1] if middle else 0)
+    return FileShape(lines - 1, quotes_ok, tuple(zip(offsets, breaks[1])))
 
 
 def split_lines(data: bytes) -> list[bytes]:
