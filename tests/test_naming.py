@@ -1,10 +1,15 @@
 """The project's naming conventions, checked the way dbt-project-evaluator checks a project: every model's
-name says its layer, and each dataset goes by one name (its contract's `<source>_<table>`) from raw to the
-quality layer. A name that departs from the convention is listed below with the reason."""
+name says its layer; each dataset goes by one name (its contract's `<source>_<table>`) in the source-conformed
+layers, raw to quality, and by one business name (declared once, in declarations/aggregates.yml) in the
+business-conformed layers: fact mart, release candidate, published aggregate and semantic model, as dbt's own
+guide names marts by the business entity rather than by the system that sent it. A name that departs from the
+convention is listed below with the reason."""
 from __future__ import annotations
 
 import re
 from pathlib import Path
+
+import yaml
 
 from safestats.config import PROJECT_DIR
 from safestats.contracts import load_contracts
@@ -28,6 +33,15 @@ EXCEPTIONS = {
                                 "release candidate)",
 }
 NO_EXCLUSIONS = {"ons_lsoa_ward_lookup": "reference data: every row is kept"}
+# Fact marts that are not a dataset's business name, and why.
+OTHER_FACTS = {
+    "fct_ed_site_submissions": "the A&E submission log (which sites sent which months), not a dataset",
+    "fct_borough_violence_core": "derived from the other marts' released cells (declared under `derived`)",
+}
+# Datasets without a semantic model of their own, and why.
+NO_SEMANTIC_MODEL = {name: "no semantic model yet: no dashboard or metric reads it; SQL Lab and the published "
+                            "aggregate serve it" for name in ("crime_outcomes", "crime_victims",
+                                                              "crime_perpetrators", "bus_safety_incidents")}
 NO_DATASET_PAGE = {}
 
 
@@ -76,3 +90,39 @@ def test_the_listed_exceptions_are_still_needed():
     have = models()
     gone = [name for name in EXCEPTIONS if name not in have]
     assert not gone, f"exceptions for models that no longer exist (remove them): {gone}"
+
+
+def business_names() -> dict[str, str]:
+    """dataset -> its business name, as declared once for the aggregates."""
+    declared = yaml.safe_load((PROJECT_DIR / "declarations" / "aggregates.yml").read_text())
+    return {a["dataset"]: a["name"] for a in declared["aggregates"]}
+
+
+def test_each_dataset_goes_by_one_business_name_from_mart_to_semantic_model():
+    have = models()
+    names = business_names()
+    datasets = {c.dataset for c in load_contracts(MODELS)}
+    wrong = [f"{d}: declared for an aggregate but no contract has it" for d in names if d not in datasets]
+    taken = [n for n in names.values() if list(names.values()).count(n) > 1]
+    wrong += [f"business name {n} declared for more than one dataset" for n in sorted(set(taken))]
+    for dataset, name in sorted(names.items()):
+        wrong += [f"{dataset} ({name}): no model {m}" for m in (f"fct_{name}", f"agg_{name}_monthly",
+                                                                 f"candidate_agg_{name}_monthly") if m not in have]
+    wrong += [f"{m}: a fact mart that is no dataset's business name" for m in sorted(have)
+              if m.startswith("fct_") and m.removeprefix("fct_") not in names.values() and m not in OTHER_FACTS]
+    semantic = {}
+    for path in sorted((PROJECT_DIR / "semantic").glob("*.yml")):
+        for model in yaml.safe_load(path.read_text()).get("semantic_models") or []:
+            semantic[model["name"]] = (path.stem, model["model"])
+    for name in sorted(set(names.values()) - set(NO_SEMANTIC_MODEL)):
+        if semantic.get(name) != (name, f"ref('fct_{name}')"):
+            wrong.append(f"{name}: expected semantic/{name}.yml with the semantic model {name} of fct_{name}, "
+                         f"found {semantic.get(name)}")
+    assert not wrong, "business names against the convention:\n" + "\n".join(wrong)
+
+
+def test_the_listed_business_name_exceptions_are_still_needed():
+    have, names = models(), set(business_names().values())
+    assert [m for m in OTHER_FACTS if m not in have] == []
+    semantic = {p.stem for p in (PROJECT_DIR / "semantic").glob("*.yml")}
+    assert [n for n in NO_SEMANTIC_MODEL if n not in names or n in semantic] == []
