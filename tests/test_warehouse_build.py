@@ -25,6 +25,12 @@ def the_key(conn) -> bytes:
     return bytes(b ^ 0x36 for b in inner).rstrip(b"\0")
 
 
+# The police.uk lineage these tests read (street crimes, their exclusions, the outcome snapshot) and its
+# tests, rather than every dataset: a full build is for the tests that read every mart, at the end.
+POLICE_UK_BUILD = ("build", "--select", "+fct_street_crimes", "+police_uk_street_crimes_exclusions",
+                   "+snp_crime_outcomes", "--indirect-selection", "cautious")
+
+
 @pytest.fixture
 def land(tmp_path):
     def put(folder, name, header, rows):
@@ -45,7 +51,7 @@ def test_marts_pseudonymise_locate_and_supersede(cfg, empty_raw, loader, contrac
     first = ingest_file(loader, land("v1", "2024-03-city-of-london-street.csv", STREET_HEADER, street), contracts)
     ingest_file(loader, land("v1", "2024-03-city-of-london-outcomes.csv", OUTCOMES_HEADER,
                              [outcome_row("CRIME-1", "2024-03", "Under investigation")]), contracts)
-    build_ok(cfg)
+    build_ok(cfg, *POLICE_UK_BUILD)
 
     rows = empty_raw.execute("select crime_pseudo_id, borough_name, iso_3166_2_code, category_group,"
                              " last_outcome_category from marts.fct_street_crimes order by borough_name,"
@@ -69,7 +75,7 @@ def test_marts_pseudonymise_locate_and_supersede(cfg, empty_raw, loader, contrac
     revised = [street_row(month="2024-03", crime_id="CRIME-1", lsoa="City of London 001A")]
     second = ingest_file(loader, land("v2", "2024-03-city-of-london-street.csv", STREET_HEADER, revised), contracts)
     assert second.superseded == [first.load_id]
-    build_ok(cfg)
+    build_ok(cfg, *POLICE_UK_BUILD)
     assert empty_raw.execute("select count(*) from marts.fct_street_crimes").fetchone()[0] == 1
     assert empty_raw.execute("select count(*) from quality.police_uk_street_crimes_exclusions"
                              " where dataset = 'police_uk_street_crimes'").fetchone()[0] == 0
@@ -80,10 +86,10 @@ def test_snapshot_keeps_each_crimes_outcome_history(cfg, empty_raw, loader, cont
     ingest_file(loader, land("m1", "2024-04-city-of-london-street.csv", STREET_HEADER, street), contracts)
     ingest_file(loader, land("m1", "2024-04-city-of-london-outcomes.csv", OUTCOMES_HEADER,
                              [outcome_row("CRIME-9", "2024-04", "Under investigation")]), contracts)
-    build_ok(cfg)
+    build_ok(cfg, *POLICE_UK_BUILD)
     ingest_file(loader, land("m2", "2024-05-city-of-london-outcomes.csv", OUTCOMES_HEADER,
                              [outcome_row("CRIME-9", "2024-05", "Offender fined")]), contracts)
-    build_ok(cfg)
+    build_ok(cfg, *POLICE_UK_BUILD)
     pseudo = hmac.new(the_key(empty_raw), b"CRIME-9", sha256).hexdigest()
     history = empty_raw.execute(
         "select outcome_type, dbt_valid_to is null from snapshots.snp_crime_outcomes"
@@ -106,7 +112,7 @@ def test_real_files_build_into_london_marts(cfg, realdata, empty_raw, loader, co
         (tmp_path / name).parent.mkdir(exist_ok=True)
         shutil.copy(realdata / "police_uk" / src, tmp_path / name)
         assert ingest_file(loader, tmp_path / name, contracts).status == "loaded"
-    build_ok(cfg)
+    build_ok(cfg, *POLICE_UK_BUILD)
     by_agency = dict(empty_raw.execute("select agency, count(*) from marts.fct_street_crimes group by 1").fetchall())
     staged = dict(empty_raw.execute("select agency, count(*) from staging.stg_police_uk__street_crimes group by 1"
                                     ).fetchall())
@@ -122,31 +128,12 @@ def test_real_files_build_into_london_marts(cfg, realdata, empty_raw, loader, co
     assert boroughs >= 32  # every Met borough (a few Met rows also fall in City of London LSOAs)
 
 
-def test_dbt_docs_generate(cfg):
-    """The docs site's catalog describes the built warehouse: every mart with its columns, each documented."""
-    import json
-
-    assert dbt.run(["docs", "generate"], cfg).success
-    target = cfg.home / "target"
-    catalog = json.loads((target / "catalog.json").read_text())
-    manifest = json.loads((target / "manifest.json").read_text())
-    marts = {k: n for k, n in manifest["nodes"].items() if n["resource_type"] == "model" and n["schema"] == "marts"}
-    assert len(marts) >= 10
-    undescribed = [n["name"] for n in marts.values() if not n["description"].strip()]
-    assert not undescribed, f"marts without a description: {undescribed}"
-    built = {k for k in catalog["nodes"]}
-    missing = sorted(n["name"] for k, n in marts.items() if k not in built)
-    assert not missing, f"marts the catalog does not describe (not built?): {missing}"
-    for key in marts:
-        assert catalog["nodes"][key]["columns"], f"{key}: no columns in the catalog"
-
-
 def test_row_conservation_tests_catch_a_lost_or_stray_row(cfg, empty_raw, loader, contracts, land):
     """dbt's row-conservation tests fail when raw loses a row its load counted, and when staging would show
     a row of a load that is not active."""
     rows = [street_row(month="2024-06", crime_id=f"CRIME-{n}") for n in range(3)]
     load = ingest_file(loader, land("c", "2024-06-city-of-london-street.csv", STREET_HEADER, rows), contracts)
-    build_ok(cfg)
+    build_ok(cfg, "run", "--select", "staging")   # the tests read raw and the staging views
     empty_raw.execute("delete from raw.police_uk_street_crimes where _load_id = %s and _source_row_number = 2",
                       (load.load_id,))
     tests = "test_name:loads_account_for_every_row test_name:active_raw_rows_are_staged"
@@ -205,3 +192,23 @@ def test_mart_row_conservation_test_names_the_mart_that_lost_or_gained_a_row(cfg
 
     after = dbt.run(conservation, cfg)
     assert after.success, after.failures
+
+
+def test_dbt_docs_generate(cfg):
+    """The docs site's catalog describes the built warehouse (the full build above): every mart with its
+    columns, each documented."""
+    import json
+
+    assert dbt.run(["docs", "generate"], cfg).success
+    target = cfg.home / "target"
+    catalog = json.loads((target / "catalog.json").read_text())
+    manifest = json.loads((target / "manifest.json").read_text())
+    marts = {k: n for k, n in manifest["nodes"].items() if n["resource_type"] == "model" and n["schema"] == "marts"}
+    assert len(marts) >= 10
+    undescribed = [n["name"] for n in marts.values() if not n["description"].strip()]
+    assert not undescribed, f"marts without a description: {undescribed}"
+    built = {k for k in catalog["nodes"]}
+    missing = sorted(n["name"] for k, n in marts.items() if k not in built)
+    assert not missing, f"marts the catalog does not describe (not built?): {missing}"
+    for key in marts:
+        assert catalog["nodes"][key]["columns"], f"{key}: no columns in the catalog"
