@@ -51,6 +51,23 @@ def cfg(tmp_path_factory):
             os.environ[k] = v
 
 
+@pytest.fixture
+def undo():
+    """For a test that changes shared state (roles, policies, the audit chain, relations other tests read):
+    `undo(step, *args)` registers a step that puts it back, run at this fixture's teardown whatever the test's
+    outcome, last registered first. Register before making the change."""
+    steps = []
+    yield lambda step, *args, **kwargs: steps.append((step, args, kwargs))
+    failures = []
+    for step, args, kwargs in reversed(steps):
+        try:
+            step(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - every step runs; the first failure is raised below
+            failures.append(exc)
+    if failures:
+        raise failures[0]
+
+
 @pytest.fixture(scope="session")
 def bootstrap(cfg) -> database.Endpoint:
     return database.endpoint(cfg)

@@ -14,6 +14,19 @@ from safestats.config import PROJECT_DIR
 from safestats.policies import service
 
 SUPERSET_DIR = PROJECT_DIR / "superset"
+
+
+def superset_module(name: str):
+    """A module of the Superset add-on (superset/safestats_superset/), imported without leaving its folder on
+    sys.path."""
+    import importlib
+    import sys
+
+    sys.path.insert(0, str(SUPERSET_DIR))
+    try:
+        return importlib.import_module(f"safestats_superset.{name}")
+    finally:
+        sys.path.remove(str(SUPERSET_DIR))
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]

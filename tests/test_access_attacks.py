@@ -432,16 +432,18 @@ def test_other_sessions_queries_are_hidden(cfg, bootstrap, su, attack, attacker,
         assert su.execute("select query from pg_stat_activity where pid = %s", (pid,)).fetchone()[0].find(marker) >= 0
 
 
-def test_an_analyst_cannot_store_large_objects(su, attack):
+def test_an_analyst_cannot_store_large_objects(su, attack, undo):
     before = su.execute("select count(*) from pg_largeobject_metadata").fetchone()[0]
-    try:
-        with pytest.raises(errors.InsufficientPrivilege):
-            attack.execute("select lo_from_bytea(0, 'anything an analyst wants to keep or pass on')")
-    finally:
+
+    def unlink_what_the_analyst_stored():
         for (oid,) in su.execute("select oid from pg_largeobject_metadata where lomowner = %s::regrole",
                                  (attack.info.user,)).fetchall():
             su.execute("select lo_unlink(%s)", (oid,))
         assert su.execute("select count(*) from pg_largeobject_metadata").fetchone()[0] == before
+
+    undo(unlink_what_the_analyst_stored)
+    with pytest.raises(errors.InsufficientPrivilege):
+        attack.execute("select lo_from_bytea(0, 'anything an analyst wants to keep or pass on')")
 
 
 def test_an_analyst_cannot_connect_to_other_databases(bootstrap, attacker, passwords):
@@ -451,7 +453,7 @@ def test_an_analyst_cannot_connect_to_other_databases(bootstrap, attacker, passw
                 dbname=dbname), connect_timeout=5).close()
 
 
-def test_the_expiry_term_ignores_the_session_timezone(cfg, bootstrap, su, catalogue, tmp_path):
+def test_the_expiry_term_ignores_the_session_timezone(cfg, bootstrap, su, catalogue, tmp_path, undo):
     # The date in UTC-12, the last place on earth to reach a new day: an agreement whose last day it is is in
     # force there, and already over in UTC+14 (always a later date), whatever the time now.
     last_day = (datetime.now(timezone.utc) - timedelta(hours=12)).date()
@@ -474,19 +476,17 @@ datasets:
     # VALID UNTIL is checked only when a session starts, so the harness lifts it to open one now.
     plan = make_plan(su, load_agreements(root, catalogue), catalogue, last_day, passwords, credentials.new_password)
     passwords.update(plan.new_passwords)
-    try:
-        apply_plan(su, plan, catalogue, actor="test_access_attacks")
-        su.execute("alter role tzprobe_admin valid until '2999-01-01'")
-        seen = {}
-        with connect_as(bootstrap.as_user("tzprobe_admin", passwords["tzprobe_admin"])) as conn:
-            for zone in ("Etc/GMT+12", "Europe/London", "UTC", "Etc/GMT-14"):
-                conn.execute("select set_config('TimeZone', %s, false)", (zone,))
-                seen[zone] = conn.execute("select count(*) from marts.fct_street_crimes").fetchone()[0]
-        in_force_in_london = datetime.now(LONDON).date() <= last_day
-        total = su.execute("select count(*) from marts.fct_street_crimes").fetchone()[0]
-        assert seen == {zone: (total if in_force_in_london else 0) for zone in seen}
-    finally:
-        service.apply(cfg)
+    undo(service.apply, cfg)      # the agreements as they are in the project: the probe organisation gone
+    apply_plan(su, plan, catalogue, actor="test_access_attacks")
+    su.execute("alter role tzprobe_admin valid until '2999-01-01'")
+    seen = {}
+    with connect_as(bootstrap.as_user("tzprobe_admin", passwords["tzprobe_admin"])) as conn:
+        for zone in ("Etc/GMT+12", "Europe/London", "UTC", "Etc/GMT-14"):
+            conn.execute("select set_config('TimeZone', %s, false)", (zone,))
+            seen[zone] = conn.execute("select count(*) from marts.fct_street_crimes").fetchone()[0]
+    in_force_in_london = datetime.now(LONDON).date() <= last_day
+    total = su.execute("select count(*) from marts.fct_street_crimes").fetchone()[0]
+    assert seen == {zone: (total if in_force_in_london else 0) for zone in seen}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -569,12 +569,17 @@ def test_plan_after_apply_is_empty_and_a_second_apply_changes_nothing(cfg, su):
     assert (last if isinstance(last, dict) else json.loads(last)) == {"changes": [c.summary for c in again.changes]}
 
 
-def test_apply_repairs_tampering(cfg, bootstrap, su, catalogue, demo, passwords, attacker):
+def test_apply_repairs_tampering(cfg, bootstrap, su, catalogue, demo, passwords, attacker, undo):
     """Drift a superuser might introduce by hand is in the plan, and apply restores exactly the compiled state."""
     before = _state(su)
     rel = sql.Identifier(MARTS, attacker.relation.name)
     other_org = su.execute("select rolname from pg_roles where rolname like 'org\\_%%' and rolname <> %s"
                            " order by 1 limit 1", (attacker.org_role,)).fetchone()[0]
+    # should the repair under test fail: the tampering undone by hand, then the compiled state applied
+    undo(service.apply, cfg)
+    undo(su.execute, sql.SQL("revoke {} from {}").format(sql.Identifier(other_org), sql.Identifier(attacker.username)))
+    undo(su.execute, sql.SQL("revoke select on {} from public").format(rel))
+    undo(su.execute, sql.SQL("drop policy if exists rogue on {}").format(rel))
     for statement in [
         sql.SQL("grant select on {} to {}").format(rel, sql.Identifier(attacker.org_role)),
         sql.SQL("grant select on {} to public").format(rel),
@@ -584,38 +589,30 @@ def test_apply_repairs_tampering(cfg, bootstrap, su, catalogue, demo, passwords,
         sql.SQL("alter role {} valid until '2999-01-01'").format(sql.Identifier(attacker.username)),
     ]:
         su.execute(statement)
-    try:
-        _, plan, lines = service.plan(cfg)
-        assert len(real_changes(plan)) >= 5, lines
-        service.apply(cfg)
-        assert_same_state(_state(su), before)
-        _, plan, lines = service.plan(cfg)
-        assert real_changes(plan) == [], lines
-    finally:
-        su.execute(sql.SQL("drop policy if exists rogue on {}").format(rel))
-        su.execute(sql.SQL("revoke select on {} from public").format(rel))
-        su.execute(sql.SQL("revoke {} from {}").format(sql.Identifier(other_org), sql.Identifier(attacker.username)))
-        service.apply(cfg)
+    _, plan, lines = service.plan(cfg)
+    assert len(real_changes(plan)) >= 5, lines
+    service.apply(cfg)
+    assert_same_state(_state(su), before)
+    _, plan, lines = service.plan(cfg)
+    assert real_changes(plan) == [], lines
     orgs, users = demo
     check_matrix(bootstrap, su, catalogue, orgs, users, passwords)
 
 
-def test_apply_repairs_a_login_made_valid_forever(cfg, su, attacker):
+def test_apply_repairs_a_login_made_valid_forever(cfg, su, attacker, undo):
     wanted = su.execute("select rolvaliduntil from pg_roles where rolname = %s", (attacker.username,)).fetchone()[0]
+    undo(service.apply, cfg)
+    undo(su.execute, sql.SQL("alter role {} valid until {}").format(sql.Identifier(attacker.username),
+                                                                   sql.Literal(wanted.isoformat())))
     su.execute(sql.SQL("alter role {} valid until 'infinity'").format(sql.Identifier(attacker.username)))
-    try:
-        _, plan, lines = service.plan(cfg)
-        assert any(attacker.username in c.summary for c in plan.changes), lines
-        service.apply(cfg)
-        assert su.execute("select rolvaliduntil from pg_roles where rolname = %s",
-                          (attacker.username,)).fetchone()[0] == wanted
-    finally:
-        su.execute(sql.SQL("alter role {} valid until {}").format(sql.Identifier(attacker.username),
-                                                                 sql.Literal(wanted.isoformat())))
-        service.apply(cfg)
+    _, plan, lines = service.plan(cfg)
+    assert any(attacker.username in c.summary for c in plan.changes), lines
+    service.apply(cfg)
+    assert su.execute("select rolvaliduntil from pg_roles where rolname = %s",
+                      (attacker.username,)).fetchone()[0] == wanted
 
 
-def test_plan_is_empty_after_a_user_is_removed(cfg, su, catalogue, tmp_path):
+def test_plan_is_empty_after_a_user_is_removed(cfg, su, catalogue, tmp_path, undo):
     root = tmp_path / "access_policies"
     shutil.copytree(cfg.project_dir / "access_policies", root)
     in_force_slug = next(p.stem for p in sorted((root / "organisations").glob("*.yml"))
@@ -630,6 +627,7 @@ def test_plan_is_empty_after_a_user_is_removed(cfg, su, catalogue, tmp_path):
     passwords = dict(credentials.user_passwords(cfg))
     plan = make_plan(su, load_agreements(root, catalogue), catalogue, date.today(), passwords,
                      credentials.new_password)
+    undo(service.apply, cfg)
     apply_plan(su, plan, catalogue, actor="test_access_attacks")
     service.apply(cfg)    # the leaver is gone from the YAML: login disabled, membership revoked
     assert su.execute("select rolcanlogin from pg_roles where rolname = 'leaver_analyst'").fetchone() == (False,)
@@ -642,7 +640,8 @@ def _oids(su) -> dict:
                            " and relkind = 'r'").fetchall())
 
 
-@pytest.mark.parametrize("args", [["build"], ["build", "--full-refresh"]], ids=["build", "full-refresh"])
+# every model rebuilt, marts tables included (the data tests are not what this checks)
+@pytest.mark.parametrize("args", [["run"], ["run", "--full-refresh"]], ids=["run", "full-refresh"])
 def test_policies_survive_dbt_rebuilds(cfg, bootstrap, su, catalogue, demo, passwords, args):
     before = _oids(su)
     outcome = dbt.run(args, cfg)

@@ -54,32 +54,35 @@ def test_nobody_changes_or_removes_an_event_not_even_the_owner(superuser):
             superuser.execute(statement)
 
 
-def test_a_row_changed_with_the_triggers_disabled_is_named_by_verify(cfg, superuser):
+def bypassing_triggers(superuser, statement: str, params=()) -> None:
+    """A superuser's change to the append-only audit table, with its triggers off for that one statement."""
+    with superuser.transaction():
+        superuser.execute("alter table audit.events disable trigger user")
+        superuser.execute(statement, params)
+        superuser.execute("alter table audit.events enable trigger user")
+
+
+def chain_verifies(superuser) -> None:
+    assert audit.verify(superuser).ok
+
+
+def test_a_row_changed_with_the_triggers_disabled_is_named_by_verify(cfg, superuser, undo):
     audit.write("sqllab_query", "tamper_target", detail={"sql": "select 1", "rows": 1}, cfg=cfg)
     audit.write("logout", "after_target", cfg=cfg)
     target = superuser.execute("select event_id, detail from audit.events where username = 'tamper_target'"
                                " order by event_id desc limit 1").fetchone()
-    try:
-        with superuser.transaction():
-            superuser.execute("alter table audit.events disable trigger user")
-            superuser.execute("update audit.events set detail = '{\"sql\": \"select 1\", \"rows\": 0}'"
-                              " where event_id = %s", (target[0],))
-            superuser.execute("alter table audit.events enable trigger user")
-        result = audit.verify(superuser)
-        assert not result.ok and result.broken_event_id == target[0], result
-        out = subprocess.run([sys.executable, "-m", "safestats.cli", "audit", "verify"], capture_output=True,
-                             text=True)
-        assert out.returncode == 1 and f"event {target[0]}" in out.stderr, out.stderr
-    finally:
-        with superuser.transaction():
-            superuser.execute("alter table audit.events disable trigger user")
-            superuser.execute("update audit.events set detail = %s where event_id = %s",
-                              (psycopg.types.json.Jsonb(target[1]), target[0]))
-            superuser.execute("alter table audit.events enable trigger user")
-    assert audit.verify(superuser).ok
+    undo(chain_verifies, superuser)
+    undo(bypassing_triggers, superuser, "update audit.events set detail = %s where event_id = %s",
+         (psycopg.types.json.Jsonb(target[1]), target[0]))
+    bypassing_triggers(superuser, "update audit.events set detail = '{\"sql\": \"select 1\", \"rows\": 0}'"
+                                  " where event_id = %s", (target[0],))
+    result = audit.verify(superuser)
+    assert not result.ok and result.broken_event_id == target[0], result
+    out = subprocess.run([sys.executable, "-m", "safestats.cli", "audit", "verify"], capture_output=True, text=True)
+    assert out.returncode == 1 and f"event {target[0]}" in out.stderr, out.stderr
 
 
-def test_a_removed_row_is_named_by_verify(cfg, superuser):
+def test_a_removed_row_is_named_by_verify(cfg, superuser, undo):
     audit.write("logout", "removed_one", cfg=cfg)
     audit.write("logout", "next_one", cfg=cfg)
     removed = superuser.execute("select * from audit.events where username = 'removed_one'"
@@ -87,22 +90,13 @@ def test_a_removed_row_is_named_by_verify(cfg, superuser):
     columns = [d.name for d in superuser.execute("select * from audit.events limit 0").description]
     following = superuser.execute("select event_id from audit.events where chain_position = %s",
                                   (removed[columns.index("chain_position")] + 1,)).fetchone()[0]
-    try:
-        with superuser.transaction():
-            superuser.execute("alter table audit.events disable trigger user")
-            superuser.execute("delete from audit.events where event_id = %s", (removed[0],))
-            superuser.execute("alter table audit.events enable trigger user")
-        result = audit.verify(superuser)
-        assert result.broken_event_id == following and "removed" in result.reason, result
-    finally:
-        with superuser.transaction():
-            superuser.execute("alter table audit.events disable trigger user")
-            superuser.execute(f"insert into audit.events ({', '.join(columns)}) overriding system value"
-                              f" values ({', '.join(['%s'] * len(columns))})",
-                              [psycopg.types.json.Jsonb(v) if c == "detail" and v is not None else v
-                               for c, v in zip(columns, removed)])
-            superuser.execute("alter table audit.events enable trigger user")
-    assert audit.verify(superuser).ok
+    undo(chain_verifies, superuser)
+    undo(bypassing_triggers, superuser, f"insert into audit.events ({', '.join(columns)}) overriding system value"
+                                        f" values ({', '.join(['%s'] * len(columns))})",
+         [psycopg.types.json.Jsonb(v) if c == "detail" and v is not None else v for c, v in zip(columns, removed)])
+    bypassing_triggers(superuser, "delete from audit.events where event_id = %s", (removed[0],))
+    result = audit.verify(superuser)
+    assert result.broken_event_id == following and "removed" in result.reason, result
 
 
 def test_concurrent_writers_form_one_chain(cfg, superuser):

@@ -263,7 +263,7 @@ def test_synthetic_months_are_deterministic_and_follow_the_street_file(tmp_path)
     assert len(a.asb_rows("2024-02")) == int((street.ctype == asb).sum())       # one row per ASB record
 
 
-def test_a_borough_below_k_is_withheld_counted_and_conserved(month, db, cfg):
+def test_a_borough_below_k_is_withheld_counted_and_conserved(month, db, cfg, undo):
     """With a k some boroughs cannot reach, their people leave the record-level marts, are counted as
     exclusions (row conservation holds: dbt's rows_reach_the_mart_or_are_counted runs in the build) and the
     rest reach k. Rebuilt with the default k afterwards."""
@@ -273,26 +273,28 @@ def test_a_borough_below_k_is_withheld_counted_and_conserved(month, db, cfg):
     selection = ["--select", "int_mps_crime_victims_generalised+", "int_mps_crime_perpetrators_generalised+",
                  *(f"rows_reach_the_mart_or_are_counted_{mart}" for mart in PEOPLE.values()),
                  "--exclude", "test_type:singular", "--indirect-selection", "cautious"]
-    try:
-        outcome = dbt.run(["build", *selection, "--vars", f'{{"mps_min_group_size": {large_k}}}'], cfg)
-        assert outcome.success, outcome.failures
-        assert outcome.count("test", "fail", "error") == 0 and outcome.count("test", "pass") > 20
-        for kind, mart in PEOPLE.items():
-            below = dict(db.execute(
-                f"select borough_code, count(*) from intermediate.int_mps_crime_{kind}_categorised group by 1"
-                f" having count(*) < %s", (large_k,)).fetchall())
-            assert below, f"no borough below {large_k} {kind}: the test needs a larger k"
-            counted = db.execute(f"select coalesce(sum(excluded_row_count), 0)::int from"
-                                 f" quality.mps_crime_{kind}_exclusions where reason = 'borough_month_below_k'"
-                                 ).fetchone()[0]
-            assert counted == sum(below.values())
-            assert db.execute(f"select count(*) from marts.{mart} where borough_code = any(%s)",
-                              (list(below),)).fetchone()[0] == 0
-            smallest = db.execute(f"select min(n) from (select count(*) as n from marts.{mart} group by"
-                                  f" incident_month, borough_code, incident_category_code, category_group,"
-                                  f" is_knife_crime, ethnicity_group, sex, age_band, {kind[:-1]}_number,"
-                                  f" generalisation_level) as g").fetchone()[0]
-            assert smallest is None or smallest >= large_k
-    finally:
-        outcome = dbt.run(["build", *selection], cfg)
-        assert outcome.success, outcome.failures
+
+    def rebuild_with_the_default_k():
+        rebuilt = dbt.run(["build", *selection], cfg)
+        assert rebuilt.success, rebuilt.failures
+
+    undo(rebuild_with_the_default_k)
+    outcome = dbt.run(["build", *selection, "--vars", f'{{"mps_min_group_size": {large_k}}}'], cfg)
+    assert outcome.success, outcome.failures
+    assert outcome.count("test", "fail", "error") == 0 and outcome.count("test", "pass") > 20
+    for kind, mart in PEOPLE.items():
+        below = dict(db.execute(
+            f"select borough_code, count(*) from intermediate.int_mps_crime_{kind}_categorised group by 1"
+            f" having count(*) < %s", (large_k,)).fetchall())
+        assert below, f"no borough below {large_k} {kind}: the test needs a larger k"
+        counted = db.execute(f"select coalesce(sum(excluded_row_count), 0)::int from"
+                             f" quality.mps_crime_{kind}_exclusions where reason = 'borough_month_below_k'"
+                             ).fetchone()[0]
+        assert counted == sum(below.values())
+        assert db.execute(f"select count(*) from marts.{mart} where borough_code = any(%s)",
+                          (list(below),)).fetchone()[0] == 0
+        smallest = db.execute(f"select min(n) from (select count(*) as n from marts.{mart} group by"
+                              f" incident_month, borough_code, incident_category_code, category_group,"
+                              f" is_knife_crime, ethnicity_group, sex, age_band, {kind[:-1]}_number,"
+                              f" generalisation_level) as g").fetchone()[0]
+        assert smallest is None or smallest >= large_k

@@ -136,7 +136,7 @@ group by agency, incident_number
 
 
 def test_the_scan_reports_an_lfb_incident_number_carried_past_the_boundary(cfg, bootstrap, contracts,
-                                                                           tmp_path_factory):
+                                                                           tmp_path_factory, undo):
     """In a copy of the project with one more quality model, which keeps the raw incident number, the scan fails
     and its rows name the relation, the column and the raw column; the real project's scan passes on the same
     data."""
@@ -156,23 +156,25 @@ def test_the_scan_reports_an_lfb_incident_number_carried_past_the_boundary(cfg, 
     (weakened / "models" / "quality" / "leaky_lfb_incident_numbers.sql").write_text(LEAKY_MODEL)
     weak = replace(cfg, project_dir=weakened)
     scan = "assert_no_sensitive_value_past_the_privacy_boundary"
-    try:
-        built = dbt.run(["run", "--select", "+leaky_lfb_incident_numbers"], weak)
-        assert built.success, built.failures
-        caught = dbt.run(["test", "--select", scan], weak)
-        assert not caught.success
-        assert caught.count("test", "fail") == 1, caught.failures
-        assert f"test.safestats.{scan}" in " ".join(caught.failures), caught.failures
-        compiled = cfg.home / "target" / "compiled" / "safestats" / "data-tests" / f"{scan}.sql"
-        with psycopg.connect(bootstrap.conninfo(), autocommit=True) as su:
-            leaks = su.execute(compiled.read_text()).fetchall()
-            incidents = su.execute("select count(distinct incident_number) from raw.lfb_incidents").fetchone()[0]
-        assert [(r.split(".")[-2:], c, f) for r, c, f, _ in leaks] == [(
-            ['"quality"', '"leaky_lfb_incident_numbers"'], "incident_reference_kept",
-            "lfb.incidents.incident_number (identifier)")], leaks
-        assert incidents > 10 and leaks[0][3] >= incidents
-        clean = dbt.run(["test", "--select", scan], cfg)
-        assert clean.success and clean.count("test", "pass") == 1, clean.failures
-    finally:
+
+    def drop_the_leaky_model():
         with psycopg.connect(bootstrap.conninfo(), autocommit=True) as su:
             su.execute("drop table if exists quality.leaky_lfb_incident_numbers")
+
+    undo(drop_the_leaky_model)
+    built = dbt.run(["run", "--select", "+leaky_lfb_incident_numbers"], weak)
+    assert built.success, built.failures
+    caught = dbt.run(["test", "--select", scan], weak)
+    assert not caught.success
+    assert caught.count("test", "fail") == 1, caught.failures
+    assert f"test.safestats.{scan}" in " ".join(caught.failures), caught.failures
+    compiled = cfg.home / "target" / "compiled" / "safestats" / "data-tests" / f"{scan}.sql"
+    with psycopg.connect(bootstrap.conninfo(), autocommit=True) as su:
+        leaks = su.execute(compiled.read_text()).fetchall()
+        incidents = su.execute("select count(distinct incident_number) from raw.lfb_incidents").fetchone()[0]
+    assert [(r.split(".")[-2:], c, f) for r, c, f, _ in leaks] == [(
+        ['"quality"', '"leaky_lfb_incident_numbers"'], "incident_reference_kept",
+        "lfb.incidents.incident_number (identifier)")], leaks
+    assert incidents > 10 and leaks[0][3] >= incidents
+    clean = dbt.run(["test", "--select", scan], cfg)
+    assert clean.success and clean.count("test", "pass") == 1, clean.failures

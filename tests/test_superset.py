@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import time
 
 import psycopg
@@ -30,6 +29,7 @@ from superset_helpers import (
     render_dashboard,
     sql_as,
     sqllab,
+    superset_module,
 )
 
 from safestats import audit
@@ -57,11 +57,7 @@ def test_secret_key_is_generated_per_install_and_private(cfg, superset):
 
 
 def test_a_known_default_secret_key_is_refused(tmp_path, monkeypatch):
-    sys.path.insert(0, str(SUPERSET_DIR))
-    try:
-        from safestats_superset import runtime
-    finally:
-        sys.path.remove(str(SUPERSET_DIR))
+    runtime = superset_module("runtime")
     monkeypatch.setenv("SAFESTATS_HOME", str(tmp_path))
     (tmp_path / "superset").mkdir()
     for default in ("CHANGE_ME_TO_A_COMPLEX_RANDOM_SECRET", "thisISaSECRET_1234", "short"):
@@ -129,11 +125,7 @@ def test_anyone_but_a_named_user_connects_as_a_role_that_sees_nothing(cfg, base)
                       "Referer": base})
     resp = sqllab(s, base, "select count(*) from marts.fct_street_crimes", "nobody0001")
     assert resp.status_code != 200 and "permission denied" in resp.text, resp.text
-    sys.path.insert(0, str(SUPERSET_DIR))
-    try:
-        from safestats_superset import identity
-    finally:
-        sys.path.remove(str(SUPERSET_DIR))
+    identity = superset_module("identity")
     assert identity.login_for(None)[0] == identity.NOBODY
     assert identity.login_for("admin")[0] == identity.NOBODY
     assert identity.login_for("hackney_former_analyst")[0] == identity.NOBODY   # expired
@@ -144,11 +136,7 @@ def test_sql_lab_is_read_only_in_the_database_itself(cfg, base, passwords):
     s = login(base, "camden_analyst", passwords["camden_analyst"])
     assert sqllab(s, base, "delete from marts.fct_street_crimes", "ro00000001").status_code != 200
     # Superset's own DML check is not the boundary: the very login it hands out cannot write either.
-    sys.path.insert(0, str(SUPERSET_DIR))
-    try:
-        from safestats_superset import identity
-    finally:
-        sys.path.remove(str(SUPERSET_DIR))
+    identity = superset_module("identity")
     role, password = identity.login_for("camden_analyst")
     from safestats import database
 
@@ -211,15 +199,14 @@ def test_queries_chart_data_and_exports_are_audited(cfg, base, passwords, superu
     assert audit.verify(superuser).ok
 
 
-def test_an_export_whose_audit_record_cannot_be_written_is_refused(base, passwords, superuser):
+def test_an_export_whose_audit_record_cannot_be_written_is_refused(base, passwords, superuser, undo):
     s = login(base, "camden_analyst", passwords["camden_analyst"])
     ds = dataset_ids(s, base)["marts.fct_street_crimes"]
+    undo(superuser.execute, "alter role safestats_audit_writer login")
     superuser.execute("alter role safestats_audit_writer nologin")
-    try:
-        resp = chart_data(s, base, ds, fmt="csv", columns=["borough_name"])
-        assert resp.status_code == 503 and "Camden" not in resp.text, resp.text[:200]
-    finally:
-        superuser.execute("alter role safestats_audit_writer login")
+    resp = chart_data(s, base, ds, fmt="csv", columns=["borough_name"])
+    assert resp.status_code == 503 and "Camden" not in resp.text, resp.text[:200]
+    superuser.execute("alter role safestats_audit_writer login")
     assert chart_data(s, base, ds, fmt="csv", columns=["borough_name"]).status_code == 200
 
 

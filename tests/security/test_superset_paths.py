@@ -15,7 +15,6 @@ import psycopg
 import pytest
 import requests
 from superset_helpers import (
-    SUPERSET_DIR,
     accept_terms,
     browser_login,
     chart_data,
@@ -26,6 +25,7 @@ from superset_helpers import (
     login,
     sql_as,
     sqllab,
+    superset_module,
 )
 
 from safestats.superset import server
@@ -453,15 +453,9 @@ def test_sql_lab_runs_queries_only(cfg, base, weakened, passwords, superuser):
 
 
 def test_the_mutator_ignores_every_connection_parameter_it_did_not_set(cfg, superset):
-    import sys
-
     from sqlalchemy.engine import make_url
 
-    sys.path.insert(0, str(SUPERSET_DIR))
-    try:
-        from safestats_superset import identity
-    finally:
-        sys.path.remove(str(SUPERSET_DIR))
+    identity = superset_module("identity")
     stored = make_url("postgresql+psycopg2://x:y@evil.example:1/otherdb?user=safestats_dbt&password=p&options="
                       "-crole%3Dsafestats_dbt&service=s&passfile=/tmp/p&host=/tmp/elsewhere&sslmode=disable")
     params = {"connect_args": {"options": "-c role=safestats_dbt", "user": "safestats_dbt", "service": "s"}}

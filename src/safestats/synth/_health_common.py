@@ -3,11 +3,13 @@ violence happens (night and weekend peaks, a summer high), month arithmetic and 
 from __future__ import annotations
 
 import calendar
-import re
 from datetime import date
 from functools import lru_cache
 
 import numpy as np
+
+# month arithmetic is london's (the police generator's), re-exported for the health generators
+from safestats.synth.london import month_index, month_str, months  # noqa: F401
 
 # GSS code -> (name, mid-2023 population, night-time economy factor). Populations are rounded ONS/GLA
 # estimates; the factor lifts the boroughs whose town centres draw violence far beyond their residents.
@@ -55,23 +57,6 @@ WEEKDAY_WEIGHT = np.array([0.85, 0.85, 0.9, 0.95, 1.15, 1.4, 1.25])
 WEEKEND_NIGHT_BOOST = 1.7   # hours 00-04 on Saturday and Sunday mornings, 20-23 on Friday and Saturday
 SEASONAL = {"01": 0.9, "02": 0.88, "03": 0.95, "04": 0.98, "05": 1.05, "06": 1.1, "07": 1.12, "08": 1.08,
             "09": 1.0, "10": 1.0, "11": 0.96, "12": 1.0}
-
-
-def month_index(month: str) -> int:
-    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
-        raise ValueError(f"month must be YYYY-MM, got {month!r}")
-    return int(month[:4]) * 12 + int(month[5:]) - 1
-
-
-def month_str(index: int) -> str:
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
-
-
-def months(first_month: str, last_month: str) -> list[str]:
-    start, end = month_index(first_month), month_index(last_month)
-    if start > end:
-        raise ValueError(f"{first_month} is after {last_month}")
-    return [month_str(i) for i in range(start, end + 1)]
 
 
 def rng_for(seed: int, dataset: str, month: str, scale: float) -> np.random.Generator:
