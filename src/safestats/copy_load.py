@@ -13,11 +13,10 @@ without them is refused.
 
 A file split across cores is cut into pieces of about 16 MB at line breaks (`records.FileShape.cuts`); two
 worker sessions take the next piece as they finish the last, so both stay busy to the end. They commit their
-pieces under a reserved
-load id before the load itself exists: staging reads only rows of loads whose status is `loaded`, so
-nobody sees them until the coordinator's one transaction records the load (all of the file at once),
-and if anything fails their rows are deleted. `raw._unfinished_loads` remembers the reservation, so a
-split load cut short by a crash is cleared by the next ingest."""
+pieces under a reserved load id before the load itself exists: staging reads only rows of loads whose
+status is `loaded`, so nobody sees them until the coordinator's one transaction records the load (all of
+the file at once), and if anything fails their rows are deleted. `raw._unfinished_loads` remembers the
+reservation, so a split load cut short by a crash is cleared by the next ingest."""
 from __future__ import annotations
 
 import logging
@@ -67,7 +66,6 @@ class Part:
     data: memoryview
     first_row: int         # the file's row number of the part's first record
     header: bool           # the part starts with the header line
-    number: int = 0        # the part's place in the file (0 first)
 
 
 class NotOneRecordPerLine(Exception):
@@ -198,11 +196,10 @@ def copy_part(conn, part: Part, facts: FileFacts, columns: list[str], load_id: i
 def pieces(data: bytes, shape: FileShape) -> list[Part]:
     """The file cut at the shape's cuts (call only when every record is one line)."""
     view = memoryview(data)
-    starts = [(0, 1)] + [(offset, lines_before) for offset, lines_before in shape.cuts if 0 < offset < len(data)]
-    ends = [offset for offset, _ in starts[1:]] + [len(data)]
     # a piece starting after `lines_before` lines (the header one of them) starts at row `lines_before`
-    return [Part(view[start:end], first_row, number == 0, number)
-            for number, ((start, first_row), end) in enumerate(zip(starts, ends))]
+    starts = [(0, 1), *shape.cuts]
+    ends = [offset for offset, _ in shape.cuts] + [len(data)]
+    return [Part(view[start:end], first_row, start == 0) for (start, first_row), end in zip(starts, ends)]
 
 
 def copy_split(conn, parts: list[Part], facts: FileFacts, columns: list[str], load_id: int,
