@@ -76,6 +76,22 @@ def test_a_required_text_is_blank_only_when_empty_or_spaces(superuser, value, pr
         (True, None) if present else (False, "Value is blank"))
 
 
+def test_the_cheap_required_text_test_agrees_with_the_blank_rule(superuser):
+    """The COPY's test for a required text (`_text_present`) is true exactly when the value is not blank
+    (`_text_blank`), over short spellings of spaces, controls, letters and characters beyond ASCII."""
+    import itertools
+
+    values = {"".join(t) for n in range(4) for t in itertools.product([" ", "\t", "\x01", "\x7f", "a", "é", "\u00a0"],
+                                                                   repeat=n)}
+    v = sql.Identifier("v")
+    wrong = superuser.execute(sql.SQL(
+        "select array_agg(v) from unnest({values}::text[]) as t(v)"
+        " where coalesce({fast}, false) = ({blank})").format(
+        values=sql.Literal(sorted(values)), fast=validation._text_present(v), blank=validation._text_blank(v))
+    ).fetchone()[0]
+    assert wrong is None, f"the cheap test disagrees on {wrong[:10]}"
+
+
 @pytest.mark.parametrize("value", ["2024-01", " 2024-01", "2024-01 ", "2024-02", "", None])
 def test_the_file_month_is_read_with_or_without_spaces(superuser, value):
     contract = contract_of(ContractColumn(name="value", header="Month", type="month", not_blank=True),

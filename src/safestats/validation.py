@@ -16,6 +16,7 @@ READERS = {"month": "raw.extract_month", "integer": "raw.extract_integer", "numb
            "excel_date": "raw.excel_date", "time": "raw.extract_time", "timestamp": "raw.extract_timestamp"}
 # Where a coordinate may lie: the United Kingdom's bounding box (Northern Ireland and Shetland included).
 UK_BOX = {"latitude": (49.8, 60.9), "longitude": (-8.7, 1.8)}
+LONDON = {"latitude": 51.5, "longitude": -0.13}    # where most coordinates lie (the cheap test looks there first)
 BIGINT = (-9223372036854775808, 9223372036854775807)
 DATE_FORMS = "YYYY-MM-DD, DD Mon YYYY or DD/MM/YYYY"
 EXPECTED = {"month": "a YYYY-MM month", "integer": "a whole number", "number": "a number",
@@ -35,9 +36,10 @@ def _text_blank(v: sql.Composable) -> sql.Composable:
 
 
 def _text_present(v: sql.Composable) -> sql.Composable:
-    """`not` blank text (NULL for NULL): trims only a value that starts with a space, so most values are
-    never copied."""
-    return sql.SQL("({v} <> '' and (not starts_with({v}, ' ') or btrim({v}) <> ''))").format(v=v)
+    """`not` blank text (NULL for NULL). A value whose first character is above the space is present
+    without more ado (`ascii` needs no collation and copies nothing); only the rest (empty, or starting
+    with a space or a control character) is trimmed."""
+    return sql.SQL("(ascii({v}) > 32 or btrim({v}) <> '')").format(v=v)
 
 
 def _blank(col: ContractColumn, v: sql.Composable) -> sql.Composable:
@@ -58,6 +60,8 @@ def _plainly_in_band(kind: str, v: sql.Composable) -> sql.Composable:
     low, high = UK_BOX[kind]
     prefixes = [f"{k}." for k in range(0, int(high) + 1) if k >= low and k + 1 <= high]
     prefixes += [f"-{k}." for k in range(0, int(-low) + 1) if -(k + 1) >= low and -k <= high]
+    # `like any` stops at the first pattern that matches: the whole parts nearest London's come first
+    prefixes.sort(key=lambda prefix: abs(float(prefix + "5") - LONDON[kind]))
     return sql.SQL("({v} like any ({patterns}) and strpos({v}, 'e') = 0 and strpos({v}, 'E') = 0"
                    " and pg_input_is_valid({v}, 'float8'))").format(
         v=v, patterns=sql.SQL("{}::text[]").format(sql.Literal([p + "%" for p in prefixes])))
