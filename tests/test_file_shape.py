@@ -45,3 +45,12 @@ def test_a_small_file_is_one_piece():
     data = csv_bytes(50)
     shape = records.shape_of(data)
     assert shape.cuts == () and len(copy_load.pieces(data, shape)) == 1
+
+
+def test_bytes_are_counted_as_bytes_count_counts_them(monkeypatch):
+    monkeypatch.setattr(records, "COUNT_CHUNK", 7)     # numpy's path, over ranges across its chunks
+    data = csv_bytes(40, b"\r\n") + b"\n\n\r"
+    for start, end in [(0, None), (3, 50), (5, 6), (11, len(data) - 1), (0, 0)]:
+        for byte in (records.LF, records.CR):
+            assert records.count_byte(data, byte, start, end) == data.count(bytes([byte]), start, end)
+    assert records.count_byte(bytearray(data), records.LF) == data.count(b"\n")

@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass
 from typing import Iterator
 
+import numpy as np
+
 LINE_BREAK = re.compile(rb"\r\n|\n|\r")
 # A line of strictly quoted CSV: every field plain (no quote at all) or wholly quoted with "" as the escape.
 _FIELD = rb'(?:"(?:[^"]|"")*+"|[^,"\r\n]*+)'
@@ -23,6 +25,8 @@ MAX_RECORD_LINES = 50   # a quoted field may span at most this many lines before
 
 
 CUT_BYTES = 16 << 20    # the shape notes a cut about every 16 MB, so a large file can be loaded in pieces
+COUNT_CHUNK = 1 << 20   # bytes counted at a time (fits in a core's cache)
+LF, CR = 0x0A, 0x0D
 
 
 @dataclass(frozen=True)
@@ -46,16 +50,27 @@ def _cut_offsets(data: bytes, every: int) -> list[int]:
     return offsets
 
 
+def count_byte(data: bytes, byte: int, start: int = 0, end: int | None = None) -> int:
+    """How often `byte` occurs in data[start:end]: numpy compares a megabyte at a time (several times faster
+    than `bytes.count` on a large file, and it lets go of the interpreter meanwhile)."""
+    end = len(data) if end is None else end
+    if end - start < COUNT_CHUNK:
+        return data.count(bytes([byte]), start, end)
+    values = np.frombuffer(data, dtype=np.uint8)
+    return sum(int(np.count_nonzero(values[at:min(at + COUNT_CHUNK, end)] == byte))
+               for at in range(start, end, COUNT_CHUNK))
+
+
 def _line_breaks(data: bytes, cuts: list[int]) -> tuple[int, list[int]] | None:
     """How many line breaks, and how many of them fall before each cut, when the file uses one kind (LF,
     CRLF or CR); None when it mixes them. Cuts follow an LF: a file of CRs alone has none."""
     before, start, lf = [], 0, 0
     for cut in cuts:
-        lf += data.count(b"\n", start, cut)
+        lf += count_byte(data, LF, start, cut)
         before.append(lf)
         start = cut
-    lf += data.count(b"\n", start)
-    cr = data.count(b"\r") if b"\r" in data else 0
+    lf += count_byte(data, LF, start)
+    cr = count_byte(data, CR) if b"\r" in data else 0
     if not cr:
         return lf, before
     if not lf:
