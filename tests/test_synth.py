@@ -39,8 +39,9 @@ def prefix(lsoa_name: str) -> str:
 @pytest.fixture(scope="module")
 def quarter(tmp_path_factory) -> tuple[Path, list[Path], list[str]]:
     out = tmp_path_factory.mktemp("q")
-    messages: list[str] = []
-    paths = synthesise_police_uk("2024-05", "2024-07", out, seed=42, scale=SCALE, progress=messages.append)
+    messages: list[tuple[Path, int]] = []
+    paths = synthesise_police_uk("2024-05", "2024-07", out, seed=42, scale=SCALE,
+                                 progress=lambda path, rows: messages.append((path, rows)))
     return out, paths, messages
 
 
@@ -57,7 +58,8 @@ def test_files_named_as_published_and_progress_per_file(quarter):
                              ("metropolitan", "outcomes"), ("city-of-london", "outcomes")]]
     assert paths == expected
     assert all(p.exists() for p in paths)
-    assert len(messages) == len(paths)
+    # each file told once, with its data rows (every record of these files is one line)
+    assert messages == [(p, p.read_bytes().count(b"\n") - 1) for p in paths]
 
 
 def test_byte_identical_for_same_seed(quarter, tmp_path):

@@ -6,6 +6,7 @@ import importlib.util
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 from rich.console import Console
@@ -69,10 +70,20 @@ def cmd_db_top_queries(args) -> int:
 def cmd_synth(args) -> int:
     from safestats.synth import synthesise
 
+    rows = 0
+    start = time.perf_counter()
     with console.status("synthesising...") as status:
+        def wrote(path: Path, count: int) -> None:
+            nonlocal rows
+            rows += count
+            elapsed = time.perf_counter() - start
+            status.update(f"wrote {path} ({count:,} rows); {rows:,} rows in {elapsed:,.0f} s")
+
         paths = synthesise(args.first, args.last, Path(args.out), only=args.dataset, seed=args.seed,
-                           scale=args.scale, progress=lambda msg: status.update(f"wrote {msg}"))
-    console.print(f"wrote {len(paths)} files under {args.out}")
+                           scale=args.scale, progress=wrote)
+    elapsed = time.perf_counter() - start
+    console.print(f"wrote {len(paths)} files, {rows:,} rows, under {args.out} in {elapsed:,.1f} s "
+                  f"({rows / max(elapsed, 1e-9):,.0f} rows/s)")
     return 0
 
 

@@ -68,7 +68,8 @@ def run(months: int, scale: float, console: Console, refresh_month: Callable) ->
         folder = landing / month
         if not (folder.exists() and landing_files(folder)):
             with console.status(f"synthesising {month}") as status:
-                synthesise(month, month, landing, scale=scale, progress=lambda msg: status.update(f"wrote {msg}"))
+                synthesise(month, month, landing, scale=scale,
+                           progress=lambda path, rows: status.update(f"wrote {path} ({rows:,} rows)"))
     with psycopg.connect(warehouse.loader_endpoint(cfg, bootstrap).conninfo()) as conn:
         loaded = _already_loaded(conn, landing)
     if loaded:

@@ -2,19 +2,25 @@
 
 Each module of this package that defines `synthesise(first_month, last_month, out_dir, *, seed, scale, progress)`
 is one generator (police_uk, ...); it writes every file an agency would send for each month into
-`out_dir/<YYYY-MM>/` (files that arrive late go into the folder of the month they arrive in) and returns their paths.
+`out_dir/<YYYY-MM>/` (files that arrive late go into the folder of the month they arrive in), tells `progress`
+of each file with its number of data rows, and returns their paths.
 """
 from __future__ import annotations
 
 import importlib
 import pkgutil
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
+
+
+class Progress(Protocol):
+    """Told of each file as it is written, with the number of data rows in it."""
+    def __call__(self, path: Path, rows: int) -> None: ...
 
 
 class Generator(Protocol):
     def __call__(self, first_month: str, last_month: str, out_dir: Path, *, seed: int = 42, scale: float = 1.0,
-                 progress: Callable[[str], None] | None = None) -> list[Path]: ...
+                 progress: Progress | None = None) -> list[Path]: ...
 
 
 def generators() -> dict[str, Generator]:
@@ -28,7 +34,7 @@ def generators() -> dict[str, Generator]:
 
 
 def synthesise(first_month: str, last_month: str, out_dir: Path, *, only: list[str] | None = None, seed: int = 42,
-               scale: float = 1.0, progress: Callable[[str], None] | None = None) -> list[Path]:
+               scale: float = 1.0, progress: Progress | None = None) -> list[Path]:
     """Run the generators (all of them, or those named in `only`) over the months; every file written."""
     available = generators()
     unknown = sorted(set(only or ()) - set(available))

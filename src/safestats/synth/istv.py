@@ -7,10 +7,10 @@ import hashlib
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
+from safestats.synth import Progress
 from safestats.synth import _health_common as common
 
 DATASET = "istv_assault_attendances"
@@ -160,7 +160,7 @@ def _write(path: Path, header: list[str], rows: list[list[str]], system: SiteSys
 
 
 def synthesise(first_month: str, last_month: str, out_dir: Path, *, seed: int = 42, scale: float = 1.0,
-               progress: Callable[[str], None] | None = None) -> list[Path]:
+               progress: Progress | None = None) -> list[Path]:
     """Every file that ARRIVES in each month of the range, into out_dir/<month>/: the sites' on-time files
     of that month and the late files of the month before; missed site-months never arrive. Made month by
     month (as the demo does) or as one range, the folders hold the same files."""
@@ -184,5 +184,5 @@ def synthesise(first_month: str, last_month: str, out_dir: Path, *, seed: int = 
                 _write(path, OLD_HEADER if system.old_header else HEADER, rows, system)
                 written.append(path)
                 if progress:
-                    progress(f"{path} ({len(rows):,} rows)")
+                    progress(path, len(rows))
     return written

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
+from safestats.synth import Progress
 from safestats.synth import _health_common as common
 
 DATASET = "las_violence_dispatches"
@@ -133,7 +133,7 @@ def _plant_bad_rows(rng: np.random.Generator, lines: list[str], month: str) -> N
 
 
 def synthesise(first_month: str, last_month: str, out_dir: Path, *, seed: int = 42, scale: float = 1.0,
-               progress: Callable[[str], None] | None = None) -> list[Path]:
+               progress: Progress | None = None) -> list[Path]:
     """One file per month into out_dir/<YYYY-MM>/ (LAS always sends on time): UTF-8, CRLF, no BOM."""
     if scale <= 0:
         raise ValueError("scale must be positive")
@@ -147,5 +147,5 @@ def synthesise(first_month: str, last_month: str, out_dir: Path, *, seed: int = 
             fh.writelines(lines)
         written.append(path)
         if progress:
-            progress(f"{path} ({len(lines):,} rows)")
+            progress(path, len(lines))
     return written

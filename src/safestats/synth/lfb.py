@@ -3,11 +3,10 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from safestats.synth import london
+from safestats.synth import Progress, london
 
 DATASET = "lfb_incidents"
 ROWS_PER_MONTH = 10_000
@@ -263,7 +262,7 @@ def _planted(month: str, header: list[str], template: list[str]) -> list[list[st
 
 
 def synthesise(first_month: str, last_month: str, out_dir: Path, *, seed: int = 42, scale: float = 1.0,
-               progress: Callable[[str], None] | None = None) -> list[Path]:
+               progress: Progress | None = None) -> list[Path]:
     """Write YYYY-MM-lfb-incidents.csv for every month in the range into out_dir/<YYYY-MM>/."""
     if scale <= 0:
         raise ValueError("scale must be positive")
@@ -282,5 +281,5 @@ def synthesise(first_month: str, last_month: str, out_dir: Path, *, seed: int = 
                           bom=dirt["bom"])
         written.append(path)
         if progress:
-            progress(f"{path} ({len(rows):,} rows)")
+            progress(path, len(rows))
     return written

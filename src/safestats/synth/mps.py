@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import calendar
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
+from safestats.synth import Progress
 from safestats.synth.police_uk import (
     ASB,
     STREET_KINDS,
@@ -334,7 +334,7 @@ FILES = {  # file kind -> (header, rows method, CRLF + BOM as saved through Exce
 
 
 def synthesise(first_month: str, last_month: str, out_dir: Path, *, seed: int = 42, scale: float = 1.0,
-               progress: Callable[[str], None] | None = None) -> list[Path]:
+               progress: Progress | None = None) -> list[Path]:
     """Write the four MPS extracts for every month in the range into out_dir/<YYYY-MM>/."""
     start, end = _month_index(first_month), _month_index(last_month)
     if start > end:
@@ -350,6 +350,6 @@ def synthesise(first_month: str, last_month: str, out_dir: Path, *, seed: int = 
             path.write_bytes((b"\xef\xbb\xbf" if excel else b"") + data)
             written.append(path)
             if progress:
-                progress(f"{path} ({len(rows):,} rows)")
+                progress(path, len(rows))
         synth.uk._cache.clear()
     return written

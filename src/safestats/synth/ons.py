@@ -3,9 +3,8 @@ aggregates (and their secondary suppression) are exercised on every dataset that
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
 
-from safestats.synth import london
+from safestats.synth import Progress, london
 
 DATASET = "ons_lsoa_ward_lookup"
 VINTAGE = "2019-12"   # the ward boundaries of london_wards.json (WD19)
@@ -31,12 +30,13 @@ def lookup_rows() -> list[list[str]]:
 
 
 def synthesise(first_month: str, last_month: str, out_dir: Path, *, seed: int = 42, scale: float = 1.0,
-               progress: Callable[[str], None] | None = None) -> list[Path]:
+               progress: Progress | None = None) -> list[Path]:
     """One file, the same whatever the months, seed or scale (it describes places): written once per call,
     byte-identical, so loading it again is skipped by its checksum."""
     london.months(first_month, last_month)   # the same argument checks as every generator
     path = Path(out_dir) / "ons" / f"{VINTAGE}-ons-lsoa-ward-lookup.csv"
-    london.write_text(path, london.csv_text(HEADER, lookup_rows()))
+    rows = lookup_rows()
+    london.write_text(path, london.csv_text(HEADER, rows))
     if progress:
-        progress(path.name)
+        progress(path, len(rows))
     return [path]

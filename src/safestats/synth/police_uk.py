@@ -8,10 +8,10 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
+from safestats.synth import Progress
 from safestats.synth.calibration import CALIBRATION_PATH
 
 FORCES = {  # file slug -> force name as published
@@ -437,7 +437,7 @@ def _write(path: Path, header: list[str], lines: list[str]) -> None:
 
 
 def synthesise_police_uk(first_month: str, last_month: str, out_dir: Path, *, seed: int = 42, scale: float = 1.0,
-                         progress: Callable[[str], None] | None = None) -> list[Path]:
+                         progress: Progress | None = None) -> list[Path]:
     """Write police.uk street (all three forces) and outcomes (Met, City) files for every month in the range."""
     start, end = _month_index(first_month), _month_index(last_month)
     if start > end:
@@ -453,7 +453,7 @@ def synthesise_police_uk(first_month: str, last_month: str, out_dir: Path, *, se
             _write(path, header, lines)
             written.append(path)
             if progress:
-                progress(f"{path} ({len(lines):,} rows)")
+                progress(path, len(lines))
         # crimes older than the outcomes look-back are no longer needed
         for key in [k for k in synth._cache if k[1] < index - MAX_LAG]:
             del synth._cache[key]

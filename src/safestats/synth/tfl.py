@@ -7,11 +7,10 @@ import re
 import zipfile
 from datetime import date, datetime
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from safestats.synth import london
+from safestats.synth import Progress, london
 
 BUS_DATASET = "tfl_bus_safety_incidents"
 CRIME_DATASET = "tfl_network_crimes"
@@ -235,7 +234,7 @@ def _insert_planted(rows: list, planted: list) -> list:
 
 
 def synthesise(first_month: str, last_month: str, out_dir: Path, *, seed: int = 42, scale: float = 1.0,
-               progress: Callable[[str], None] | None = None) -> list[Path]:
+               progress: Progress | None = None) -> list[Path]:
     """Per month: YYYY-MM-tfl-bus-safety.xlsx (odd months) or .csv (even months), and
     YYYY-MM-tfl-network-crimes.csv, into out_dir/<YYYY-MM>/."""
     if scale <= 0:
@@ -254,7 +253,7 @@ def synthesise(first_month: str, last_month: str, out_dir: Path, *, seed: int = 
             _write_bus_csv(path, bus)
         written.append(path)
         if progress:
-            progress(f"{path} ({len(bus):,} rows)")
+            progress(path, len(bus))
         crimes = _crime_rows(month, seed, scale)
         if crimes:
             crimes = _insert_planted(crimes, _crime_planted(month, crimes[0]))
@@ -264,5 +263,5 @@ def synthesise(first_month: str, last_month: str, out_dir: Path, *, seed: int = 
                           encoding="cp1252" if kind else "utf-8", bom=not kind)
         written.append(path)
         if progress:
-            progress(f"{path} ({len(crimes):,} rows)")
+            progress(path, len(crimes))
     return written
