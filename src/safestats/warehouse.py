@@ -38,6 +38,7 @@ def setup(cfg: Settings | None = None) -> database.Endpoint:
         conn.execute(script)
         for role, password in passwords.items():
             conn.execute(sql.SQL("alter role {} password {}").format(sql.Identifier(role), sql.Literal(password)))
+        install_number_checks(conn)
         if conn.execute("select count(*) from private.pseudonymisation_key").fetchone()[0] == 0:
             inner, outer = hmac_pads(secrets.token_bytes(32))
             conn.execute("insert into private.pseudonymisation_key (inner_pad, outer_pad) values (%s, %s)",
@@ -47,6 +48,29 @@ def setup(cfg: Settings | None = None) -> database.Endpoint:
         for contract in load_contracts(cfg.project_dir / "models"):
             ensure_raw_table(conn, contract)
     return bootstrap
+
+
+CHECKS_EXTENSION = "safestats_checks"
+
+
+def install_number_checks(conn: psycopg.Connection, *, use_extension: bool = True) -> str:
+    """raw.plain_number_between, the coordinate checks' fast path: the C function of extension/ when the
+    server has the module (`make install` builds it for the embedded server), else the same test in SQL
+    (sql/plain_numbers.sql), which costs the COPY several times more per value. Run by the superuser (a C
+    function is created by the superuser only). Returns which one is installed: 'c' or 'sql'."""
+    available = use_extension and conn.execute(
+        "select exists (select from pg_available_extensions where name = %s)", (CHECKS_EXTENSION,)).fetchone()[0]
+    installed = conn.execute("select exists (select from pg_extension where extname = %s)",
+                             (CHECKS_EXTENSION,)).fetchone()[0]
+    if available and not installed:
+        conn.execute("drop function if exists raw.plain_number_between(text, float8, float8)")
+        conn.execute(sql.SQL("create extension {} schema raw").format(sql.Identifier(CHECKS_EXTENSION)))
+    elif not available:
+        # the module's files gone (a reinstalled environment) or not wanted: never leave a function that fails
+        if installed:
+            conn.execute(sql.SQL("drop extension {}").format(sql.Identifier(CHECKS_EXTENSION)))
+        conn.execute(_sql_file("plain_numbers.sql"))
+    return "c" if available else "sql"
 
 
 def ensure_raw_table(conn: psycopg.Connection, contract: Contract) -> None:
