@@ -441,7 +441,7 @@ def parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="ingest speed against psql \\copy of the same file, then Superset "
                            "dashboard load and chart-data times")
     bench.add_argument("--rows", type=int, default=1_000_000)
-    bench.add_argument("--repeats", type=int, default=3)
+    bench.add_argument("--repeats", type=int, default=7, help="alternating runs of each side, per file")
     bench.set_defaults(func=cmd_bench)
     return p
 

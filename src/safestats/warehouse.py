@@ -1,6 +1,7 @@
 """Set up the warehouse's fixed structure: service roles, schemas, the pseudonymisation key, raw tables."""
 from __future__ import annotations
 
+import logging
 import secrets
 from importlib.resources import files
 
@@ -10,6 +11,8 @@ from psycopg import sql
 from safestats import credentials, database
 from safestats.config import Settings, settings
 from safestats.contracts import Contract, load_contracts
+
+log = logging.getLogger(__name__)
 
 RAW_BOOKKEEPING_COLUMNS = (
     ("_load_id", "bigint not null"),
@@ -38,7 +41,9 @@ def setup(cfg: Settings | None = None) -> database.Endpoint:
         conn.execute(script)
         for role, password in passwords.items():
             conn.execute(sql.SQL("alter role {} password {}").format(sql.Identifier(role), sql.Literal(password)))
-        install_number_checks(conn)
+        if install_number_checks(conn) == "sql" and not cfg.database_url:
+            log.warning("the embedded server lacks the row checks' C module (extension/): run `make install`; "
+                        "until then the coordinate checks run in SQL, several times slower")
         if conn.execute("select count(*) from private.pseudonymisation_key").fetchone()[0] == 0:
             inner, outer = hmac_pads(secrets.token_bytes(32))
             conn.execute("insert into private.pseudonymisation_key (inner_pad, outer_pad) values (%s, %s)",
