@@ -75,6 +75,9 @@ def install_number_checks(conn: psycopg.Connection, *, use_extension: bool = Tru
         if installed:
             conn.execute(sql.SQL("drop extension {}").format(sql.Identifier(CHECKS_EXTENSION)))
         conn.execute(_sql_file("plain_numbers.sql"))
+    # only the loader's COPY calls it (fail closed: nothing for PUBLIC)
+    conn.execute("revoke all on function raw.plain_number_between(text, float8, float8) from public")
+    conn.execute("grant execute on function raw.plain_number_between(text, float8, float8) to safestats_loader")
     return "c" if available else "sql"
 
 
