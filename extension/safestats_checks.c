@@ -6,8 +6,8 @@
  * exact integer before one division) and lies inside (low, high), short of either end by a margin far
  * wider than any rounding. It is a fast path only: a value it refuses is judged by the exact test in SQL
  * (raw.extract_number against the band), so it must never accept a value the exact test refuses, and it
- * may refuse whatever it likes. sql/plain_numbers.sql holds the same test in SQL for a server without
- * this module.
+ * may refuse whatever it likes. src/safestats/sql/plain_numbers.sql holds a test in SQL, as sound, for a
+ * server without this module.
  */
 #include "postgres.h"
 

@@ -1,15 +1,20 @@
--- raw.plain_number_between(value, low, high), in SQL: the same test as extension/safestats_checks.c, for a
--- server without that module (warehouse.install_number_checks installs one or the other). True when the value
--- is written as a plain decimal of at most 15 characters (an optional minus, digits, and optionally a point
--- followed by digits) and lies inside (low, high), short of either end by a margin far wider than any rounding.
--- A fast path for the ingest's coordinate checks: what it refuses is judged by the exact test
--- (raw.extract_number against the band). Not strict, so that PostgreSQL inlines it into the COPY's WHERE.
+-- raw.plain_number_between(value, low, high) in SQL, for a server without the C module of extension/
+-- (warehouse.install_number_checks installs one or the other): true when the value is a float8 that is not
+-- hexadecimal, NaN or infinite (raw.extract_number reads every other float8 as the same number) and lies
+-- inside (low, high), short of either end by a margin far wider than any rounding. A fast path for
+-- the ingest's coordinate checks, as the C function is: what it refuses is judged by the exact test
+-- (raw.extract_number against the band), so the two forms may differ in what they take here (the C one takes
+-- plain decimals only) and the checks still decide alike.
+-- Not strict, and stable as pg_input_is_valid is, so that PostgreSQL inlines it into the COPY's WHERE; one
+-- cast (width_bucket), in the branch the tests guard: with a constant value the planner drops that branch
+-- before it would fold the cast.
 create or replace function raw.plain_number_between(value text, low float8, high float8) returns boolean
-    language sql immutable parallel safe as $f$
-    select coalesce(
-        (case when length(value) <= 15 and value ~ '^-?[0-9]+(\.[0-9]+)?$' then value end)::float8
-            > low + 1e-9 * (1 + abs(low) + abs(high))
-        and (case when length(value) <= 15 and value ~ '^-?[0-9]+(\.[0-9]+)?$' then value end)::float8
-            < high - 1e-9 * (1 + abs(low) + abs(high)),
-        false)
+    language sql stable parallel safe as $f$
+    select case
+        when pg_input_is_valid(value, 'float8') and strpos(value, 'x') = 0 and strpos(value, 'X') = 0
+             and strpos(value, 'n') = 0 and strpos(value, 'N') = 0
+            then width_bucket(value::float8, low + 1e-9 * (1 + abs(low) + abs(high)),
+                              high - 1e-9 * (1 + abs(low) + abs(high)), 1) = 1
+        else false
+    end
 $f$;
