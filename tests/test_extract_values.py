@@ -150,6 +150,19 @@ def test_number_spellings_rejected(superuser, text):
     assert one_column(superuser, "number", text, header="Cost") == (False, f'Cost "{text}" is not a number')
 
 
+TOO_BIG_FOR_NUMERIC = ["0e-16384", "0e1073741824", "-0.12" + "0" * 16383, "1,234." + "0" * 16384]
+
+
+@pytest.mark.parametrize("text", TOO_BIG_FOR_NUMERIC, ids=["0e-16384", "0e1073741824", "16k-decimals", "1,234.16k"])
+@pytest.mark.parametrize("ctype", ["number", "integer", "longitude"])
+def test_a_float_that_numeric_cannot_hold_is_rejected_not_raised(superuser, text, ctype):
+    """float8 takes these and numeric cannot hold them: the row is rejected with its reason (an error here
+    would stop the file's COPY and quarantine every row of it)."""
+    assert read(superuser, validation.READERS[ctype], text) is None
+    ok, why = one_column(superuser, ctype, text, header="Cost")
+    assert not ok and why.startswith('Cost "') and " is not a " in why
+
+
 # ---------------------------------------------------------------------------------------------------------
 # coordinates: the United Kingdom's box, swapped pairs
 # ---------------------------------------------------------------------------------------------------------
@@ -203,7 +216,8 @@ def _spellings() -> list[str]:
     values |= {"-0.1e9", "0.5E3", "51.5e1", "-7.99", "-8.", "1.9", "60.5", "49.9", "0x1", " -0.1", "-0.1 ",
                "-0", "--0.1", "-.5", "5.", ".", "", "0.1.2", "051.5", "51.50000000001", "51.500000000001",
                "-0.1234567890123", "-0.12345678901234", "00000000000000051.5", "\u0665\u0661.5",
-               "NaN", "nan", "inf", "-Infinity", "0x1p-1", "0X1", "1_0", "+0.5", ".5", "5.", "0.5e-1"}
+               "NaN", "nan", "inf", "-Infinity", "0x1p-1", "0X1", "1_0", "+0.5", ".5", "5.", "0.5e-1",
+               *TOO_BIG_FOR_NUMERIC, "51.5" + "0" * 16383, " -0.5 ", "\t51.5"}
     return sorted(values)
 
 

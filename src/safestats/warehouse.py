@@ -67,17 +67,18 @@ def install_number_checks(conn: psycopg.Connection, *, use_extension: bool = Tru
         "select exists (select from pg_available_extensions where name = %s)", (CHECKS_EXTENSION,)).fetchone()[0]
     installed = conn.execute("select exists (select from pg_extension where extname = %s)",
                              (CHECKS_EXTENSION,)).fetchone()[0]
-    if available and not installed:
-        conn.execute("drop function if exists raw.plain_number_between(text, float8, float8)")
-        conn.execute(sql.SQL("create extension {} schema raw").format(sql.Identifier(CHECKS_EXTENSION)))
-    elif not available:
-        # the module's files gone (a reinstalled environment) or not wanted: never leave a function that fails
-        if installed:
-            conn.execute(sql.SQL("drop extension {}").format(sql.Identifier(CHECKS_EXTENSION)))
-        conn.execute(_sql_file("plain_numbers.sql"))
-    # only the loader's COPY calls it (fail closed: nothing for PUBLIC)
-    conn.execute("revoke all on function raw.plain_number_between(text, float8, float8) from public")
-    conn.execute("grant execute on function raw.plain_number_between(text, float8, float8) to safestats_loader")
+    with conn.transaction():      # one form or the other, never neither
+        if available and not installed:
+            conn.execute("drop function if exists raw.plain_number_between(text, float8, float8)")
+            conn.execute(sql.SQL("create extension {} schema raw").format(sql.Identifier(CHECKS_EXTENSION)))
+        elif not available:
+            # the module's files gone (a reinstalled environment) or not wanted: never leave a function that fails
+            if installed:
+                conn.execute(sql.SQL("drop extension {}").format(sql.Identifier(CHECKS_EXTENSION)))
+            conn.execute(_sql_file("plain_numbers.sql"))
+        # only the loader's COPY calls it (fail closed: nothing for PUBLIC)
+        conn.execute("revoke all on function raw.plain_number_between(text, float8, float8) from public")
+        conn.execute("grant execute on function raw.plain_number_between(text, float8, float8) to safestats_loader")
     return "c" if available else "sql"
 
 

@@ -107,16 +107,22 @@ create or replace function raw.is_blank(value text) returns boolean
 
 -- A number: 131, -0.1400, +131, .5, 1.31E+02, or with thousands separators in groups of three (1,234.5).
 -- float8's input refuses PostgreSQL's own digit separators (1_000) and 0b/0o literals; the strpos calls
--- refuse hexadecimal (0x1A), NaN and infinity, which both input functions take.
+-- refuse hexadecimal (0x1A), NaN and infinity, which both input functions take. numeric's own test refuses
+-- what float8 takes and numeric cannot hold (0e-16384, a number with 16,384 decimals): NULL, never an error
+-- that would stop a whole COPY.
 create or replace function raw.extract_number(value text) returns numeric
     language sql stable parallel safe as $f$
     select coalesce(
         (case
             when pg_input_is_valid(value, 'float8') and strpos(value, 'x') = 0 and strpos(value, 'X') = 0
-                and strpos(value, 'n') = 0 and strpos(value, 'N') = 0
+                and strpos(value, 'n') = 0 and strpos(value, 'N') = 0 and pg_input_is_valid(value, 'numeric')
                 then value
         end)::numeric,
-        (case when value ~ '^\s*[+-]?[0-9]{1,3}(,[0-9]{3})+([.][0-9]*)?\s*$' then replace(value, ',', '') end)::numeric
+        (case
+            when value ~ '^\s*[+-]?[0-9]{1,3}(,[0-9]{3})+([.][0-9]*)?\s*$'
+                and pg_input_is_valid(replace(value, ',', ''), 'numeric')
+                then replace(value, ',', '')
+        end)::numeric
     )
 $f$;
 
