@@ -61,8 +61,9 @@ CHECKS_EXTENSION = "safestats_checks"
 def install_number_checks(conn: psycopg.Connection, *, use_extension: bool = True) -> str:
     """raw.plain_number_between, the coordinate checks' fast path: the C function of extension/ when the
     server has the module (`make install` builds it for the embedded server), else a test in SQL
-    (sql/plain_numbers.sql) on raw.extract_number, as sound and about ten times dearer per value. Run by the superuser (a C
-    function is created by the superuser only). Returns which one is installed: 'c' or 'sql'."""
+    (sql/plain_numbers.sql) on raw.extract_number, as sound and about ten times dearer per value. Run by
+    the superuser (a C function is created by the superuser only). Returns which one is installed: 'c' or
+    'sql'."""
     available = use_extension and conn.execute(
         "select exists (select from pg_available_extensions where name = %s)", (CHECKS_EXTENSION,)).fetchone()[0]
     installed = conn.execute("select exists (select from pg_extension where extname = %s)",
