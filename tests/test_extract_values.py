@@ -427,3 +427,13 @@ def test_staging_reads_what_validation_accepted(lfb_loaded, cfg, bootstrap):
     assert {n: calls for n, (calls, _) in staged.items() if n in LFB_EXPECTED} == LFB_EXPECTED
     assert staged["D1"][1] == date(2025, 1, 3)
     assert {called for _, called in staged.values()} == {date(2025, 1, 15), date(2025, 1, 3)}
+
+
+def test_only_the_loader_may_call_the_fast_test(superuser):
+    """Fail closed: the loader's COPY calls raw.plain_number_between; dbt, PUBLIC and every other role may not."""
+    callers = superuser.execute(
+        "select array_agg(r.rolname order by r.rolname) from pg_roles r"
+        " where not r.rolsuper and r.rolname not like 'pg\\_%'"
+        " and has_function_privilege(r.oid, 'raw.plain_number_between(text, float8, float8)', 'execute')"
+    ).fetchone()[0]
+    assert callers == ["safestats_loader"]
