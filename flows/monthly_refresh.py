@@ -2,7 +2,8 @@
 controlled aggregates that pass the attacker's check, summarise.
 
 Thin by design: each task calls the safestats package. Reruns are safe: files already loaded are
-skipped by checksum and dbt rebuilds from raw. Scheduled for 02:00 on the 2nd of each month,
+skipped by checksum, and the warehouse rebuilds the loads that changed since it was built (all of it when
+the project changed, or with full=True). Scheduled for 02:00 on the 2nd of each month,
 London time, after the forces publish the previous month."""
 from __future__ import annotations
 
@@ -41,8 +42,8 @@ def ingest_landing(landing: str, retry_quarantined: bool) -> list:
 
 
 @task(retries=1, retry_delay_seconds=10)
-def build_warehouse() -> dbt.DbtOutcome:
-    return dbt.build(full_scans=False)
+def build_warehouse(full: bool) -> dbt.DbtOutcome:
+    return dbt.build(full_scans=False, incremental=not full)
 
 
 @task
@@ -65,13 +66,14 @@ def summarise(files: list, build: dbt.DbtOutcome, released) -> refresh.RefreshSu
 
 
 @flow(name="monthly-refresh", log_prints=True)
-def monthly_refresh(landing: str | None = None, retry_quarantined: bool = False) -> refresh.RefreshSummary:
+def monthly_refresh(landing: str | None = None, retry_quarantined: bool = False,
+                    full: bool = False) -> refresh.RefreshSummary:
     landing = landing or str(settings().landing_dir)
     if not Path(landing).is_dir():  # not worth a retry
         raise FileNotFoundError(f"landing folder {landing} does not exist")
     prepare_warehouse()
     files = ingest_landing(landing, retry_quarantined)
-    build = build_warehouse()
+    build = build_warehouse(full)
     released = release_aggregates(build)
     summary = summarise(files, build, released)
     if not summary.ok:

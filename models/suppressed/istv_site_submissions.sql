@@ -1,5 +1,8 @@
 -- ISTV files as the data-quality marts need them, past the privacy boundary: which site sent which
 -- month, when it arrived, what loaded. No file names or paths.
+-- One row per file, read from the loads table itself: small, so rebuilt whole every time.
+{{ config(materialized='table') }}
+
 with
 
 submissions as (

@@ -1,6 +1,9 @@
 -- The ONS LSOA -> ward -> local authority lookup past the privacy boundary. It is published open data
 -- about places, not people: nothing to pseudonymise or generalise, so every column passes. It sits here
 -- only because nothing downstream reads staging.
+-- One lookup vintage, small: rebuilt whole every time.
+{{ config(materialized='table') }}
+
 with
 
 lookup as (

@@ -105,7 +105,7 @@ def _prefect_environment() -> None:
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 
-def run_refresh(landing: Path, retry_quarantined: bool = False):
+def run_refresh(landing: Path, retry_quarantined: bool = False, full: bool = False):
     """Run the monthly refresh flow with a progress bar over the landing folder's files."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -125,7 +125,7 @@ def run_refresh(landing: Path, retry_quarantined: bool = False):
 
         refresh.file_listeners.append(on_file)
         try:
-            summary = flows.monthly_refresh(landing=str(landing), retry_quarantined=retry_quarantined)
+            summary = flows.monthly_refresh(landing=str(landing), retry_quarantined=retry_quarantined, full=full)
             failed = None
         except flows.RefreshFailed as exc:
             summary, failed = exc.summary, exc
@@ -141,7 +141,7 @@ def cmd_refresh(args) -> int:
     landing = Path(args.landing) if args.landing else settings().landing_dir
     if not landing.is_dir():
         raise FileNotFoundError(f"landing folder {landing} does not exist")
-    summary = run_refresh(landing.resolve(), args.retry_quarantined)
+    summary = run_refresh(landing.resolve(), args.retry_quarantined, args.full)
     return 0 if summary.ok else 1
 
 
@@ -381,6 +381,9 @@ def parser() -> argparse.ArgumentParser:
         cmd.add_argument("--landing", metavar="DIR", help="default: $SAFESTATS_HOME/landing")
         cmd.add_argument("--retry-quarantined", action="store_true",
                          help="try files quarantined earlier again (e.g. after a contract fix)")
+        if name == "refresh":
+            cmd.add_argument("--full", action="store_true",
+                             help="rebuild every table from raw, not only the loads that changed")
         cmd.set_defaults(func=func)
 
     d = sub.add_parser("dbt", help="run dbt against the warehouse as the dbt role, e.g. `safestats dbt build`")

@@ -63,6 +63,24 @@ create schema if not exists quality authorization safestats_dbt;
 create schema if not exists disclosure authorization safestats_dbt;
 create schema if not exists release authorization safestats_dbt;
 
+-- What each load-by-load table (macros/materialization_loads_table.sql) holds: the loads whose rows are in
+-- it, each known by its id and its file's checksum, and the fingerprint of the project it was built under.
+-- dbt writes both in the transaction that changes the table's rows, so they never disagree with it.
+create table if not exists private.built_loads (
+    model text not null,
+    load_id bigint not null,
+    sha256 text not null,
+    primary key (model, load_id)
+);
+create table if not exists private.built_models (
+    model text primary key,
+    fingerprint text,
+    built_at timestamptz not null,
+    full_build boolean not null
+);
+revoke all on private.built_loads, private.built_models from public;
+grant select, insert, update, delete on private.built_loads, private.built_models to safestats_dbt;
+
 -- Access policies: the statements each marts relation needs, stored by `safestats policies apply` and
 -- re-run by dbt's post-hook inside the transaction that rebuilds the relation.
 create table if not exists private.access_policy_statements (

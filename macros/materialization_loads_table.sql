@@ -1,0 +1,124 @@
+{#- The privacy boundary's materialization: a table of one raw dataset's rows (the model's name is the
+    dataset's; config 'dataset' may name another), every row carrying the load it arrived in (load_id).
+
+    A full build makes the table from every active load, beside the old one, and swaps it in. A refresh
+    (var 'warehouse_fingerprint' given and equal to the one this table was last built under) rebuilds only
+    the loads that changed since: loads now active that the table does not hold as they are (a new month, a
+    late file for an old month, a re-issue), and loads it holds that are no longer active (superseded,
+    withdrawn). Their rows are deleted and re-inserted from the model's SQL, filtered to those loads (the
+    filter reaches raw through the staging view, whose BRIN index on _load_id reads only their blocks). When
+    a dataset has cumulative publications, any change re-does its cumulative loads as well: which of their
+    rows are current depends on the monthly loads beside them (monthly_beats_cumulative).
+
+    Exact by construction: a row belongs to its load, whatever month its own date says. Which loads the table
+    holds, and under which fingerprint, is recorded in private.built_loads and private.built_models in the same
+    transaction as the rows, so a failed or interrupted build leaves the record true; a load is known by its
+    id and its file's checksum, so a raw table emptied and reloaded is never mistaken for the one built.
+    Without the var, or under another fingerprint (the project's code, seeds or key changed), the build is
+    full. -#}
+{% materialization loads_table, adapter='postgres' %}
+  {%- set dataset = config.get('dataset') or this.identifier -%}
+  {%- set fingerprint = var('warehouse_fingerprint', none) -%}
+  {%- set model_name = this.schema ~ '.' ~ this.identifier -%}
+  {%- set loads = source('ingest', 'loads') -%}
+  {%- set existing_relation = load_cached_relation(this) -%}
+  {%- set target_relation = this.incorporate(type='table') -%}
+
+  {%- set incremental = false -%}
+  {%- if fingerprint is not none and existing_relation is not none and existing_relation.type == 'table'
+         and not should_full_refresh() -%}
+    {%- set built = run_query("select fingerprint from private.built_models where model = '" ~ model_name ~ "'") -%}
+    {%- set incremental = built.rows | length == 1 and built.rows[0][0] == fingerprint -%}
+  {%- endif -%}
+
+  {{ run_hooks(pre_hooks, inside_transaction=False) }}
+  {{ run_hooks(pre_hooks, inside_transaction=True) }}
+
+  {%- if incremental -%}
+    {%- set changed_sql -%}
+      with
+      active as (
+          select load_id, sha256, coverage from {{ loads }}
+          where dataset = '{{ dataset }}' and status = '{{ var("active_load_status") }}'
+      ),
+      built as (
+          select load_id, sha256 from private.built_loads where model = '{{ model_name }}'
+      ),
+      changed as (
+          (select load_id, sha256 from active except select load_id, sha256 from built)
+          union
+          (select load_id, sha256 from built except select load_id, sha256 from active)
+      ),
+      cumulative as (
+          select load_id from active where coverage = 'cumulative'
+          union
+          select built.load_id from built
+          inner join {{ loads }} as loads on built.load_id = loads.load_id
+          where loads.coverage = 'cumulative'
+      )
+      select load_id from changed
+      union
+      select load_id from cumulative where exists (select from changed)
+      order by 1
+    {%- endset -%}
+    {%- set changed = run_query(changed_sql).columns[0].values() | list -%}
+    {%- set changed_array = "array[" ~ (changed | join(', ')) ~ "]::bigint[]" -%}
+    {% call statement('main') -%}
+      {%- if changed -%}
+      delete from {{ target_relation }} where load_id = any({{ changed_array }});
+      delete from private.built_loads where model = '{{ model_name }}' and load_id = any({{ changed_array }});
+      with inserted as (
+          insert into {{ target_relation }}
+          select * from ({{ sql }}) as model_rows
+          where load_id = any({{ changed_array }})
+          returning load_id
+      )
+      insert into private.built_loads (model, load_id, sha256)
+      select '{{ model_name }}', loads.load_id, loads.sha256
+      from {{ loads }} as loads
+      where loads.load_id in (select distinct load_id from inserted);
+      {%- else -%}
+      select 'no load of {{ dataset }} changed'
+      {%- endif %}
+    {%- endcall %}
+    {{ log("loads_table " ~ model_name ~ ": " ~ (changed | length) ~ " load(s) rebuilt " ~ changed, info=false) }}
+
+  {%- else -%}
+    {%- set intermediate_relation = make_intermediate_relation(target_relation) -%}
+    {%- set backup_relation = make_backup_relation(target_relation, 'table') -%}
+    {{ drop_relation_if_exists(load_cached_relation(intermediate_relation)) }}
+    {{ drop_relation_if_exists(load_cached_relation(backup_relation)) }}
+    {% call statement('main') -%}
+      create table {{ intermediate_relation }} as (
+          {{ sql }}
+      );
+      create index on {{ intermediate_relation }} using brin (load_id);
+      delete from private.built_loads where model = '{{ model_name }}';
+      insert into private.built_loads (model, load_id, sha256)
+      select '{{ model_name }}', loads.load_id, loads.sha256
+      from {{ loads }} as loads
+      where loads.load_id in (select distinct load_id from {{ intermediate_relation }});
+    {%- endcall %}
+    {% if existing_relation is not none %}
+      {{ adapter.rename_relation(existing_relation, backup_relation) }}
+    {% endif %}
+    {{ adapter.rename_relation(intermediate_relation, target_relation) }}
+  {%- endif %}
+
+  {% call statement('record_fingerprint') -%}
+    insert into private.built_models (model, fingerprint, built_at, full_build)
+    values ('{{ model_name }}', {{ "'" ~ fingerprint ~ "'" if fingerprint is not none else "null" }}, now(),
+            {{ not incremental }})
+    on conflict (model) do update
+    set fingerprint = excluded.fingerprint, built_at = excluded.built_at, full_build = excluded.full_build
+  {%- endcall %}
+
+  {{ run_hooks(post_hooks, inside_transaction=True) }}
+  {% do persist_docs(target_relation, model) %}
+  {{ adapter.commit() }}
+  {% if not incremental %}
+    {{ drop_relation_if_exists(make_backup_relation(target_relation, 'table')) }}
+  {% endif %}
+  {{ run_hooks(post_hooks, inside_transaction=False) }}
+  {{ return({'relations': [target_relation]}) }}
+{% endmaterialization %}
