@@ -15,7 +15,8 @@
     transaction as the rows, so a failed or interrupted build leaves the record true; a load is known by its
     id and its file's checksum, so a raw table emptied and reloaded is never mistaken for the one built.
     Without the var, or under another fingerprint (the project's code, seeds or key changed), the build is
-    full. -#}
+    full. Each load's record names the dbt invocation that inserted its rows: a refresh's row tests read only
+    those (macros/get_where_subquery.sql). -#}
 {% materialization loads_table, adapter='postgres' %}
   {%- set dataset = config.get('dataset') or this.identifier -%}
   {%- set fingerprint = var('warehouse_fingerprint', none) -%}
@@ -73,8 +74,8 @@
           where load_id = any({{ changed_array }})
           returning load_id
       )
-      insert into private.built_loads (model, load_id, sha256)
-      select '{{ model_name }}', loads.load_id, loads.sha256
+      insert into private.built_loads (model, load_id, sha256, invocation_id)
+      select '{{ model_name }}', loads.load_id, loads.sha256, '{{ invocation_id }}'
       from {{ loads }} as loads
       where loads.load_id in (select distinct load_id from inserted);
       {%- else -%}
@@ -94,8 +95,8 @@
       );
       create index on {{ intermediate_relation }} using brin (load_id);
       delete from private.built_loads where model = '{{ model_name }}';
-      insert into private.built_loads (model, load_id, sha256)
-      select '{{ model_name }}', loads.load_id, loads.sha256
+      insert into private.built_loads (model, load_id, sha256, invocation_id)
+      select '{{ model_name }}', loads.load_id, loads.sha256, '{{ invocation_id }}'
       from {{ loads }} as loads
       where loads.load_id in (select distinct load_id from {{ intermediate_relation }});
     {%- endcall %}

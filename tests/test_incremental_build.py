@@ -99,3 +99,26 @@ def test_the_superseded_and_cumulative_rows_left(refreshed, superuser):
         " (select load_id from raw._loads where status = 'superseded')").fetchone()[0]
     assert stale == 0
     assert superuser.execute("select count(*) from raw._loads where status = 'superseded'").fetchone()[0] >= 1
+
+
+def test_a_refresh_tests_the_rows_it_rebuilt_and_a_full_build_tests_all(refreshed, cfg, contracts, superuser,
+                                                                        tmp_path):
+    """A bad value in a load the refresh did not touch is not read by the refresh's row tests (they were run
+    when it was built), and is found by the same tests without the refresh's scope."""
+    built_run(cfg, incremental=True)     # built whole (the fixture's last build had no fingerprint), recorded
+    old_load = superuser.execute("select min(load_id) from suppressed.police_uk_street_crimes").fetchone()[0]
+    corrupted = superuser.execute(
+        "update suppressed.police_uk_street_crimes set agency = 'nobody' where street_crime_key ="
+        " (select min(street_crime_key) from suppressed.police_uk_street_crimes where load_id = %s)", (old_load,))
+    assert corrupted.rowcount == 1
+    ingest_all(cfg, contracts, synthesise("2024-04", "2024-04", tmp_path, only=["police_uk"], scale=SCALE))
+    fingerprint = json.dumps({"warehouse_fingerprint": dbt.fingerprint(cfg)})
+    scoped = dbt.run(["build", "--select", "police_uk_street_crimes", "police_uk_crime_outcomes", "--vars",
+                      fingerprint], cfg)
+    assert scoped.success and scoped.count("test", "pass") >= 10, scoped.failures
+    assert scoped.count("model", "success") == 2
+    assert superuser.execute("select not full_build from private.built_models"
+                             " where model = 'suppressed.police_uk_street_crimes'").fetchone()[0]
+    whole = dbt.run(["test", "--select", "police_uk_street_crimes"], cfg)
+    assert [f for f in whole.failures if "accepted_values_police_uk_str" in f], whole.failures
+    built_run(cfg, incremental=False)

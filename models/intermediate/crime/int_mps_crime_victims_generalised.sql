@@ -4,6 +4,9 @@
 -- levels, finest first, are below; how a record is placed is macros/generalised_to_k.sql. A borough with
 -- fewer than k victims in a month cannot reach k: its records are withheld (is_withheld), left out of the
 -- record-level mart and counted in quality.mps_crime_victims_exclusions; the aggregate counts them.
+-- A table, not a view: the mart, the exclusions and the tests each read it, and each read of a view would
+-- generalise every record again.
+{{ config(materialized='table') }}
 {%- set k = var('mps_min_group_size') | int %}
 {{ generalised_to_k(
     ref('int_mps_crime_victims_categorised'),

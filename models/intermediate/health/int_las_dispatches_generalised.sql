@@ -5,6 +5,9 @@
 -- how a record is placed is macros/generalised_to_k.sql. A borough with fewer than k records in a month
 -- cannot reach k: its records are withheld (is_withheld), left out of the record-level mart and counted in
 -- quality.las_violence_dispatches_exclusions; the aggregates count them (they read the records before this).
+-- A table, not a view: the mart, the exclusions and the tests each read it, and each read of a view would
+-- generalise every record again.
+{{ config(materialized='table') }}
 {%- set k = var('las_min_group_size') | int %}
 {#- level -> the released value of each quasi-identifier (null or 'withheld' where it is not released) -#}
 {%- set levels = [

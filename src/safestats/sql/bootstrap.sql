@@ -70,6 +70,7 @@ create table if not exists private.built_loads (
     model text not null,
     load_id bigint not null,
     sha256 text not null,
+    invocation_id text not null,   -- the dbt invocation that inserted the load's rows (its tests read them)
     primary key (model, load_id)
 );
 create table if not exists private.built_models (
