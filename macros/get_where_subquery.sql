@@ -24,11 +24,7 @@
         {%- do conditions.append('(' ~ where ~ ')') -%}
     {%- endif -%}
     {%- if loads_table -%}
-        {%- do conditions.append(
-            "(not exists (select from private.built_models where model = '" ~ loads_table ~ "')"
-            ~ " or load_id in (select load_id from private.built_loads where model = '" ~ loads_table ~ "'"
-            ~ " and invocation_id = '" ~ invocation_id ~ "'))"
-        ) -%}
+        {%- do conditions.append(in_loads('load_id', refresh_changed_loads(loads_table))) -%}
     {%- endif -%}
     {%- if conditions -%}
         {%- do return('(select * from ' ~ relation ~ ' where ' ~ (conditions | join(' and ')) ~ ') dbt_subquery') -%}

@@ -113,12 +113,21 @@ def test_a_refresh_tests_the_rows_it_rebuilt_and_a_full_build_tests_all(refreshe
     assert corrupted.rowcount == 1
     ingest_all(cfg, contracts, synthesise("2024-04", "2024-04", tmp_path, only=["police_uk"], scale=SCALE))
     fingerprint = json.dumps({"warehouse_fingerprint": dbt.fingerprint(cfg)})
-    scoped = dbt.run(["build", "--select", "police_uk_street_crimes", "police_uk_crime_outcomes", "--vars",
-                      fingerprint], cfg)
+    scoped = dbt.run(["build", "--select", "+police_uk_street_crimes", "+police_uk_crime_outcomes",
+                      "--indirect-selection", "cautious", "--vars", fingerprint], cfg)
     assert scoped.success and scoped.count("test", "pass") >= 10, scoped.failures
-    assert scoped.count("model", "success") == 2
+    assert scoped.count("model", "success") >= 2
     assert superuser.execute("select not full_build from private.built_models"
                              " where model = 'suppressed.police_uk_street_crimes'").fetchone()[0]
+    new_loads = [n for (n,) in superuser.execute(
+        "select load_id from raw._loads where dataset = 'police_uk_street_crimes' and period = '2024-04-01'")]
+    run = cfg.home / "target" / "run"
+    compiled = [next(run.rglob("not_null_stg_police_uk__street_crimes_crime_month.sql")).read_text()]
+    compiled += [sql for p in run.rglob("active_raw_rows_are_staged_stg_*.sql")
+                 if '"raw"."police_uk_street_crimes"' in (sql := p.read_text())]
+    assert len(compiled) == 2
+    for sql in compiled:
+        assert f"load_id = any(array[{', '.join(map(str, sorted(new_loads)))}]::bigint[])" in sql, sql
     whole = dbt.run(["test", "--select", "police_uk_street_crimes"], cfg)
     assert [f for f in whole.failures if "accepted_values_police_uk_str" in f], whole.failures
     built_run(cfg, incremental=False)

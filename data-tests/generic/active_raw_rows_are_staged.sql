@@ -1,7 +1,9 @@
 {#- Row conservation into staging, for one staging model (attach it to the model, naming its raw source):
     every raw row of a currently active load is in the model, and the model holds no row that is not one
-    (none of a superseded or quarantined load). -#}
+    (none of a superseded or quarantined load). During a refresh, only for the loads the refresh rebuilt into
+    the dataset's table past the privacy boundary (refresh_changed_loads): conservation holds load by load. -#}
 {% test active_raw_rows_are_staged(model, raw) %}
+{%- set loads = refresh_changed_loads('suppressed.' ~ raw.identifier) %}
 
 with
 
@@ -16,7 +18,9 @@ active_raw_rows as (
     from {{ raw }} as raw_rows
     inner join loads
         on raw_rows._load_id = loads.load_id
-    where loads.status = '{{ var("active_load_status") }}'
+    where
+        loads.status = '{{ var("active_load_status") }}'
+        and {{ in_loads('raw_rows._load_id', loads) }}
 ),
 
 staged_rows as (
@@ -24,6 +28,7 @@ staged_rows as (
         load_id,
         source_row_number
     from {{ model }}
+    where {{ in_loads('load_id', loads) }}
 ),
 
 missing_from_staging as (
