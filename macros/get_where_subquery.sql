@@ -1,8 +1,8 @@
 {#- The relation a generic test reads (dbt's own macro, overridden; the test's `where` config still applies).
     During a refresh (var 'warehouse_fingerprint' set), a row-by-row test (not_null, unique, accepted values,
     relationships, a pattern, a unique combination) of a table past the privacy boundary that is rebuilt load
-    by load, or of the staging view it is built from, reads only the loads this build (re)inserted: the rest
-    were tested when they were built. Tests that compare layers or count loads (row conservation) always read
+    by load, or of the staging view it is built from, reads only the loads the refresh rebuilds
+    (refresh_changed_loads): the rest were tested when they were built. Tests that compare layers or count loads (row conservation) always read
     everything, as does every test of a full build (every load is rebuilt then) and of a build without the
     var. A relation that is not such a table, or a staging view whose table is unknown, is tested whole. -#}
 {% macro get_where_subquery(relation) -%}
