@@ -46,7 +46,7 @@
           select load_id, sha256 from private.built_loads where model = '{{ model_name }}'
       ),
       changed as (
-          (select load_id, sha256 from active except select load_id, sha256 from built)
+          ({{ loads_not_built(dataset, model_name) }})
           union
           (select load_id, sha256 from built except select load_id, sha256 from active)
       ),
@@ -63,21 +63,17 @@
       order by 1
     {%- endset -%}
     {%- set changed = run_query(changed_sql).columns[0].values() | list -%}
-    {%- set changed_array = "array[" ~ (changed | join(', ')) ~ "]::bigint[]" -%}
     {% call statement('main') -%}
       {%- if changed -%}
-      delete from {{ target_relation }} where load_id = any({{ changed_array }});
-      delete from private.built_loads where model = '{{ model_name }}' and load_id = any({{ changed_array }});
+      delete from {{ target_relation }} where {{ in_loads('load_id', changed) }};
+      delete from private.built_loads where model = '{{ model_name }}' and {{ in_loads('load_id', changed) }};
       with inserted as (
           insert into {{ target_relation }}
           select * from ({{ sql }}) as model_rows
-          where load_id = any({{ changed_array }})
+          where {{ in_loads('load_id', changed) }}
           returning load_id
       )
-      insert into private.built_loads (model, load_id, sha256, invocation_id)
-      select '{{ model_name }}', loads.load_id, loads.sha256, '{{ invocation_id }}'
-      from {{ loads }} as loads
-      where loads.load_id in (select distinct load_id from inserted);
+      {{ record_built_loads(model_name, 'select load_id from inserted') }};
       {%- else -%}
       select 'no load of {{ dataset }} changed'
       {%- endif %}
@@ -95,10 +91,7 @@
       );
       create index on {{ intermediate_relation }} using brin (load_id);
       delete from private.built_loads where model = '{{ model_name }}';
-      insert into private.built_loads (model, load_id, sha256, invocation_id)
-      select '{{ model_name }}', loads.load_id, loads.sha256, '{{ invocation_id }}'
-      from {{ loads }} as loads
-      where loads.load_id in (select distinct load_id from {{ intermediate_relation }});
+      {{ record_built_loads(model_name, 'select load_id from ' ~ intermediate_relation) }};
     {%- endcall %}
     {% if existing_relation is not none %}
       {{ adapter.rename_relation(existing_relation, backup_relation) }}

@@ -15,15 +15,28 @@
         select load_id from private.built_loads
         where model = '{{ loads_table }}' and invocation_id = '{{ invocation_id }}'
         union
-        select load_id from (
-            select load_id, sha256 from {{ source('ingest', 'loads') }}
-            where dataset = '{{ loads_table.split('.')[1] }}' and status = '{{ var("active_load_status") }}'
-            except
-            select load_id, sha256 from private.built_loads where model = '{{ loads_table }}'
-        ) as not_built_yet
+        select load_id from ({{ loads_not_built(loads_table.split('.')[1], loads_table) }}) as not_built_yet
         order by 1
     {%- endset -%}
     {{ return(run_query(loads).columns[0].values() | list) }}
+{%- endmacro %}
+
+{#- The active loads of raw `dataset` that the load-by-load table `loads_table` does not hold as they are (by id
+    and file checksum): a query of (load_id, sha256). -#}
+{% macro loads_not_built(dataset, loads_table) -%}
+    select load_id, sha256 from {{ source('ingest', 'loads') }}
+    where dataset = '{{ dataset }}' and status = '{{ var("active_load_status") }}'
+    except
+    select load_id, sha256 from private.built_loads where model = '{{ loads_table }}'
+{%- endmacro %}
+
+{#- Record that the load-by-load table `loads_table` holds the loads whose ids `load_ids` (a query) returns,
+    inserted by this dbt invocation. -#}
+{% macro record_built_loads(loads_table, load_ids) -%}
+    insert into private.built_loads (model, load_id, sha256, invocation_id)
+    select '{{ loads_table }}', loads.load_id, loads.sha256, '{{ invocation_id }}'
+    from {{ source('ingest', 'loads') }} as loads
+    where loads.load_id in ({{ load_ids }})
 {%- endmacro %}
 
 {#- The SQL condition that a row's `column` is one of `loads` (refresh_changed_loads), or true when it is none. -#}
