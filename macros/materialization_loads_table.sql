@@ -16,7 +16,9 @@
     id and its file's checksum, so a raw table emptied and reloaded is never mistaken for the one built.
     Without the var, or under another fingerprint (the project's code, seeds or key changed), the build is
     full. Each load's record names the dbt invocation that inserted its rows: a refresh's row tests read only
-    those (macros/get_where_subquery.sql). -#}
+    those (macros/get_where_subquery.sql). The months of the rows a build deleted and inserted (config
+    month_column; every month after a full build or without it) go to private.changed_months: the tables
+    after it rebuild those months (macros/refresh_by_month.sql). -#}
 {% materialization loads_table, adapter='postgres' %}
   {%- set dataset = config.get('dataset') or this.identifier -%}
   {%- set fingerprint = var('warehouse_fingerprint', none) -%}
@@ -63,8 +65,13 @@
       order by 1
     {%- endset -%}
     {%- set changed = run_query(changed_sql).columns[0].values() | list -%}
+    {#- the months of the changed loads' rows, as they were and as they are (downstream tables rebuild them) -#}
+    {%- set month_column = config.get('month_column') -%}
+    {%- set changed_months_sql = record_changed_months(model_name, none if month_column is none else
+        'select ' ~ month_column ~ ' from ' ~ target_relation ~ ' where ' ~ in_loads('load_id', changed)) -%}
     {% call statement('main') -%}
       {%- if changed -%}
+      {{ changed_months_sql }};
       delete from {{ target_relation }} where {{ in_loads('load_id', changed) }};
       delete from private.built_loads where model = '{{ model_name }}' and {{ in_loads('load_id', changed) }};
       with inserted as (
@@ -74,6 +81,7 @@
           returning load_id
       )
       {{ record_built_loads(model_name, 'select load_id from inserted') }};
+      {{ changed_months_sql }};
       {%- else -%}
       select 'no load of {{ dataset }} changed'
       {%- endif %}
@@ -90,8 +98,12 @@
           {{ sql }}
       );
       create index on {{ intermediate_relation }} using brin (load_id);
+      {%- if config.get('month_column') %}
+      create index on {{ intermediate_relation }} using brin ({{ config.get('month_column') }});
+      {%- endif %}
       delete from private.built_loads where model = '{{ model_name }}';
       {{ record_built_loads(model_name, 'select load_id from ' ~ intermediate_relation) }};
+      {{ record_changed_months(model_name) }};
     {%- endcall %}
     {% if existing_relation is not none %}
       {{ adapter.rename_relation(existing_relation, backup_relation) }}

@@ -5,12 +5,30 @@
     ANALYZE, planner estimates and statistics never count rows outside its agreement, and the parent keeps
     no statistics of its own (docs/security.md). Every other relation is built as dbt's table
     materialization builds it. Like it, the new relation is built beside the old and swapped in one
-    transaction, so readers see the previous build until the new one is whole. -#}
+    transaction, so readers see the previous build until the new one is whole.
+
+    A relation whose config names month_column is refreshed month by month (macros/refresh_by_month.sql):
+    during a refresh (var 'warehouse_fingerprint' equal to the one it was built under) it deletes and
+    re-inserts, in one transaction, only the months its upstream tables changed since it was last built,
+    adding a partition for any new key value; without the var, under another fingerprint, or after an
+    upstream full build, it is built whole. Either way it records what it rebuilt for the tables after it. -#}
 {% materialization partitioned_table, adapter='postgres' %}
   {%- set access = (config.get('meta') or {}).get('access') or {} -%}
   {%- set keys = access.get('partition_columns') or [] -%}
+  {%- set month_column = config.get('month_column') -%}
+  {%- if month_column -%}
+    {%- set model_name = this.schema ~ '.' ~ this.identifier -%}
+    {%- set sources = month_sources(model) -%}
+    {%- set refresh = refresh_by_month_plan(model_name, sources) -%}
+    {%- if refresh is not none -%}
+      {{ return(refresh_by_month(model_name, refresh, keys)) }}
+    {%- endif -%}
+    {%- set through = months_recorded_through(sources) -%}
+  {%- endif -%}
   {%- if not keys -%}
-    {{ return(materialization_table_default()) }}
+    {%- set built = materialization_table_default() -%}
+    {%- if month_column -%}{% do record_full_build(model_name, through) %}{%- endif -%}
+    {{ return(built) }}
   {%- endif -%}
 
   {%- set existing_relation = load_cached_relation(this) -%}
@@ -51,6 +69,7 @@
   {% do persist_docs(target_relation, model) %}
   {{ adapter.commit() }}
   {{ drop_relation_if_exists(backup_relation) }}
+  {%- if month_column -%}{% do record_full_build(model_name, through) %}{%- endif -%}
   {{ run_hooks(post_hooks, inside_transaction=False) }}
   {{ return({'relations': [target_relation]}) }}
 {% endmaterialization %}

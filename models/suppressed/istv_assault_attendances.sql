@@ -1,6 +1,7 @@
 -- The privacy boundary for ISTV A&E assault attendances: both free-text columns (the 'other' means of
 -- assault and the place of the assault) are dropped, arrival and assault times are kept to the hour, and
 -- the only row identifier is a keyed pseudonym of the row's place in its file.
+{{ config(month_column='arrival_month') }}
 with
 
 attendances as (

@@ -1,6 +1,7 @@
 -- The privacy boundary for LAS violence-related dispatches: the CAD incident reference becomes a keyed
 -- pseudonym, exact ages become bands, call times are kept to the hour, and the dispatch point never passes:
 -- a row CAD located to an LSOA keeps the LSOA, a row with only a point keeps its borough only.
+{{ config(month_column='incident_month') }}
 with
 
 dispatches as (

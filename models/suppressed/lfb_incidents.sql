@@ -1,6 +1,7 @@
 -- The privacy boundary for LFB incident records: incident numbers become keyed pseudonyms; postcodes,
 -- UPRN, USRN, address qualifiers, eastings/northings and latitude/longitude are dropped; the ward is the
 -- finest place kept and the hour the finest time of day.
+{{ config(month_column='incident_month') }}
 with
 
 incidents as (

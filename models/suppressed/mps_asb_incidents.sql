@@ -1,5 +1,6 @@
 -- The privacy boundary for MPS anti-social behaviour calls: the CAD reference becomes a keyed pseudonym,
 -- the free-text location is dropped (the LSOA is the finest place kept), the call time is kept to the hour.
+{{ config(month_column='incident_month') }}
 with
 
 asb_incidents as (

@@ -1,5 +1,6 @@
 -- The privacy boundary for police.uk street-level crime: crime ids become keyed pseudonyms, point
 -- coordinates, street descriptions and free-text context are dropped, the LSOA is the finest place kept.
+{{ config(month_column='crime_month') }}
 with
 
 street_crimes as (

@@ -1,5 +1,6 @@
 -- The privacy boundary for TfL bus safety: the data holds no identifier, address or point; ages are
 -- already broad groups (Child, Youth, Adult, Elderly). Each row is placed in a borough by its name.
+{{ config(month_column='incident_month') }}
 with
 
 incidents as (

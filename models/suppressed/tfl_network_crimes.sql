@@ -1,5 +1,6 @@
 -- The privacy boundary for crime on the TfL network: no identifier or point location arrives; station
 -- and route names are public places and stay; the time of day is kept to the hour.
+{{ config(month_column='incident_month') }}
 with
 
 crimes as (

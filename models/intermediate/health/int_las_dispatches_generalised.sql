@@ -6,8 +6,9 @@
 -- cannot reach k: its records are withheld (is_withheld), left out of the record-level mart and counted in
 -- quality.las_violence_dispatches_exclusions; the aggregates count them (they read the records before this).
 -- A table, not a view: the mart, the exclusions and the tests each read it, and each read of a view would
--- generalise every record again.
-{{ config(materialized='table') }}
+-- generalise every record again. Every group lies within one borough and month, so a refresh rebuilds the
+-- months that changed (macros/refresh_by_month.sql).
+{{ config(materialized='partitioned_table', month_column='incident_month') }}
 {%- set k = var('las_min_group_size') | int %}
 {#- level -> the released value of each quasi-identifier (null or 'withheld' where it is not released) -#}
 {%- set levels = [

@@ -1,5 +1,6 @@
 -- One row per MPS anti-social behaviour call placed in a London borough: when (to the hour), where (LSOA),
 -- how quickly officers arrived, and what kind of ASB. No CAD reference and no free-text location.
+{{ config(month_column='incident_month') }}
 with
 
 asb_incidents as (

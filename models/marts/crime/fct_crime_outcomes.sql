@@ -1,4 +1,5 @@
 -- One row per police.uk outcome given in a month to a crime located in a London LSOA.
+{{ config(month_column='outcome_month') }}
 with
 
 crime_outcomes as (

@@ -1,5 +1,6 @@
 -- One row per MPS recorded crime placed in a London borough, with its incident category, whether it is
 -- knife crime, and its outcome as at the extract. The MPS feed's counterpart of fct_street_crimes.
+{{ config(month_column='incident_month') }}
 with
 
 recorded_crimes as (

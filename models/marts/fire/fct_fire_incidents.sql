@@ -1,5 +1,6 @@
 -- One row per LFB incident in a London borough, with its place in the incident taxonomy
 -- (deliberate fire, accidental fire, false alarm, special service), property and response.
+{{ config(month_column='incident_month') }}
 with
 
 incidents as (

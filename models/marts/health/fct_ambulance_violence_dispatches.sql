@@ -2,6 +2,7 @@
 -- k-anonymity over every quasi-identifier allows (int_las_dispatches_generalised), the week, time of day,
 -- LSOA, call and incident category, and the patient's age band and sex. The records of a borough and month
 -- with fewer than k in all are withheld (counted in quality.las_violence_dispatches_exclusions).
+{{ config(month_column='incident_month') }}
 with
 
 dispatches as (

@@ -1,6 +1,7 @@
 -- One row per attendance at a London emergency department by a patient who says they were assaulted
 -- (ISTV, ISB 1594): when they arrived and were assaulted (to the hour), at which site, by what means
 -- and in what kind of place. The month is the arrival month: always known, and the month the site reports.
+{{ config(month_column='incident_month') }}
 with
 
 attendances as (

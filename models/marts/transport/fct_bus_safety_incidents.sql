@@ -1,5 +1,6 @@
 -- One row per person injured in an incident involving a London bus in a London borough, with route,
 -- operator, injury, event type mapped to the incident taxonomy, and the victim's category, sex and age group.
+{{ config(month_column='incident_month') }}
 with
 
 incidents as (

@@ -1,5 +1,6 @@
 -- One row per crime recorded on the TfL network in a London borough, by mode and route or station, so
 -- that hubs, routes and stops with disproportionate offending can be found.
+{{ config(month_column='incident_month') }}
 with
 
 crimes as (

@@ -79,8 +79,21 @@ create table if not exists private.built_models (
     built_at timestamptz not null,
     full_build boolean not null
 );
-revoke all on private.built_loads, private.built_models from public;
-grant select, insert, update, delete on private.built_loads, private.built_models to safestats_dbt;
+-- The months whose rows a build changed, in the order they were recorded: a load-by-load table records the
+-- months of the rows it deleted and inserted, a table refreshed month by month (month_column in its config;
+-- macros/refresh_by_month.sql) the months it rebuilt, and a full build of either records all_months. A
+-- table refreshed month by month rebuilds the months its upstream tables recorded after the position it was
+-- last built through (built_models.through_position).
+create table if not exists private.changed_months (
+    position bigint generated always as identity primary key,
+    model text not null,
+    month date,
+    all_months boolean not null default false
+);
+alter table private.built_models add column if not exists through_position bigint;
+revoke all on private.built_loads, private.built_models, private.changed_months from public;
+grant select, insert, update, delete on private.built_loads, private.built_models, private.changed_months
+    to safestats_dbt;
 
 -- Access policies: the statements each marts relation needs, stored by `safestats policies apply` and
 -- re-run by dbt's post-hook inside the transaction that rebuilds the relation.
@@ -504,6 +517,59 @@ $$;
 revoke all on function private.create_list_partitions(text, text, text, text, text[], text, int, text, text)
     from public;
 grant execute on function private.create_list_partitions(text, text, text, text, text[], text, int, text, text)
+    to safestats_dbt;
+
+-- A relation refreshed month by month keeps its partitions and gains one for each key value of the new rows
+-- (in `rows_table`) that has none yet, laid out as create_list_partitions lays it out, so no row of a new
+-- borough or site lands in a partition shared with others.
+create or replace function private.add_list_partitions(schema_name text, relation_name text, stem text,
+                                                       build text, key_columns text[], rows_table text,
+                                                       depth int default 1, row_filter text default 'true',
+                                                       path text default '')
+returns int
+language plpgsql
+security invoker
+set search_path = pg_catalog
+as $$
+declare
+    key_value text;
+    made int := 0;
+    part_name text;
+    part_path text;
+    deeper boolean := depth < array_length(key_columns, 1);
+    sub text := case when depth < array_length(key_columns, 1)
+                     then format(' partition by list (%I)', key_columns[depth + 1]) else '' end;
+begin
+    for key_value in execute format('select distinct %I::text from %s where %s and %I is not null',
+                                    key_columns[depth], rows_table, row_filter, key_columns[depth]) loop
+        part_path := path || lower(regexp_replace(key_value, '[^A-Za-z0-9]+', '', 'g')) || '_';
+        select c.relname into part_name
+        from pg_inherits as i
+        inner join pg_class as c on i.inhrelid = c.oid
+        where i.inhparent = format('%I.%I', schema_name, relation_name)::regclass
+          and pg_get_expr(c.relpartbound, c.oid) = format('FOR VALUES IN (%L)', key_value);
+        if not found then
+            part_name := left(stem, 32) || '__' || left(part_path, 20) || build;
+            execute format('create table marts_partitions.%I partition of %I.%I for values in (%L)%s',
+                           part_name, schema_name, relation_name, key_value, sub);
+            made := made + 1;
+            if deeper then
+                made := made + private.create_list_partitions(
+                    'marts_partitions', part_name, stem, build, key_columns, rows_table, depth + 1,
+                    format('%s and %I = %L', row_filter, key_columns[depth], key_value), part_path);
+            end if;
+        elsif deeper then
+            made := made + private.add_list_partitions(
+                'marts_partitions', part_name, stem, build, key_columns, rows_table, depth + 1,
+                format('%s and %I = %L', row_filter, key_columns[depth], key_value), part_path);
+        end if;
+    end loop;
+    return made;
+end
+$$;
+revoke all on function private.add_list_partitions(text, text, text, text, text[], text, int, text, text)
+    from public;
+grant execute on function private.add_list_partitions(text, text, text, text, text[], text, int, text, text)
     to safestats_dbt;
 
 -- Row and page counts in the catalogue, and relation sizes, are counts of rows too: with the marts laid

@@ -1,0 +1,161 @@
+{#- A table after the privacy boundary whose config names month_column is refreshed month by month
+    (macros/materialization_partitioned_table.sql): it rebuilds the months its upstream tables recorded as
+    changed in private.changed_months since it was last built. Those upstream tables are the nearest
+    load-by-load tables (macros/materialization_loads_table.sql) and month-by-month tables it reads, through
+    views only; the months each records are those of the rows it deleted and inserted, so the rule holds when
+    a row of one month depends only on rows of the same month in every upstream table (a row in month m is
+    rebuilt whenever anything it reads in month m changed). -#}
+
+{#- The tables whose changed months `node` (a graph node) rebuilds, as schema.identifier; a compilation error
+    when it reads rows that would change without a recorded month: a raw source, or a table that is
+    neither load-by-load nor month-by-month but is built from one (seeds and tables built only from seeds
+    change only with the project, which makes every build full). -#}
+{% macro month_sources(node, through_table=false) -%}
+    {%- set sources = [] -%}
+    {%- for uid in node.depends_on.nodes -%}
+        {%- set upstream = graph.nodes.get(uid) -%}
+        {%- if uid.startswith('source.') -%}
+            {{ exceptions.raise_compiler_error(model.unique_id ~ " has month_column but reads " ~ uid
+                ~ " directly: its rows change without a recorded month") }}
+        {%- elif upstream is none or upstream.resource_type == 'seed' -%}
+        {%- elif upstream.config.materialized == 'loads_table' or upstream.config.get('month_column') -%}
+            {%- if through_table -%}
+                {{ exceptions.raise_compiler_error(model.unique_id ~ " has month_column but reads "
+                    ~ upstream.name ~ " through a table rebuilt whole") }}
+            {%- endif -%}
+            {%- do sources.append(upstream.schema ~ '.' ~ (upstream.alias or upstream.name)) -%}
+        {%- else -%}
+            {%- set rebuilt_whole = upstream.config.materialized not in ('view', 'ephemeral') -%}
+            {%- do sources.extend(month_sources(upstream, through_table or rebuilt_whole)) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(sources | unique | list) }}
+{%- endmacro %}
+
+{#- What a refresh of `model_name` must rebuild: {'months': [...], 'null_month': bool, 'all_months': bool,
+    'through': position} from the months `sources` recorded after the position it was built through. -#}
+{% macro months_to_refresh(model_name, sources, through) -%}
+    {%- set query -%}
+        select
+            coalesce(string_agg(distinct month::text, ',') filter (where month is not null), ''),
+            coalesce(bool_or(month is null and not all_months), false),
+            coalesce(bool_or(all_months), false),
+            max(position)
+        from private.changed_months
+        where model in ('{{ sources | join("', '") }}') and position > {{ through }}
+    {%- endset -%}
+    {%- set row = run_query(query).rows[0] -%}
+    {{ return({'months': (row[0].split(',') if row[0] else []) | sort, 'null_month': row[1], 'all_months': row[2],
+               'through': row[3] if row[3] is not none else through}) }}
+{%- endmacro %}
+
+{#- The position up to which `sources` have recorded their changes (0 when none has). -#}
+{% macro months_recorded_through(sources) -%}
+    {%- set query -%}
+        select coalesce(max(position), 0) from private.changed_months
+        where model in ('{{ sources | join("', '") }}')
+    {%- endset -%}
+    {{ return(run_query(query).rows[0][0]) }}
+{%- endmacro %}
+
+{#- Record that `model_name` changed the rows of the months `months_sql` (a query of months) returns, or, with
+    months_sql none, every month (a full build). -#}
+{% macro record_changed_months(model_name, months_sql=none) -%}
+    {%- if months_sql is none -%}
+    insert into private.changed_months (model, all_months) values ('{{ model_name }}', true)
+    {%- else -%}
+    insert into private.changed_months (model, month)
+    select distinct '{{ model_name }}', changed_month from ({{ months_sql }}) as changed (changed_month)
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The SQL condition that a row's `column` is in the months `refresh` (months_to_refresh) rebuilds. -#}
+{% macro in_months(column, refresh) -%}
+    ({{ column }} = any(array[{{ "'" ~ (refresh.months | join("', '")) ~ "'" if refresh.months else "" }}]::date[])
+    {%- if refresh.null_month %} or {{ column }} is null{% endif %})
+{%- endmacro %}
+
+{#- During a refresh, what `model_name` (built from the tables `sources`) must rebuild (months_to_refresh), or
+    none when it is to be built whole: outside a refresh, when it was built under another fingerprint or never,
+    and when an upstream table was built whole since. -#}
+{% macro refresh_by_month_plan(model_name, sources) -%}
+    {%- set fingerprint = var('warehouse_fingerprint', none) -%}
+    {%- set existing_relation = load_cached_relation(this) -%}
+    {%- if fingerprint is none or existing_relation is none or existing_relation.type != 'table'
+           or should_full_refresh() -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set built = run_query("select fingerprint, through_position from private.built_models where model = '"
+                              ~ model_name ~ "'") -%}
+    {%- if built.rows | length != 1 or built.rows[0][0] != fingerprint or built.rows[0][1] is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set refresh = months_to_refresh(model_name, sources, built.rows[0][1]) -%}
+    {{ return(none if refresh.all_months else refresh) }}
+{%- endmacro %}
+
+{#- Rebuild the months of `refresh` in `model_name` (this model) in one transaction: its rows of those months
+    deleted and inserted again from the model's SQL (the month filter reaches the upstream tables), a partition
+    added for any new value of the partition `keys`, the months recorded as changed for the tables after it. -#}
+{% macro refresh_by_month(model_name, refresh, keys) -%}
+  {%- set target_relation = this.incorporate(type='table') -%}
+  {%- set month_column = config.get('month_column') -%}
+  {%- set rows = adapter.quote(target_relation.identifier ~ '__rows') -%}
+  {%- set rebuilt = refresh.months or refresh.null_month -%}
+  {%- set rows_months = "(select unnest(array[" ~ ("'" ~ (refresh.months | join("', '")) ~ "'" if refresh.months else "")
+                        ~ "]::date[]) as month" ~ (" union all select null::date" if refresh.null_month else "")
+                        ~ ") as rebuilt_months" -%}
+  {{ run_hooks(pre_hooks, inside_transaction=False) }}
+  {{ run_hooks(pre_hooks, inside_transaction=True) }}
+  {% call statement('main') -%}
+    {%- if rebuilt %}
+    create temporary table {{ rows }} on commit drop as (
+        select * from ({{ sql }}) as model_rows
+        where {{ in_months(month_column, refresh) }}
+    );
+    {%- if keys %}
+    select private.add_list_partitions(
+        '{{ target_relation.schema }}', '{{ target_relation.identifier }}', '{{ target_relation.identifier }}',
+        '{{ invocation_id[:8] }}', array['{{ keys | join("', '") }}'], '{{ rows }}'
+    );
+    {%- endif %}
+    delete from {{ target_relation }} where {{ in_months(month_column, refresh) }};
+    insert into {{ target_relation }} select * from {{ rows }};
+    {{ record_changed_months(model_name, 'select month from ' ~ rows_months) }};
+    {%- else %}
+    select 'no month of {{ model_name }} changed'
+    {%- endif %}
+  {%- endcall %}
+  {{ record_build(model_name, refresh.through, full_build=false) }}
+  {{ log("refresh_by_month " ~ model_name ~ ": " ~ (refresh.months | length) ~ " month(s) rebuilt "
+         ~ refresh.months ~ (" and rows of no month" if refresh.null_month else ""), info=false) }}
+  {{ run_hooks(post_hooks, inside_transaction=True) }}
+  {{ adapter.commit() }}
+  {{ run_hooks(post_hooks, inside_transaction=False) }}
+  {{ return({'relations': [target_relation]}) }}
+{%- endmacro %}
+
+{#- Record, after a whole build of `model_name` has committed, that it holds every month its sources recorded
+    up to `through`, and that every month of it changed. Recorded after the rows, so an interruption between
+    leaves the record behind the table (the next refresh rebuilds months it already holds), never ahead. -#}
+{% macro record_full_build(model_name, through) -%}
+  {{ record_build(model_name, through, full_build=true) }}
+  {% call statement('record_full_build') -%}
+    {{ record_changed_months(model_name) }}
+  {%- endcall %}
+  {{ adapter.commit() }}
+{%- endmacro %}
+
+{#- Upsert `model_name`'s row of private.built_models: the fingerprint it was built under, the position of the
+    sources' recorded months it holds, and whether the build was whole. -#}
+{% macro record_build(model_name, through, full_build) -%}
+  {%- set fingerprint = var('warehouse_fingerprint', none) -%}
+  {% call statement('record_build_' ~ model_name) -%}
+    insert into private.built_models (model, fingerprint, built_at, full_build, through_position)
+    values ('{{ model_name }}', {{ "'" ~ fingerprint ~ "'" if fingerprint is not none else "null" }}, now(),
+            {{ full_build }}, {{ through }})
+    on conflict (model) do update
+    set fingerprint = excluded.fingerprint, built_at = excluded.built_at, full_build = excluded.full_build,
+        through_position = excluded.through_position
+  {%- endcall %}
+{%- endmacro %}
