@@ -17,8 +17,9 @@
     Without the var, or under another fingerprint (the project's code, seeds or key changed), the build is
     full. Each load's record names the dbt invocation that inserted its rows: a refresh's row tests read only
     those (macros/get_where_subquery.sql). The months of the rows a build deleted and inserted (config
-    month_column; every month after a full build or without it) go to private.changed_months: the tables
-    after it rebuild those months (macros/refresh_by_month.sql). -#}
+    month_column; every month after a full build or without it) go to private.changed_months, and their keys
+    (config change_key) to private.changed_keys: the tables after it rebuild those months, or the months
+    their rows with those keys lie in (macros/refresh_by_month.sql). -#}
 {% materialization loads_table, adapter='postgres' %}
   {%- set dataset = config.get('dataset') or this.identifier -%}
   {%- set fingerprint = var('warehouse_fingerprint', none) -%}
@@ -67,11 +68,16 @@
     {%- set changed = run_query(changed_sql).columns[0].values() | list -%}
     {#- the months of the changed loads' rows, as they were and as they are (downstream tables rebuild them) -#}
     {%- set month_column = config.get('month_column') -%}
-    {%- set changed_months_sql = record_changed_months(model_name, none if month_column is none else
+    {%- set record_changes_sql = record_changed_months(model_name, none if month_column is none else
         'select ' ~ month_column ~ ' from ' ~ target_relation ~ ' where ' ~ in_loads('load_id', changed)) -%}
+    {%- if config.get('change_key') -%}
+      {%- set record_changes_sql = record_changes_sql ~ ';\n' ~ record_changed_keys(
+          model_name, 'select ' ~ config.get('change_key') ~ ' from ' ~ target_relation ~ ' where '
+          ~ in_loads('load_id', changed)) -%}
+    {%- endif -%}
     {% call statement('main') -%}
       {%- if changed -%}
-      {{ changed_months_sql }};
+      {{ record_changes_sql }};
       delete from {{ target_relation }} where {{ in_loads('load_id', changed) }};
       delete from private.built_loads where model = '{{ model_name }}' and {{ in_loads('load_id', changed) }};
       with inserted as (
@@ -81,7 +87,7 @@
           returning load_id
       )
       {{ record_built_loads(model_name, 'select load_id from inserted') }};
-      {{ changed_months_sql }};
+      {{ record_changes_sql }};
       {%- else -%}
       select 'no load of {{ dataset }} changed'
       {%- endif %}

@@ -33,29 +33,60 @@
 {%- endmacro %}
 
 {#- What a refresh of `model_name` must rebuild: {'months': [...], 'null_month': bool, 'all_months': bool,
-    'through': position} from the months `sources` recorded after the position it was built through. -#}
+    'through': position} from what `sources` recorded after the position it was built through. A source
+    named in config months_by_key (model name -> this table's key column) reaches it by key, not by month:
+    the months rebuilt for it are those of this table's rows whose key the source changed. -#}
 {% macro months_to_refresh(model_name, sources, through) -%}
+    {%- set by_key = config.get('months_by_key') or {} -%}
+    {%- set month_column = config.get('month_column') -%}
+    {%- set by_month = [] -%}
+    {%- for source in sources if source.split('.')[1] not in by_key -%}{%- do by_month.append(source) -%}{%- endfor -%}
     {%- set query -%}
+        with
+        recorded as (
+            select month, all_months, position from private.changed_months
+            where model in ('{{ sources | join("', '") }}') and position > {{ through }}
+                and (all_months or model in ('{{ by_month | join("', '") }}'))
+        ),
+        keyed_months as (
+            select null::date as month, false as all_months, null::bigint as position where false
+            {%- for source in sources if source.split('.')[1] in by_key %}
+            union all
+            select distinct {{ month_column }}, false, null::bigint from {{ this }}
+            where {{ by_key[source.split('.')[1]] }} in (
+                select key from private.changed_keys where model = '{{ source }}' and position > {{ through }}
+            )
+            {%- endfor %}
+        ),
+        changes as (
+            select * from recorded
+            union all
+            select * from keyed_months
+        )
         select
             coalesce(string_agg(distinct month::text, ',') filter (where month is not null), ''),
             coalesce(bool_or(month is null and not all_months), false),
             coalesce(bool_or(all_months), false),
-            max(position)
-        from private.changed_months
-        where model in ('{{ sources | join("', '") }}') and position > {{ through }}
+            ({{ recorded_through_sql(sources) }})
+        from changes
     {%- endset -%}
     {%- set row = run_query(query).rows[0] -%}
-    {{ return({'months': (row[0].split(',') if row[0] else []) | sort, 'null_month': row[1], 'all_months': row[2],
-               'through': row[3] if row[3] is not none else through}) }}
+    {{ return({'months': (row[0].split(',') if row[0] else []) | sort, 'null_month': row[1],
+               'all_months': row[2], 'through': [row[3], through] | max}) }}
+{%- endmacro %}
+
+{#- The last position up to which `sources` recorded their changes (0 when none has): a query. -#}
+{% macro recorded_through_sql(sources) -%}
+    select coalesce(max(position), 0) from (
+        select position from private.changed_months where model in ('{{ sources | join("', '") }}')
+        union all
+        select position from private.changed_keys where model in ('{{ sources | join("', '") }}')
+    ) as recorded
 {%- endmacro %}
 
 {#- The position up to which `sources` have recorded their changes (0 when none has). -#}
 {% macro months_recorded_through(sources) -%}
-    {%- set query -%}
-        select coalesce(max(position), 0) from private.changed_months
-        where model in ('{{ sources | join("', '") }}')
-    {%- endset -%}
-    {{ return(run_query(query).rows[0][0]) }}
+    {{ return(run_query(recorded_through_sql(sources)).rows[0][0]) }}
 {%- endmacro %}
 
 {#- Record that `model_name` changed the rows of the months `months_sql` (a query of months) returns, or, with
@@ -67,6 +98,13 @@
     insert into private.changed_months (model, month)
     select distinct '{{ model_name }}', changed_month from ({{ months_sql }}) as changed (changed_month)
     {%- endif -%}
+{%- endmacro %}
+
+{#- Record the keys of the rows `keys_sql` (a query of one column) returns as changed by `model_name`. -#}
+{% macro record_changed_keys(model_name, keys_sql) -%}
+    insert into private.changed_keys (model, key)
+    select distinct '{{ model_name }}', changed_key::text from ({{ keys_sql }}) as changed (changed_key)
+    where changed_key is not null
 {%- endmacro %}
 
 {#- The SQL condition that a row's `column` is in the months `refresh` (months_to_refresh) rebuilds. -#}
@@ -156,6 +194,11 @@
             {{ full_build }}, {{ through }})
     on conflict (model) do update
     set fingerprint = excluded.fingerprint, built_at = excluded.built_at, full_build = excluded.full_build,
-        through_position = excluded.through_position
+        through_position = excluded.through_position;
+    -- what every table refreshed month by month has read is needed no more
+    delete from private.changed_keys
+    where position <= (select min(through_position) from private.built_models);
+    delete from private.changed_months
+    where position <= (select min(through_position) from private.built_models)
   {%- endcall %}
 {%- endmacro %}

@@ -1,6 +1,6 @@
 -- The privacy boundary for MPS recorded crimes and their outcomes: crime ids become the same keyed
 -- pseudonyms as in police_uk_street_crimes, and each crime is placed in a London borough or marked as not placeable.
-{{ config(month_column='recorded_month') }}
+{{ config(month_column='recorded_month', change_key='crime_pseudo_id') }}
 with
 
 recorded_crimes as (

@@ -1,7 +1,7 @@
 -- The privacy boundary for police.uk outcomes: crime ids become keyed pseudonyms (the same ones as in
 -- police_uk_street_crimes), point coordinates and street descriptions are dropped, the LSOA is the finest
 -- place kept.
-{{ config(month_column='outcome_month') }}
+{{ config(month_column='outcome_month', change_key='crime_pseudo_id') }}
 with
 
 crime_outcomes as (

@@ -3,4 +3,5 @@
 -- crime's incident category (or its group) and knife flag, and the perpetrator's broad ethnic group, sex and age
 -- band. The records of a borough and month with fewer than k in all are withheld (counted in
 -- quality.mps_crime_perpetrators_exclusions).
+{{ config(month_column='incident_month') }}
 {{ mps_person_record_mart('perpetrator') }}

@@ -2,6 +2,7 @@
 -- what each agency recorded. Datasets share no incident id, so nothing is linked: each count comes from
 -- its own mart. A dataset with no rows anywhere in London in a month has not been received for that
 -- month: its count is NULL, not 0. Rates are per 1,000 residents (ONS mid-year estimates).
+{{ config(month_column='incident_month') }}
 with
 
 boroughs as (

@@ -91,9 +91,20 @@ create table if not exists private.changed_months (
     all_months boolean not null default false
 );
 alter table private.built_models add column if not exists through_position bigint;
-revoke all on private.built_loads, private.built_models, private.changed_months from public;
-grant select, insert, update, delete on private.built_loads, private.built_models, private.changed_months
-    to safestats_dbt;
+-- The keys (a crime's pseudonym) of the rows a load-by-load table with config change_key deleted and inserted,
+-- numbered in the same order as changed_months: a table whose rows of one month read rows of other months by
+-- that key (config months_by_key) rebuilds the months its own rows with those keys lie in.
+create table if not exists private.changed_keys (
+    position bigint not null default nextval('private.changed_months_position_seq'),
+    model text not null,
+    key text not null
+);
+create index if not exists changed_keys_model_position on private.changed_keys (model, position);
+revoke all on private.built_loads, private.built_models, private.changed_months, private.changed_keys
+    from public;
+grant select, insert, update, delete on private.built_loads, private.built_models, private.changed_months,
+    private.changed_keys to safestats_dbt;
+grant usage on sequence private.changed_months_position_seq to safestats_dbt;
 
 -- Access policies: the statements each marts relation needs, stored by `safestats policies apply` and
 -- re-run by dbt's post-hook inside the transaction that rebuilds the relation.
