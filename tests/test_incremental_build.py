@@ -12,6 +12,7 @@ from fire_transport import ingest_all, truncate_raw
 from test_dataset_lfb_incidents import call_month, cumulative_source, write_datastore_file
 
 from safestats import dbt
+from safestats.policies import service
 from safestats.synth import lfb, synthesise
 
 SCALE = 0.02
@@ -31,11 +32,61 @@ def built_tables(conn) -> list[str]:
 
 
 def built_run(cfg, *, incremental: bool) -> None:
-    args = list(SUPPRESSED)
+    """A refresh's build of the tables under test, or a full build of every model (so the layers other test
+    modules read next agree with each other)."""
     if incremental:
-        args += ["--vars", json.dumps({"warehouse_fingerprint": dbt.fingerprint(cfg)})]
+        args = [*SUPPRESSED, "--vars", json.dumps({"warehouse_fingerprint": dbt.fingerprint(cfg)})]
+    else:
+        args = ["build", "--exclude", "resource_type:test"]
     outcome = dbt.run(args, cfg)
     assert outcome.success, outcome.failures
+
+
+CAMDEN = "E09000007"
+
+
+def access_state(conn) -> dict:
+    """Row-level security, policies and table and column grants of the marts refreshed by month, and of the
+    partitions under every mart."""
+    marts = [m for m in MONTHLY if not m.startswith("int_")]
+    return {
+        "relations": conn.execute(
+            "select c.relname, c.relrowsecurity, c.relforcerowsecurity, coalesce(c.relacl::text, '')"
+            " from pg_class as c inner join pg_namespace as n on c.relnamespace = n.oid"
+            " where n.nspname = 'marts' and c.relname = any(%s) order by 1", (marts,)).fetchall(),
+        "column_grants": conn.execute(
+            "select c.relname, a.attname, a.attacl::text from pg_attribute as a"
+            " inner join pg_class as c on a.attrelid = c.oid inner join pg_namespace as n on c.relnamespace = n.oid"
+            " where n.nspname = 'marts' and c.relname = any(%s) and a.attacl is not null order by 1, 2",
+            (marts,)).fetchall(),
+        "policies": conn.execute(
+            "select tablename, policyname, cmd, roles::text, qual, with_check from pg_policies"
+            " where schemaname = 'marts' and tablename = any(%s) order by 1, 2", (marts,)).fetchall(),
+        "partitions": conn.execute(
+            "select distinct c.relrowsecurity, c.relforcerowsecurity, coalesce(c.relacl::text, '')"
+            " from pg_class as c inner join pg_namespace as n on c.relnamespace = n.oid"
+            " where n.nspname = 'marts_partitions' order by 1, 2, 3").fetchall(),
+    }
+
+
+def camden_reads(cfg, su) -> dict[str, tuple[int, int, int]]:
+    """For each refreshed mart with a borough: the rows a Camden analyst reads, those of them outside Camden,
+    and the Camden rows the table holds."""
+    reads = {}
+    with psycopg.connect(service.user_endpoint("camden_analyst", cfg).conninfo(), autocommit=True) as analyst:
+        for mart in MONTHLY:
+            if mart.startswith("int_"):
+                continue
+            held = su.execute(f"select count(*) filter (where borough_code = %s) from marts.{mart}",
+                              (CAMDEN,)).fetchone()[0]
+            try:
+                seen, outside = analyst.execute(
+                    f"select count(*), count(*) filter (where borough_code is distinct from %s) from marts.{mart}",
+                    (CAMDEN,)).fetchone()
+            except psycopg.errors.InsufficientPrivilege:
+                seen, outside = 0, 0
+            reads[mart] = (seen, outside, held)
+    return reads
 
 
 def reissue(path, out, drop_every: int = 7):
@@ -53,6 +104,7 @@ def refreshed(cfg, bootstrap, contracts, tmp_path_factory):
     """Two months built, then a refresh's worth of changes built incrementally; the incremental tables are
     copied aside (schema incremental_copy) and everything is built again from scratch."""
     tmp = tmp_path_factory.mktemp("incremental")
+    service.apply(cfg)
     with psycopg.connect(bootstrap.conninfo(), autocommit=True) as su:
         truncate_raw(su, contracts)
     first = synthesise("2024-01", "2024-02", tmp / "first", scale=SCALE)
@@ -81,8 +133,11 @@ def refreshed(cfg, bootstrap, contracts, tmp_path_factory):
         su.execute("drop schema if exists incremental_copy cascade; create schema incremental_copy")
         for t in tables:
             su.execute(f"create table incremental_copy.{t.split('.')[1]} as select * from {t}")
+        access = {"incremental": access_state(su), "camden_reads": camden_reads(cfg, su)}
     built_run(cfg, incremental=False)
-    return {"tables": tables, "full_build": how, "rebuilt_months": rebuilt}
+    with psycopg.connect(bootstrap.conninfo(), autocommit=True) as su:
+        access["full"] = access_state(su)
+    return {"tables": tables, "full_build": how, "rebuilt_months": rebuilt, "access": access}
 
 
 def test_a_refresh_rebuilds_only_changed_loads_and_months(refreshed):
@@ -116,6 +171,19 @@ def test_incremental_and_full_builds_agree_row_for_row(refreshed, superuser):
                                    ).fetchone()[0]
         assert rows > 0, f"{table} is empty: the comparison proves nothing"
         assert differ == 0, f"{table}: {differ} rows differ between the incremental and the full build"
+
+
+def test_agreements_hold_on_tables_refreshed_by_month(refreshed):
+    """Row-level security, policies and grants are the same after a refresh as after a full build, on the marts
+    and on their partitions (a refresh adds partitions for new boroughs and sites), and a Camden analyst reads
+    Camden's rows of every refreshed mart and no other borough's."""
+    access = refreshed["access"]
+    assert access["incremental"] == access["full"]
+    assert access["incremental"]["policies"] and access["incremental"]["column_grants"], \
+        "no policies or grants: the comparison proves nothing"
+    reads = access["camden_reads"]
+    assert all(outside == 0 for _, outside, _ in reads.values()), reads
+    assert reads["fct_street_crimes"][0] == reads["fct_street_crimes"][2] > 0, reads
 
 
 def test_the_superseded_and_cumulative_rows_left(refreshed, superuser):
