@@ -480,28 +480,14 @@ security invoker
 set search_path = pg_catalog
 as $$
 declare
-    key_value text;
-    made int := 0;
-    part_name text;
-    part_path text;
+    made int;
     column_name name;
     deeper boolean := depth < array_length(key_columns, 1);
     sub text := case when depth < array_length(key_columns, 1)
                      then format(' partition by list (%I)', key_columns[depth + 1]) else '' end;
 begin
-    for key_value in execute format('select distinct %I::text from %s where %s and %I is not null',
-                                    key_columns[depth], rows_table, row_filter, key_columns[depth]) loop
-        part_path := path || lower(regexp_replace(key_value, '[^A-Za-z0-9]+', '', 'g')) || '_';
-        part_name := left(stem, 32) || '__' || left(part_path, 20) || build;
-        execute format('create table marts_partitions.%I partition of %I.%I for values in (%L)%s',
-                       part_name, schema_name, relation_name, key_value, sub);
-        made := made + 1;
-        if deeper then
-            made := made + private.create_list_partitions(
-                'marts_partitions', part_name, stem, build, key_columns, rows_table, depth + 1,
-                format('%s and %I = %L', row_filter, key_columns[depth], key_value), part_path);
-        end if;
-    end loop;
+    made := private.add_list_partitions(schema_name, relation_name, stem, build, key_columns, rows_table, depth,
+                                        row_filter, path);
     execute format('create table marts_partitions.%I partition of %I.%I for values in (null)%s',
                    left(stem, 32) || '__' || left(path || 'none_', 20) || build, schema_name, relation_name, sub);
     execute format('create table marts_partitions.%I partition of %I.%I default%s',
@@ -530,9 +516,10 @@ revoke all on function private.create_list_partitions(text, text, text, text, te
 grant execute on function private.create_list_partitions(text, text, text, text, text[], text, int, text, text)
     to safestats_dbt;
 
--- A relation refreshed month by month keeps its partitions and gains one for each key value of the new rows
--- (in `rows_table`) that has none yet, laid out as create_list_partitions lays it out, so no row of a new
--- borough or site lands in a partition shared with others.
+-- A partition (and, with a second key column, its own partitions) for each value of the key column in the rows
+-- that has none yet: every value when create_list_partitions builds a relation, the new boroughs and sites when
+-- a relation is refreshed month by month, so no row of a new borough or site lands in a partition shared with
+-- others.
 create or replace function private.add_list_partitions(schema_name text, relation_name text, stem text,
                                                        build text, key_columns text[], rows_table text,
                                                        depth int default 1, row_filter text default 'true',
