@@ -22,18 +22,12 @@
     their rows with those keys lie in (macros/refresh_by_month.sql). -#}
 {% materialization loads_table, adapter='postgres' %}
   {%- set dataset = config.get('dataset') or this.identifier -%}
-  {%- set fingerprint = var('warehouse_fingerprint', none) -%}
   {%- set model_name = this.schema ~ '.' ~ this.identifier -%}
   {%- set loads = source('ingest', 'loads') -%}
   {%- set existing_relation = load_cached_relation(this) -%}
   {%- set target_relation = this.incorporate(type='table') -%}
 
-  {%- set incremental = false -%}
-  {%- if fingerprint is not none and existing_relation is not none and existing_relation.type == 'table'
-         and not should_full_refresh() -%}
-    {%- set built = run_query("select fingerprint from private.built_models where model = '" ~ model_name ~ "'") -%}
-    {%- set incremental = built.rows | length == 1 and built.rows[0][0] == fingerprint -%}
-  {%- endif -%}
+  {%- set incremental = refreshable_build(model_name) is not none -%}
 
   {{ run_hooks(pre_hooks, inside_transaction=False) }}
   {{ run_hooks(pre_hooks, inside_transaction=True) }}
@@ -66,15 +60,8 @@
       order by 1
     {%- endset -%}
     {%- set changed = run_query(changed_sql).columns[0].values() | list -%}
-    {#- the months of the changed loads' rows, as they were and as they are (downstream tables rebuild them) -#}
-    {%- set month_column = config.get('month_column') -%}
-    {%- set record_changes_sql = record_changed_months(model_name, none if month_column is none else
-        'select ' ~ month_column ~ ' from ' ~ target_relation ~ ' where ' ~ in_loads('load_id', changed)) -%}
-    {%- if config.get('change_key') -%}
-      {%- set record_changes_sql = record_changes_sql ~ ';\n' ~ record_changed_keys(
-          model_name, 'select ' ~ config.get('change_key') ~ ' from ' ~ target_relation ~ ' where '
-          ~ in_loads('load_id', changed)) -%}
-    {%- endif -%}
+    {#- the months and keys of the changed loads' rows, as they were and as they are (for the tables after it) -#}
+    {%- set record_changes_sql = record_changed_rows(model_name, target_relation, in_loads('load_id', changed)) -%}
     {% call statement('main') -%}
       {%- if changed -%}
       {{ record_changes_sql }};
@@ -117,13 +104,7 @@
     {{ adapter.rename_relation(intermediate_relation, target_relation) }}
   {%- endif %}
 
-  {% call statement('record_fingerprint') -%}
-    insert into private.built_models (model, fingerprint, built_at, full_build)
-    values ('{{ model_name }}', {{ "'" ~ fingerprint ~ "'" if fingerprint is not none else "null" }}, now(),
-            {{ not incremental }})
-    on conflict (model) do update
-    set fingerprint = excluded.fingerprint, built_at = excluded.built_at, full_build = excluded.full_build
-  {%- endcall %}
+  {{ record_build(model_name, none, full_build=not incremental) }}
 
   {{ run_hooks(post_hooks, inside_transaction=True) }}
   {% do persist_docs(target_relation, model) %}

@@ -32,11 +32,11 @@
     {{ return(sources | unique | list) }}
 {%- endmacro %}
 
-{#- What a refresh of `model_name` must rebuild: {'months': [...], 'null_month': bool, 'all_months': bool,
+{#- What a refresh of this model must rebuild: {'months': [...], 'null_month': bool, 'all_months': bool,
     'through': position} from what `sources` recorded after the position it was built through. A source
     named in config months_by_key (model name -> this table's key column) reaches it by key, not by month:
     the months rebuilt for it are those of this table's rows whose key the source changed. -#}
-{% macro months_to_refresh(model_name, sources, through) -%}
+{% macro months_to_refresh(sources, through) -%}
     {%- set by_key = config.get('months_by_key') or {} -%}
     {%- set month_column = config.get('month_column') -%}
     {%- set by_month = [] -%}
@@ -100,6 +100,19 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- Record, for the tables after this load-by-load table `model_name`, the months (config month_column; every
+    month without it) and keys (config change_key) of the rows of `relation` that `row_filter` selects: run
+    before its changed loads are deleted and after they are inserted again. -#}
+{% macro record_changed_rows(model_name, relation, row_filter) -%}
+    {%- set month_column = config.get('month_column') -%}
+    {{ record_changed_months(model_name, none if month_column is none else
+                             'select ' ~ month_column ~ ' from ' ~ relation ~ ' where ' ~ row_filter) }}
+    {%- if config.get('change_key') %};
+    {{ record_changed_keys(model_name, 'select ' ~ config.get('change_key') ~ ' from ' ~ relation
+                                       ~ ' where ' ~ row_filter) }}
+    {%- endif -%}
+{%- endmacro %}
+
 {#- Record the keys of the rows `keys_sql` (a query of one column) returns as changed by `model_name`. -#}
 {% macro record_changed_keys(model_name, keys_sql) -%}
     insert into private.changed_keys (model, key)
@@ -107,16 +120,21 @@
     where changed_key is not null
 {%- endmacro %}
 
+{#- The months `refresh` (months_to_refresh) rebuilds other than NULL, as an SQL array. -#}
+{% macro months_array(refresh) -%}
+    array[{{ "'" ~ (refresh.months | join("', '")) ~ "'" if refresh.months else "" }}]::date[]
+{%- endmacro %}
+
 {#- The SQL condition that a row's `column` is in the months `refresh` (months_to_refresh) rebuilds. -#}
 {% macro in_months(column, refresh) -%}
-    ({{ column }} = any(array[{{ "'" ~ (refresh.months | join("', '")) ~ "'" if refresh.months else "" }}]::date[])
+    ({{ column }} = any({{ months_array(refresh) }})
     {%- if refresh.null_month %} or {{ column }} is null{% endif %})
 {%- endmacro %}
 
-{#- During a refresh, what `model_name` (built from the tables `sources`) must rebuild (months_to_refresh), or
-    none when it is to be built whole: outside a refresh, when it was built under another fingerprint or never,
-    and when an upstream table was built whole since. -#}
-{% macro refresh_by_month_plan(model_name, sources) -%}
+{#- During a refresh, the row of private.built_models (fingerprint, through_position) of `model_name` (this
+    model) when it may be refreshed rather than built whole: the var 'warehouse_fingerprint' is set and equal
+    to the one it was last built under, it exists as a table and no full refresh was asked for; else none. -#}
+{% macro refreshable_build(model_name) -%}
     {%- set fingerprint = var('warehouse_fingerprint', none) -%}
     {%- set existing_relation = load_cached_relation(this) -%}
     {%- if fingerprint is none or existing_relation is none or existing_relation.type != 'table'
@@ -125,10 +143,18 @@
     {%- endif -%}
     {%- set built = run_query("select fingerprint, through_position from private.built_models where model = '"
                               ~ model_name ~ "'") -%}
-    {%- if built.rows | length != 1 or built.rows[0][0] != fingerprint or built.rows[0][1] is none -%}
+    {{ return(built.rows[0] if built.rows | length == 1 and built.rows[0][0] == fingerprint else none) }}
+{%- endmacro %}
+
+{#- During a refresh, what `model_name` (built from the tables `sources`) must rebuild (months_to_refresh), or
+    none when it is to be built whole: outside a refresh, when it was built under another fingerprint or never,
+    and when an upstream table was built whole since. -#}
+{% macro refresh_by_month_plan(model_name, sources) -%}
+    {%- set built = refreshable_build(model_name) -%}
+    {%- if built is none or built[1] is none -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set refresh = months_to_refresh(model_name, sources, built.rows[0][1]) -%}
+    {%- set refresh = months_to_refresh(sources, built[1]) -%}
     {{ return(none if refresh.all_months else refresh) }}
 {%- endmacro %}
 
@@ -140,9 +166,8 @@
   {%- set month_column = config.get('month_column') -%}
   {%- set rows = adapter.quote(target_relation.identifier ~ '__rows') -%}
   {%- set rebuilt = refresh.months or refresh.null_month -%}
-  {%- set rows_months = "(select unnest(array[" ~ ("'" ~ (refresh.months | join("', '")) ~ "'" if refresh.months else "")
-                        ~ "]::date[]) as month" ~ (" union all select null::date" if refresh.null_month else "")
-                        ~ ") as rebuilt_months" -%}
+  {%- set rebuilt_months = "select unnest(" ~ months_array(refresh) ~ ")"
+                           ~ (" union all select null::date" if refresh.null_month else "") -%}
   {{ run_hooks(pre_hooks, inside_transaction=False) }}
   {{ run_hooks(pre_hooks, inside_transaction=True) }}
   {% call statement('main') -%}
@@ -159,7 +184,7 @@
     {%- endif %}
     delete from {{ target_relation }} where {{ in_months(month_column, refresh) }};
     insert into {{ target_relation }} select * from {{ rows }};
-    {{ record_changed_months(model_name, 'select month from ' ~ rows_months) }};
+    {{ record_changed_months(model_name, rebuilt_months) }};
     {%- else %}
     select 'no month of {{ model_name }} changed'
     {%- endif %}
@@ -185,20 +210,22 @@
 {%- endmacro %}
 
 {#- Upsert `model_name`'s row of private.built_models: the fingerprint it was built under, the position of the
-    sources' recorded months it holds, and whether the build was whole. -#}
+    sources' recorded months it holds (none for a load-by-load table), and whether the build was whole. -#}
 {% macro record_build(model_name, through, full_build) -%}
   {%- set fingerprint = var('warehouse_fingerprint', none) -%}
   {% call statement('record_build_' ~ model_name) -%}
     insert into private.built_models (model, fingerprint, built_at, full_build, through_position)
     values ('{{ model_name }}', {{ "'" ~ fingerprint ~ "'" if fingerprint is not none else "null" }}, now(),
-            {{ full_build }}, {{ through }})
+            {{ full_build }}, {{ 'null' if through is none else through }})
     on conflict (model) do update
     set fingerprint = excluded.fingerprint, built_at = excluded.built_at, full_build = excluded.full_build,
-        through_position = excluded.through_position;
+        through_position = excluded.through_position
+    {%- if through is not none %};
     -- what every table refreshed month by month has read is needed no more
     delete from private.changed_keys
     where position <= (select min(through_position) from private.built_models);
     delete from private.changed_months
     where position <= (select min(through_position) from private.built_models)
+    {%- endif %}
   {%- endcall %}
 {%- endmacro %}
