@@ -18,8 +18,9 @@
     full. Each load's record names the dbt invocation that inserted its rows: a refresh's row tests read only
     those (macros/get_where_subquery.sql). The months of the rows a build deleted and inserted (config
     month_column; every month after a full build or without it) go to private.changed_months, and their keys
-    (config change_key) to private.changed_keys: the tables after it rebuild those months, or the months
-    their rows with those keys lie in (macros/refresh_by_month.sql). -#}
+    (config change_key, indexed: the tables after it look rows up by it) to private.changed_keys: the tables
+    after it rebuild those months, and the months their rows with those keys lie in
+    (macros/refresh_by_month.sql). -#}
 {% materialization loads_table, adapter='postgres' %}
   {%- set dataset = config.get('dataset') or this.identifier -%}
   {%- set model_name = this.schema ~ '.' ~ this.identifier -%}
@@ -93,6 +94,9 @@
       create index on {{ intermediate_relation }} using brin (load_id);
       {%- if config.get('month_column') %}
       create index on {{ intermediate_relation }} using brin ({{ config.get('month_column') }});
+      {%- endif %}
+      {%- if config.get('change_key') %}
+      create index on {{ intermediate_relation }} ({{ config.get('change_key') }});
       {%- endif %}
       delete from private.built_loads where model = '{{ model_name }}';
       {{ record_built_loads(model_name, 'select load_id from ' ~ intermediate_relation) }};

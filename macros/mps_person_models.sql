@@ -58,22 +58,13 @@ boroughs as (
     select * from {{ ref('dim_boroughs') }}
 ),
 
-recorded_crimes as (
-    select * from {{ ref('int_mps_recorded_crimes_categorised') }}
+crime_categories as (
+    -- one category per crime (from its latest row should the MPS ever send a crime twice)
+    select * from {{ ref('int_mps_recorded_crimes_latest') }}
 ),
 
 categories as (
     select * from {{ ref('incident_categories') }}
-),
-
-crime_categories as (
-    -- one category per crime (the latest row should the MPS ever send a crime twice)
-    select distinct on (crime_pseudo_id)
-        crime_pseudo_id,
-        incident_category_code,
-        is_knife_crime
-    from recorded_crimes
-    order by crime_pseudo_id asc, recorded_month desc, load_id desc, source_row_number desc
 ),
 
 london_people as (

@@ -4,7 +4,9 @@
     load-by-load tables (macros/materialization_loads_table.sql) and month-by-month tables it reads, through
     views only; the months each records are those of the rows it deleted and inserted, so the rule holds when
     a row of one month depends only on rows of the same month in every upstream table (a row in month m is
-    rebuilt whenever anything it reads in month m changed). -#}
+    rebuilt whenever anything it reads in month m changed). A table that reads rows of other months by a key
+    names the source in config months_by_key; a month-by-month table with config change_key records the keys
+    of the rows a refresh changed, as a load-by-load table does. -#}
 
 {#- The tables whose changed months `node` (a graph node) rebuilds, as schema.identifier; a compilation error
     when it reads rows that would change without a recorded month: a raw source, or a table that is
@@ -34,19 +36,16 @@
 
 {#- What a refresh of this model must rebuild: {'months': [...], 'null_month': bool, 'all_months': bool,
     'through': position} from what `sources` recorded after the position it was built through. A source
-    named in config months_by_key (model name -> this table's key column) reaches it by key, not by month:
-    the months rebuilt for it are those of this table's rows whose key the source changed. -#}
+    named in config months_by_key (model name -> this table's key column) reaches it by key as well as by
+    month: the months rebuilt for it add those of this table's rows whose key the source changed. -#}
 {% macro months_to_refresh(sources, through) -%}
     {%- set by_key = config.get('months_by_key') or {} -%}
     {%- set month_column = config.get('month_column') -%}
-    {%- set by_month = [] -%}
-    {%- for source in sources if source.split('.')[1] not in by_key -%}{%- do by_month.append(source) -%}{%- endfor -%}
     {%- set query -%}
         with
         recorded as (
             select month, all_months, position from private.changed_months
             where model in ('{{ sources | join("', '") }}') and position > {{ through }}
-                and (all_months or model in ('{{ by_month | join("', '") }}'))
         ),
         keyed_months as (
             select null::date as month, false as all_months, null::bigint as position where false
@@ -120,6 +119,17 @@
     where changed_key is not null
 {%- endmacro %}
 
+{#- The keys (config change_key) of the rows that differ between `relation`'s rows where `row_filter` holds and
+    the rows `rows` rebuilt in their place: a query of one column. -#}
+{% macro changed_rows_keys(relation, rows, row_filter) -%}
+    {%- set key = config.get('change_key') -%}
+    select {{ key }} from (
+        (select * from {{ relation }} where {{ row_filter }} except all select * from {{ rows }})
+        union all
+        (select * from {{ rows }} except all select * from {{ relation }} where {{ row_filter }})
+    ) as changed_rows
+{%- endmacro %}
+
 {#- The months `refresh` (months_to_refresh) rebuilds other than NULL, as an SQL array. -#}
 {% macro months_array(refresh) -%}
     array[{{ "'" ~ (refresh.months | join("', '")) ~ "'" if refresh.months else "" }}]::date[]
@@ -181,6 +191,9 @@
         '{{ target_relation.schema }}', '{{ target_relation.identifier }}', '{{ target_relation.identifier }}',
         '{{ invocation_id[:8] }}', array['{{ keys | join("', '") }}'], '{{ rows }}'
     );
+    {%- endif %}
+    {%- if config.get('change_key') %}
+    {{ record_changed_keys(model_name, changed_rows_keys(target_relation, rows, in_months(month_column, refresh))) }};
     {%- endif %}
     delete from {{ target_relation }} where {{ in_months(month_column, refresh) }};
     insert into {{ target_relation }} select * from {{ rows }};

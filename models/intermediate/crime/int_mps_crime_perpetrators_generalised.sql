@@ -6,11 +6,11 @@
 -- record-level mart and counted in quality.mps_crime_perpetrators_exclusions; the aggregate counts them.
 -- A table, not a view: the mart, the exclusions and the tests each read it, and each read of a view would
 -- generalise every record again. Every group lies within one borough and month, and a crime's category
--- (from its latest recorded row, whatever its month) reaches it by the crime's pseudonym, so a refresh
--- rebuilds the months that changed and the months of the crimes whose recorded rows changed
+-- (int_mps_recorded_crimes_latest, whatever its month) reaches it by the crime's pseudonym, so a refresh
+-- rebuilds the months that changed and the months of the crimes whose category changed
 -- (macros/refresh_by_month.sql).
 {{ config(materialized='partitioned_table', month_column='incident_month',
-          months_by_key={'mps_recorded_crime_outcomes': 'crime_pseudo_id'}) }}
+          months_by_key={'int_mps_recorded_crimes_latest': 'crime_pseudo_id'}) }}
 {%- set k = var('mps_min_group_size') | int %}
 {{ generalised_to_k(
     ref('int_mps_crime_perpetrators_categorised'),
