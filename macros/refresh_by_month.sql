@@ -213,10 +213,13 @@
 
 {#- Record, after a whole build of `model_name` has committed, that it holds every month its sources recorded
     up to `through`, and that every month of it changed. Recorded after the rows, so an interruption between
-    leaves the record behind the table (the next refresh rebuilds months it already holds), never ahead. -#}
+    leaves the record behind the table (the next refresh rebuilds months it already holds), never ahead. The
+    month column is indexed first (on a partitioned table, every partition, new ones included): a refresh
+    deletes, compares and reads this table month by month. -#}
 {% macro record_full_build(model_name, through) -%}
   {{ record_build(model_name, through, full_build=true) }}
   {% call statement('record_full_build') -%}
+    create index on {{ this }} ({{ config.get('month_column') }});
     {{ record_changed_months(model_name) }}
   {%- endcall %}
   {{ adapter.commit() }}
