@@ -144,7 +144,7 @@ def test_no_crime_id_cad_reference_or_free_text_location_past_the_privacy_bounda
         " from information_schema.columns where table_schema in ('suppressed', 'intermediate', 'marts', 'quality')"
         " and (table_name like '%mps%' or table_name in ('fct_crime_victims', 'fct_crime_perpetrators',"
         " 'fct_recorded_crimes', 'fct_asb_incidents')) group by 1, 2").fetchall()
-    assert len(relations) == 4 + 5 + 4 + 4   # intermediate: recorded crimes; victims, perpetrators x2
+    assert len(relations) == 4 + 6 + 4 + 4   # intermediate: recorded crimes and latest rows; people x2 each
     for schema, table, columns in relations:
         assert not {"crime_id", "incident_reference", "location_description", "called_at"} & set(columns)
         for column in columns:
