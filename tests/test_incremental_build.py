@@ -14,6 +14,7 @@ from fire_transport import ingest_all, truncate_raw
 from test_dataset_lfb_incidents import call_month, cumulative_source, write_datastore_file
 
 from safestats import dbt
+from safestats.bench_history import reissue
 from safestats.policies import service
 from safestats.synth import lfb, synthesise
 
@@ -91,16 +92,6 @@ def camden_reads(cfg, su) -> dict[str, tuple[int, int, int]]:
     return reads
 
 
-def reissue(path, out, drop_every: int = 7):
-    """The agency re-issues a month: the same file name with some rows withdrawn."""
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        rows = list(csv.reader(fh))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", newline="", encoding="utf-8") as fh:
-        csv.writer(fh).writerows([rows[0]] + [r for i, r in enumerate(rows[1:]) if i % drop_every])
-    return out
-
-
 def resend_crimes(recorded, victims, month: str, offence: tuple[str, str, str], count: int = 20) -> None:
     """The MPS sends again, in `month`'s recorded crimes file, crimes of an earlier month that have victims,
     now of `offence` (group, subgroup, knife flag): their victims' category, in the earlier month, comes from
@@ -143,7 +134,7 @@ def refreshed(cfg, bootstrap, contracts, tmp_path_factory):
     lfb_month = max(call_month(r[1]) for r in rows)     # a month the cumulative file holds
     changes = [
         *synthesise("2024-03", "2024-03", tmp / "second", scale=SCALE),    # with ISTV's late February files
-        reissue(street, tmp / "reissue" / street.name),
+        reissue(street, tmp / "reissue" / street.name, withdraw_every=7),
         *lfb.synthesise(lfb_month, lfb_month, tmp / "lfb-month", scale=SCALE),
     ]
     # January crimes sent again in February, and again in March: only the crime reaches their victims
