@@ -5,7 +5,7 @@ import io
 
 from rich.console import Console
 
-from safestats import bench, bench_history
+from safestats import bench, bench_history, bench_superset
 
 
 def test_the_ingest_bench_runs_on_a_small_file(cfg):
@@ -53,3 +53,42 @@ def test_the_history_table_shows_each_phase_side_by_side_with_the_ratio_and_the_
         "superseded month at 10 y: 61.0 s (misses the 60 s target)",
         "new month, 10 y / 1 y: 2.08 (misses the 1.2 target)",
     ]
+
+
+def test_the_superset_table_puts_each_kind_of_user_side_by_side_with_the_rls_ratio_and_the_targets():
+    figures = bench_superset.UserFigures
+    results = {
+        "the Met": figures(dashboards_cold={"Overview": 2.5}, dashboards_warm={"Overview": 1.0},
+                           uncached=[0.1] * 19 + [0.5], cached=[0.01] * 20, with_rls=[0.3, 0.3], as_owner=[0.2, 0.3]),
+        "aggregate-only": figures(dashboards_cold={"Violence": 4.0}, dashboards_warm={"Violence": 1.5},
+                                  uncached=[0.05] * 4, cached=[0.01] * 4,
+                                  refused={"403 permission denied": 6}, with_rls=[0.1], as_owner=[0.1]),
+    }
+    out = io.StringIO()
+    Console(file=out, width=250).print(bench_superset.figures_table(results, "at 10 y"))
+    text = out.getvalue()
+    assert "20 (0)" in text and "4 (6)" in text          # requests answered (refused)
+    assert "1.20" in text                                # 0.6 s with RLS against 0.5 s as the owner
+    assert "(not listed)" in text                        # a dashboard one user cannot open
+    assert bench_superset.verdicts(results) == [
+        "the Met: chart data p95 uncached 0.120 s (meets the 0.3 s target)",
+        "the Met: RLS overhead 1.20 (meets the 1.2 target)",
+        "the Met: slowest cold dashboard 'Overview' 2.50 s (meets the 3.0 s target)",
+        "aggregate-only: 6 chart-data request(s) refused: 403 permission denied",
+        "aggregate-only: chart data p95 uncached 0.050 s (meets the 0.3 s target)",
+        "aggregate-only: RLS overhead 1.00 (meets the 1.2 target)",
+        "aggregate-only: slowest cold dashboard 'Violence' 4.00 s (misses the 3.0 s target)",
+    ]
+
+
+def test_the_superset_bench_renders_and_replays_every_dashboard_chart(cfg, superset):
+    """Against the session's Superset, as the Met: each dashboard drawn in the browser, the chart-data requests
+    it made replayed through the API, and their SQL run as the user and as the owner."""
+    out = io.StringIO()
+    results = bench_superset.report(cfg, Console(file=out, width=250), "session", repeats=1,
+                                    users={"the Met": "met_analyst"})
+    f = results["the Met"]
+    assert f.dashboards_cold and f.dashboards_cold.keys() == f.dashboards_warm.keys(), out.getvalue()
+    assert f.uncached and f.cached, out.getvalue()
+    assert f.with_rls and len(f.with_rls) == len(f.as_owner), out.getvalue()
+    assert "RLS overhead" in out.getvalue()

@@ -2,11 +2,14 @@
 home of its own: every month of that history synthesised and built (the first build, timed), then two refreshes
 as the monthly flow runs them (ingest, dbt, disclosure check and release, each timed): one new month, and one
 superseded month (the Met re-issues its recorded crimes of a month in the middle of the history with one row in
-forty withdrawn). Printed side by side, with the ratio of the longest history to the shortest."""
+forty withdrawn). Printed side by side, with the ratio of the longest history to the shortest. Then, at each
+history length, Superset serving that home: every dashboard chart as a borough analyst, as the Met and as an
+aggregate-only organisation (bench_superset)."""
 from __future__ import annotations
 
 import csv
 import dataclasses
+import os
 import shutil
 import time
 from pathlib import Path
@@ -14,7 +17,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from safestats import database, dbt, refresh, warehouse
+from safestats import bench_superset, database, dbt, refresh, warehouse
 from safestats.config import Settings, settings
 from safestats.policies import service as policies
 from safestats.sdc import service as sdc
@@ -27,6 +30,7 @@ NEW_MONTH_RATIO_TARGET = 1.2
 WITHDRAW_EVERY = 40
 REISSUED_FILE = "{month}-metropolitan-recorded-outcomes.csv"
 STEPS = ("first build", "new month", "superseded month")
+HISTORY_SUPERSET_BIND = "127.0.0.1:8097"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,9 +99,30 @@ def bench_history(base: Settings, years: int, new_month: str, scale: float, cons
     reissue(source, landing / "reissue" / reissued / source.name)
     with console.status(f"{years} y: refreshing {reissued} as the Met re-issues it"):
         superseded = timed_refresh(cfg, landing / "reissue")
-    database.stop(cfg)
     console.print(f"{years} y: history {first} .. {last}, new month {new_month}, re-issued {source.name}")
+    charts(cfg, f"Superset at {years} y of history ({first} .. {new_month})", console)
+    database.stop(cfg)
     return {"first build": first_build, "new month": new, "superseded month": superseded}
+
+
+def charts(cfg: Settings, title: str, console: Console) -> None:
+    """The Superset part of the bench against this home: Superset started for it on a port of its own (the demo's
+    may be serving), then stopped."""
+    from safestats.superset import server, sync
+
+    previous = os.environ.get("SAFESTATS_SUPERSET_BIND")
+    os.environ["SAFESTATS_SUPERSET_BIND"] = HISTORY_SUPERSET_BIND
+    try:
+        with console.status(f"starting Superset for {cfg.home.name}"):
+            server.start(cfg)
+            sync.sync(cfg)
+        bench_superset.report(cfg, console, title)
+    finally:
+        server.stop(cfg)
+        if previous is None:
+            os.environ.pop("SAFESTATS_SUPERSET_BIND", None)
+        else:
+            os.environ["SAFESTATS_SUPERSET_BIND"] = previous
 
 
 def history_table(results: dict[int, dict[str, RefreshTiming]]) -> Table:

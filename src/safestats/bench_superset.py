@@ -1,26 +1,73 @@
-"""`make bench`, Superset part: dashboard load time in a real browser (every chart rendered) and the p95 of
-chart-data API calls, as a demo analyst, against the Superset serving this SAFESTATS_HOME (`make demo`)."""
+"""`make bench`, Superset part: every dashboard each bench user can open, rendered in a real browser (every chart
+drawn) cold (Superset's data cache and the browser's emptied) and warm; the chart-data requests those renders made,
+replayed through the API uncached (force) and from the per-user cache; and the SQL behind them run in PostgreSQL
+as the user's own login (row-level security) and as the owner (row security bypassed). Against the Superset
+serving the install in `cfg` (`make demo`, or a history home of `make bench-history`)."""
 from __future__ import annotations
 
+import dataclasses
 import re
+import shutil
 import statistics
 import time
+from urllib.parse import urlencode
 
+import psycopg
 import requests
 from rich.console import Console
 from rich.table import Table
 
-from safestats import credentials
-from safestats.config import settings
+from safestats import credentials, database
+from safestats.config import Settings, settings
 from safestats.superset import server
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
-BENCH_USER = "met_analyst"       # London-wide: the largest result sets of the demo users
+# One user of each kind of agreement: a borough's record-level analyst, London-wide record level (the largest
+# result sets), and an organisation given aggregates only.
+BENCH_USERS = {"borough (camden_analyst)": "camden_analyst", "the Met (met_analyst)": "met_analyst",
+               "aggregate-only (vru_analyst)": "vru_analyst"}
 RENDERED = ("() => { const h = [...document.querySelectorAll('.dashboard-component-chart-holder')];"
             " return h.length > 0 && h.every(c => !c.querySelector('.loading')"
             " && c.querySelector('svg, canvas, table, .big_number, [role=alert], .alert') !== null); }")
+CHART_DATA = "/api/v1/chart/data"
+CHART_P95_TARGET_S = 0.3
+RLS_RATIO_TARGET = 1.2
+DASHBOARD_COLD_TARGET_S = 3.0
+
+
+@dataclasses.dataclass(frozen=True)
+class ChartRequest:
+    """A chart-data request a dashboard made, as the browser sent it."""
+    url: str
+    body: str
+    json: dict | None
+
+    def replay(self, s: requests.Session, force: bool) -> requests.Response:
+        if self.json is not None:
+            return s.post(self.url, json={**self.json, "force": force})
+        url = self.url + ("&" if "?" in self.url else "?") + urlencode({"force": str(force).lower()})
+        return s.post(url, data=self.body, headers={"Content-Type": "application/x-www-form-urlencoded"})
+
+
+@dataclasses.dataclass
+class UserFigures:
+    dashboards_cold: dict[str, float] = dataclasses.field(default_factory=dict)
+    dashboards_warm: dict[str, float] = dataclasses.field(default_factory=dict)
+    uncached: list[float] = dataclasses.field(default_factory=list)
+    cached: list[float] = dataclasses.field(default_factory=list)
+    refused: dict[str, int] = dataclasses.field(default_factory=dict)   # why (status, message) -> requests
+    with_rls: list[float] = dataclasses.field(default_factory=list)
+    as_owner: list[float] = dataclasses.field(default_factory=list)
+
+    @property
+    def rls_ratio(self) -> float | None:
+        return sum(self.with_rls) / sum(self.as_owner) if self.as_owner and sum(self.as_owner) else None
+
+
+def p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20, method="inclusive")[-1] if len(values) > 1 else values[0]
 
 
 def _session(base: str, username: str, password: str) -> requests.Session:
@@ -34,70 +81,203 @@ def _session(base: str, username: str, password: str) -> requests.Session:
     return s
 
 
-def p95(values: list[float]) -> float:
-    return statistics.quantiles(values, n=20)[-1] if len(values) > 1 else values[0]
+def _login(page, base: str, username: str, password: str) -> None:
+    page.goto(f"{base}/login/")
+    page.wait_for_selector("input[type=password]")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/terms/**")
+    page.click("#accept-conditions")
+    page.wait_for_url("**/superset/welcome/**")
 
 
-def chart_data_times(s: requests.Session, base: str, calls: int, force: bool) -> list[float]:
-    datasets = s.get(f"{base}/api/v1/dataset/?q=(page_size:100)").json()["result"]
-    ds = next(d["id"] for d in datasets if d["table_name"] == "fct_street_crimes")
-    payload = {"datasource": {"id": ds, "type": "table"}, "force": force, "result_format": "json",
-               "result_type": "full",
-               "queries": [{"metrics": ["count"], "columns": ["borough_code", "category_group"], "row_limit": 10000}]}
-    times = []
-    for _ in range(calls):
-        started = time.perf_counter()
-        s.post(f"{base}/api/v1/chart/data", json=payload).raise_for_status()
-        times.append(time.perf_counter() - started)
-    return times
-
-
-def dashboard_times(base: str, username: str, password: str, repeats: int) -> dict[str, list[float]]:
+def render_dashboards(cfg: Settings, base: str, username: str, password: str,
+                      figures: UserFigures) -> list[ChartRequest]:
+    """Each dashboard the user can open, rendered cold then warm; returns the chart-data requests made."""
     from playwright.sync_api import sync_playwright
 
-    found: dict[str, list[float]] = {}
+    data_cache = server.paths(cfg).dir / "cache" / "data"
+    made: list[ChartRequest] = []
+
+    def record(request) -> None:
+        if request.method == "POST" and (CHART_DATA in request.url or "/superset/explore_json/" in request.url):
+            body = request.post_data or ""
+            made.append(ChartRequest(request.url, body, request.post_data_json if CHART_DATA in request.url
+                                     else None))
+
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(f"{base}/login/")
-        page.wait_for_selector("input[type=password]")
-        page.fill("#username", username)
-        page.fill("#password", password)
-        page.click("button[type=submit]")
-        page.wait_for_url("**/terms/**")
-        page.click("#accept-conditions")
-        page.wait_for_url("**/superset/welcome/**")
-        for d in page.request.get(f"{base}/api/v1/dashboard/").json()["result"]:
+        _login(page, base, username, password)
+        cdp = page.context.new_cdp_session(page)
+        dashboards = page.request.get(f"{base}/api/v1/dashboard/?q=(page_size:100)").json()["result"]
+        for d in sorted(dashboards, key=lambda d: d["dashboard_title"]):
+            shutil.rmtree(data_cache, ignore_errors=True)
+            cdp.send("Network.clearBrowserCache")
+            for renders, capture in ((figures.dashboards_cold, True), (figures.dashboards_warm, False)):
+                if capture:
+                    page.on("request", record)
+                started = time.perf_counter()
+                page.goto(f"{base}/superset/dashboard/{d['slug'] or d['id']}/")
+                page.wait_for_function(RENDERED, timeout=300_000)
+                renders[d["dashboard_title"]] = time.perf_counter() - started
+                if capture:
+                    page.remove_listener("request", record)
+        browser.close()
+    return made
+
+
+def replay(s: requests.Session, made: list[ChartRequest], repeats: int, figures: UserFigures) -> None:
+    """Every chart-data request, uncached (force) then from the per-user cache, `repeats` times each."""
+    for force, times in ((True, figures.uncached), (False, figures.cached)):
+        for request in made:
             for _ in range(repeats):
                 started = time.perf_counter()
-                page.goto(f"{base}/superset/dashboard/{d['slug']}/")
-                page.wait_for_function(RENDERED, timeout=120_000)
-                found.setdefault(d["dashboard_title"], []).append(time.perf_counter() - started)
-        browser.close()
-    return found
+                resp = request.replay(s, force)
+                elapsed = time.perf_counter() - started
+                if resp.status_code == 200:
+                    times.append(elapsed)
+                elif force:
+                    why = f"{resp.status_code} {_message(resp)}"
+                    figures.refused[why] = figures.refused.get(why, 0) + 1
 
 
-def run(console: Console, calls: int = 40, repeats: int = 3) -> int:
+def _message(resp: requests.Response) -> str:
+    try:
+        body = resp.json()
+    except ValueError:
+        return resp.text[:120]
+    errors = body.get("errors") or [{}]
+    return str(errors[0].get("message") or body.get("message") or "")[:120]
+
+
+def chart_sql(s: requests.Session, made: list[ChartRequest]) -> list[str]:
+    """The SQL Superset runs for each chart-data request it answers (result_type 'query')."""
+    found: list[str] = []
+    for request in made:
+        if request.json is None:
+            continue
+        resp = s.post(request.url, json={**request.json, "result_type": "query"})
+        if resp.status_code == 200:
+            found += [q["query"] for q in resp.json().get("result", []) if q.get("query")]
+    return list(dict.fromkeys(found))
+
+
+def _run_timed(conn: psycopg.Connection, sql: str) -> float | None:
+    started = time.perf_counter()
+    try:
+        conn.execute(sql).fetchall()
+    except psycopg.Error:
+        conn.rollback()
+        return None
+    conn.rollback()
+    return time.perf_counter() - started
+
+
+def rls_overhead(cfg: Settings, username: str, password: str, sqls: list[str], repeats: int,
+                 figures: UserFigures) -> None:
+    """Each query's median time as the user (policies applied) and as the owner (row security bypassed), the
+    two alternating so that a machine slowing down moves both."""
+    owner_ep = database.endpoint(cfg)
+    with psycopg.connect(owner_ep.as_user(username, password).conninfo()) as user, \
+            psycopg.connect(owner_ep.conninfo()) as owner:
+        for sql in sqls:
+            pairs = [(_run_timed(user, sql), _run_timed(owner, sql)) for _ in range(repeats)]
+            if any(u is None or o is None for u, o in pairs):
+                continue
+            figures.with_rls.append(statistics.median(u for u, _ in pairs))
+            figures.as_owner.append(statistics.median(o for _, o in pairs))
+
+
+def measure(cfg: Settings, console: Console, repeats: int = 3,
+            users: dict[str, str] = BENCH_USERS) -> dict[str, UserFigures]:
+    """The figures for each bench user with credentials in this install (Superset must be serving it)."""
+    base, passwords = server.url(), credentials.user_passwords(cfg)
+    results: dict[str, UserFigures] = {}
+    for label, username in users.items():
+        if username not in passwords:
+            console.print(f"Superset bench: no credentials for {username} in this install; skipped")
+            continue
+        figures = results[label] = UserFigures()
+        with console.status(f"Superset bench: rendering {username}'s dashboards"):
+            made = render_dashboards(cfg, base, username, passwords[username], figures)
+        s = _session(base, username, passwords[username])
+        with console.status(f"Superset bench: replaying {len(made)} chart-data requests as {username}"):
+            replay(s, made, repeats, figures)
+            rls_overhead(cfg, username, passwords[username], chart_sql(s, made), repeats, figures)
+    return results
+
+
+def _seconds(values: list[float], fn) -> str:
+    return f"{fn(values):.3f}" if values else "-"
+
+
+def figures_table(results: dict[str, UserFigures], title: str) -> Table:
+    table = Table(title=title)
+    table.add_column("measure")
+    for label in results:
+        table.add_column(label, justify="right")
+    rows = [
+        ("chart data, uncached: requests (refused)",
+         lambda f: f"{len(f.uncached)} ({sum(f.refused.values())})"),
+        ("chart data, uncached: p50 / p95 s",
+         lambda f: f"{_seconds(f.uncached, statistics.median)} / {_seconds(f.uncached, p95)}"),
+        ("chart data, per-user cache: p50 / p95 s",
+         lambda f: f"{_seconds(f.cached, statistics.median)} / {_seconds(f.cached, p95)}"),
+        ("chart SQL with row-level security: p50 / p95 s",
+         lambda f: f"{_seconds(f.with_rls, statistics.median)} / {_seconds(f.with_rls, p95)}"),
+        ("the same SQL as the owner: p50 / p95 s",
+         lambda f: f"{_seconds(f.as_owner, statistics.median)} / {_seconds(f.as_owner, p95)}"),
+        ("RLS overhead (total time ratio)",
+         lambda f: f"{f.rls_ratio:.2f}" if f.rls_ratio else "-"),
+    ]
+    for name, cell in rows:
+        table.add_row(name, *(cell(f) for f in results.values()))
+    dashboards = sorted({d for f in results.values() for d in f.dashboards_cold})
+    for d in dashboards:
+        table.add_row(f"dashboard '{d}': cold / warm s",
+                      *(f"{f.dashboards_cold[d]:.2f} / {f.dashboards_warm[d]:.2f}" if d in f.dashboards_cold
+                        else "(not listed)" for f in results.values()))
+    return table
+
+
+def verdicts(results: dict[str, UserFigures]) -> list[str]:
+    def verdict(value: float, target: float) -> str:
+        return "meets" if value <= target else "misses"
+
+    lines = []
+    for label, f in results.items():
+        for why, count in sorted(f.refused.items()):
+            lines.append(f"{label}: {count} chart-data request(s) refused: {why}")
+        if f.uncached:
+            lines.append(f"{label}: chart data p95 uncached {p95(f.uncached):.3f} s "
+                         f"({verdict(p95(f.uncached), CHART_P95_TARGET_S)} the {CHART_P95_TARGET_S} s target)")
+        if f.rls_ratio:
+            lines.append(f"{label}: RLS overhead {f.rls_ratio:.2f} "
+                         f"({verdict(f.rls_ratio, RLS_RATIO_TARGET)} the {RLS_RATIO_TARGET} target)")
+        if f.dashboards_cold:
+            slowest = max(f.dashboards_cold, key=f.dashboards_cold.get)
+            lines.append(f"{label}: slowest cold dashboard '{slowest}' {f.dashboards_cold[slowest]:.2f} s "
+                         f"({verdict(f.dashboards_cold[slowest], DASHBOARD_COLD_TARGET_S)} the "
+                         f"{DASHBOARD_COLD_TARGET_S} s target)")
+    return lines
+
+
+def report(cfg: Settings, console: Console, title: str, repeats: int = 3,
+           users: dict[str, str] = BENCH_USERS) -> dict[str, UserFigures]:
+    results = measure(cfg, console, repeats, users)
+    if results:
+        console.print(figures_table(results, title))
+        for line in verdicts(results):
+            console.print(line)
+    return results
+
+
+def run(console: Console, repeats: int = 3) -> int:
     cfg = settings()
     if not server.status(cfg)["healthy"]:
         console.print("Superset bench skipped: Superset is not serving this install (run `make demo` first)")
         return 0
-    base, password = server.url(), credentials.user_passwords(cfg).get(BENCH_USER)
-    if password is None:
-        console.print(f"Superset bench skipped: no credentials for {BENCH_USER} in this install")
-        return 0
-    s = _session(base, BENCH_USER, password)
-    uncached = chart_data_times(s, base, calls, force=True)
-    cached = chart_data_times(s, base, calls, force=False)
-    table = Table(title=f"Superset as {BENCH_USER} ({base})")
-    for col in ("measure", "runs", "median s", "p95 s"):
-        table.add_column(col, justify="right")
-    table.add_row("chart data API, uncached (force)", str(calls), f"{statistics.median(uncached):.3f}",
-                  f"{p95(uncached):.3f}")
-    table.add_row("chart data API, per-user cache", str(calls), f"{statistics.median(cached):.3f}",
-                  f"{p95(cached):.3f}")
-    for title, times in dashboard_times(base, BENCH_USER, password, repeats).items():
-        table.add_row(f"dashboard '{title}', all charts rendered", str(len(times)),
-                      f"{statistics.median(times):.2f}", f"{max(times):.2f} (max)")
-    console.print(table)
+    report(cfg, console, f"Superset ({server.url()}), one user per kind of agreement", repeats)
     return 0
