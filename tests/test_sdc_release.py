@@ -132,8 +132,12 @@ def test_publishing_copies_passing_months_and_a_planted_leak_holds_its_month(wor
                      " where street_crime_count > 0 and not is_total and incident_month = %s", (MONTHS[1] + "-01",))
     second = service.publish(world)
     assert MONTHS[1] in second.checked.reasons() and MONTHS[1] not in second.published
-    assert MONTHS[0] in second.published
-    assert any("agg_planted_leak_monthly" in r for r in second.checked.reasons()[MONTHS[1]])
+    assert MONTHS[0] in second.published   # the planted relation was never published: all its months checked
+    for relation in ("agg_planted_leak_monthly", "agg_street_crimes_monthly"):   # the month street crimes changed
+        assert any(relation in r for r in second.checked.reasons()[MONTHS[1]]), relation
+    # a refresh checks the months whose candidates differ from their release: the held month again, not the other
+    third = service.publish(world)
+    assert third.checked.months == [MONTHS[1]] and MONTHS[1] in third.checked.reasons() and third.published == []
     after = dbt_conn.execute("select street_crime_count from marts.agg_street_crimes_monthly"
                              " order by incident_month, geography_code, category_code").fetchall()
     assert after == before   # the held month still reads as it was last released

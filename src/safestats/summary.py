@@ -70,7 +70,8 @@ def release_tables(checked, published: list[str] | None) -> list[Table]:
         head.add_column(col, justify="right")
     head.add_row(str(len(checked.relations)), f"{checked.cells:,}", f"{checked.constraints:,}",
                  str(len(checked.months)), str(len(held)))
-    months = Table(title="Aggregates by month", show_header=True)
+    months = Table(title="Aggregates by month checked (a refresh: the months whose candidates changed)",
+                   show_header=True)
     months.add_column("month")
     months.add_column("release")
     months.add_column("why held (first reasons)")

@@ -60,34 +60,45 @@ def _configured_minimum(project_dir: Path, var: str) -> int:
     return int(yaml.safe_load((project_dir / "dbt_project.yml").read_text())["vars"][var])
 
 
-def measure(conn, declaration: Declaration, schema: str = MARTS) -> dict[str, int]:
+def measure(conn, declaration: Declaration, schema: str = MARTS, months: list[str] | None = None) -> dict[str, int]:
     """month -> the smallest group of `schema.relation` rows sharing every declared quasi-identifier (SQL's
-    grouping: NULLs form one group, as they do for a reader)."""
+    grouping: NULLs form one group, as they do for a reader); of `months` only, when given."""
     columns = sql.SQL(", ").join(map(sql.Identifier, declaration.quasi_identifiers))
+    where, params = _in_months(months)
     return dict(conn.execute(sql.SQL(
         "select to_char(incident_month, 'YYYY-MM'), min(n)::int from"
-        " (select incident_month, count(*) as n from {} group by {}) as groups group by 1 order by 1").format(
-        sql.Identifier(schema, declaration.relation), columns)).fetchall())
+        " (select incident_month, count(*) as n from {}{} group by {}) as groups group by 1 order by 1").format(
+        sql.Identifier(schema, declaration.relation), where, columns), params).fetchall())
 
 
-def records_by_level(conn, declaration: Declaration, schema: str = MARTS) -> dict[str, tuple[int, ...]]:
+def _in_months(months: list[str] | None) -> tuple[sql.Composable, list]:
+    """A where clause keeping `months` (every month when None), and its parameters."""
+    if months is None:
+        return sql.SQL(""), []
+    return sql.SQL(" where incident_month = any(%s::date[])"), [[f"{m}-01" for m in months]]
+
+
+def records_by_level(conn, declaration: Declaration, schema: str = MARTS,
+                     months: list[str] | None = None) -> dict[str, tuple[int, ...]]:
     """month -> the records published at each generalisation level (0 first)."""
     counts: dict[str, dict[int, int]] = {}
+    where, params = _in_months(months)
     for month, level, n in conn.execute(sql.SQL(
-            "select to_char(incident_month, 'YYYY-MM'), generalisation_level, count(*)::int from {}"
-            " group by 1, 2").format(sql.Identifier(schema, declaration.relation))).fetchall():
+            "select to_char(incident_month, 'YYYY-MM'), generalisation_level, count(*)::int from {}{}"
+            " group by 1, 2").format(sql.Identifier(schema, declaration.relation), where), params).fetchall():
         counts.setdefault(month, {})[level] = n
     return {month: tuple(by_level.get(i, 0) for i in range(max(by_level) + 1)) for month, by_level in counts.items()}
 
 
-def records_withheld(conn, declaration: Declaration) -> dict[str, int]:
+def records_withheld(conn, declaration: Declaration, months: list[str] | None = None) -> dict[str, int]:
     """month -> the records of boroughs and months with fewer than k records in all, not published."""
     if not declaration.generalised_by or conn.execute(
             "select to_regclass(%s)", (f"{INTERMEDIATE}.{declaration.generalised_by}",)).fetchone()[0] is None:
         return {}
+    where, params = _in_months(months)
     return dict(conn.execute(sql.SQL(
-        "select to_char(incident_month, 'YYYY-MM'), count(*) filter (where is_withheld)::int from {}"
-        " group by 1").format(sql.Identifier(INTERMEDIATE, declaration.generalised_by))).fetchall())
+        "select to_char(incident_month, 'YYYY-MM'), count(*) filter (where is_withheld)::int from {}{}"
+        " group by 1").format(sql.Identifier(INTERMEDIATE, declaration.generalised_by), where), params).fetchall())
 
 
 def _has_column(conn, relation: str, column: str, schema: str = MARTS) -> bool:
@@ -95,7 +106,8 @@ def _has_column(conn, relation: str, column: str, schema: str = MARTS) -> bool:
                         " and table_name = %s and column_name = %s)", (schema, relation, column)).fetchone()[0]
 
 
-def group_sizes(conn, project_dir: Path | None = None) -> list[GroupSize]:
+def group_sizes(conn, project_dir: Path | None = None, months: list[str] | None = None) -> list[GroupSize]:
+    """The smallest group of each declared relation, per month (of `months` only, when given)."""
     project_dir = project_dir or Path(__file__).resolve().parents[3]
     sizes = []
     for declaration in declarations(project_dir):
@@ -110,10 +122,10 @@ def group_sizes(conn, project_dir: Path | None = None) -> list[GroupSize]:
             for (built_minimum,) in conn.execute(
                     "select distinct min_group_size from disclosure.las_dispatch_group_sizes").fetchall():
                 minimum = built_minimum
-        levels = (records_by_level(conn, declaration) if _has_column(conn, declaration.relation, "generalisation_level")
-                  else {})
-        withheld = records_withheld(conn, declaration)
-        for month, k in measure(conn, declaration).items():
+        levels = (records_by_level(conn, declaration, months=months)
+                  if _has_column(conn, declaration.relation, "generalisation_level") else {})
+        withheld = records_withheld(conn, declaration, months)
+        for month, k in measure(conn, declaration, months=months).items():
             sizes.append(GroupSize(month, k, minimum, levels.get(month, ()), declaration.relation,
                                    withheld.get(month, 0)))
     return sizes

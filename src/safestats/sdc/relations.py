@@ -77,15 +77,15 @@ def read_cells(conn, schema: str, relation: Relation, months: list[str] | None =
     return cells
 
 
-def rule_breaches(conn, schema: str, relation: Relation) -> list[tuple[str, str]]:
-    """(month, what) for each figure of the relation that its rule could not have made."""
+def rule_breaches(conn, schema: str, relation: Relation, months: list[str]) -> list[tuple[str, str]]:
+    """(month, what) for each figure of the relation's `months` that its rule could not have made."""
     found = []
     for column in relation.count_columns:
         rows = conn.execute(sql.SQL(
             "select to_char(incident_month, 'YYYY-MM'), {c}, count(*) from {t}"
-            " where {c} between 1 and %s or {c} %% %s <> 0 group by 1, 2 order by 1, 2").format(
-            c=sql.Identifier(column), t=sql.Identifier(schema, relation.name)),
-            (relation.rule.threshold, relation.rule.rounding_base)).fetchall()
+            " where ({c} between 1 and %s or {c} %% %s <> 0) and to_char(incident_month, 'YYYY-MM') = any(%s)"
+            " group by 1, 2 order by 1, 2").format(c=sql.Identifier(column), t=sql.Identifier(schema, relation.name)),
+            (relation.rule.threshold, relation.rule.rounding_base, months)).fetchall()
         found += [(month, f"{relation.name}.{column}: {count} row(s) release {value}, which the rule cannot make")
                   for month, value, count in rows]
     return found

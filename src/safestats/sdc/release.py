@@ -4,7 +4,12 @@ The candidates (schema `disclosure`, rebuilt by dbt every refresh) are attacked 
 before them; a month in which the attacker pins down any figure, or whose LAS records fall below the
 minimum group size, is held back whole. Passing months are copied into `release.<relation>` in one
 transaction, replacing what was published for them; held months keep their previous release, which the
-marts go on reading (`marts.agg_*` select from `release`)."""
+marts go on reading (`marts.agg_*` select from `release`).
+
+A refresh checks only the months it changed: those whose candidate rows differ from what was published for
+them (a new month, a revised one, one held before). Every figure the attacker combines lies in one relation and
+one month, so a month whose candidates are the rows already published was attacked when they were published.
+`safestats sdc check` checks every month."""
 from __future__ import annotations
 
 import json
@@ -53,17 +58,39 @@ class ReleaseCheck:
         return [m for m in self.months if m not in held]
 
 
-def check(conn, project_dir: Path, schema: str = CANDIDATES, previous_schema: str | None = RELEASED) -> ReleaseCheck:
-    """Attack every agg_ relation of `schema` (against what `previous_schema` published before, if any)."""
+def changed_months(conn, relation: Relation) -> list[str]:
+    """The candidate months of `relation` whose rows differ from those published for them (every candidate
+    month when the relation was never published, or its shape changed)."""
+    candidate, released = sql.Identifier(CANDIDATES, relation.name), sql.Identifier(RELEASED, relation.name)
+    if _columns(conn, RELEASED, relation.name) != _columns(conn, CANDIDATES, relation.name):
+        return months_of(conn, CANDIDATES, relation)
+    # each month's rows as their number and two sums of 64-bit hashes of their text (order does not matter; a
+    # different multiset of rows gives the same three only by a 128-bit coincidence)
+    return [r[0] for r in conn.execute(sql.SQL(
+        "with candidate as ({digest} from {c} as t group by 1), released as ({digest} from {r} as t group by 1)"
+        " select to_char(incident_month, 'YYYY-MM') from candidate left join released using (incident_month)"
+        " where released.rows is distinct from candidate.rows order by 1").format(
+        digest=sql.SQL("select incident_month, (count(*), sum(hashtextextended(t::text, 0)),"
+                       " sum(hashtextextended(t::text, 1)))::text as rows"),
+        c=candidate, r=released)).fetchall()]
+
+
+def check(conn, project_dir: Path, schema: str = CANDIDATES, previous_schema: str | None = RELEASED,
+          changed_only: bool = False) -> ReleaseCheck:
+    """Attack every agg_ relation of `schema` (against what `previous_schema` published before, if any); with
+    `changed_only` (candidates against the release), only the months whose rows changed."""
     result = ReleaseCheck(relations=relations(conn, schema, project_dir))
     months: set[str] = set()
     published = {r.name for r in relations(conn, previous_schema, project_dir)} if previous_schema else set()
     for relation in result.relations:
-        months.update(months_of(conn, schema, relation))
-        if not relation.shaped:
-            result.breaches += rule_breaches(conn, schema, relation)
+        these = changed_months(conn, relation) if changed_only else months_of(conn, schema, relation)
+        months.update(these)
+        if not these:
             continue
-        cells = read_cells(conn, schema, relation)
+        if not relation.shaped:
+            result.breaches += rule_breaches(conn, schema, relation, these)
+            continue
+        cells = read_cells(conn, schema, relation, these if changed_only else None)
         candidate_months = sorted({c.key.month for c in cells})
         previous = read_cells(conn, previous_schema, relation, candidate_months) if relation.name in published else []
         outcome = attack(cells, previous)
@@ -72,7 +99,7 @@ def check(conn, project_dir: Path, schema: str = CANDIDATES, previous_schema: st
         result.findings += outcome.findings
     result.months = sorted(months)
     if schema == CANDIDATES:
-        result.group_sizes = anonymity.group_sizes(conn, project_dir)
+        result.group_sizes = anonymity.group_sizes(conn, project_dir, result.months if changed_only else None)
     return result
 
 

@@ -33,10 +33,10 @@ def check(cfg: Settings | None = None, *, published: bool = False) -> release.Re
 
 
 def publish(cfg: Settings | None = None) -> ReleaseOutcome:
-    """Check the candidates, publish the months that pass, rebuild the agg_ marts from the release."""
+    """Check the candidate months that changed, publish those that pass, rebuild the agg_ marts from the release."""
     cfg = cfg or settings()
     with psycopg.connect(warehouse.dbt_endpoint(cfg).conninfo()) as conn:
-        checked = release.check(conn, cfg.project_dir)
+        checked = release.check(conn, cfg.project_dir, changed_only=True)
         months = release.publish(conn, checked)
     rebuild = dbt.run(["build", "--select", PUBLISHED_MARTS], cfg)
     return ReleaseOutcome(checked, months, rebuild)
