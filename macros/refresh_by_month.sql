@@ -92,10 +92,12 @@
     months_sql none, every month (a full build). -#}
 {% macro record_changed_months(model_name, months_sql=none) -%}
     {%- if months_sql is none -%}
-    insert into private.changed_months (model, all_months) values ('{{ model_name }}', true)
+    insert into private.changed_months (model, all_months, invocation_id)
+    values ('{{ model_name }}', true, '{{ invocation_id }}')
     {%- else -%}
-    insert into private.changed_months (model, month)
-    select distinct '{{ model_name }}', changed_month from ({{ months_sql }}) as changed (changed_month)
+    insert into private.changed_months (model, month, invocation_id)
+    select distinct '{{ model_name }}', changed_month, '{{ invocation_id }}'
+    from ({{ months_sql }}) as changed (changed_month)
     {%- endif -%}
 {%- endmacro %}
 
@@ -237,11 +239,13 @@
     set fingerprint = excluded.fingerprint, built_at = excluded.built_at, full_build = excluded.full_build,
         through_position = excluded.through_position
     {%- if through is not none %};
-    -- what every table refreshed month by month has read is needed no more
+    {#- what every table refreshed month by month has read is needed no more (this build's own months stay
+        for its row tests: get_where_subquery) #}
     delete from private.changed_keys
     where position <= (select min(through_position) from private.built_models);
     delete from private.changed_months
     where position <= (select min(through_position) from private.built_models)
+        and invocation_id is distinct from '{{ invocation_id }}'
     {%- endif %}
   {%- endcall %}
 {%- endmacro %}

@@ -224,22 +224,34 @@ def test_the_superseded_and_cumulative_rows_left(refreshed, superuser):
 
 def test_a_refresh_tests_the_rows_it_rebuilt_and_a_full_build_tests_all(refreshed, cfg, contracts, superuser,
                                                                         tmp_path):
-    """A bad value in a load the refresh did not touch is not read by the refresh's row tests (they were run
-    when it was built), and is found by the same tests without the refresh's scope."""
+    """A bad value in a load the refresh did not touch, or in a month of a table refreshed by month that it did
+    not rebuild, is not read by the refresh's row tests (they were run when it was built), and is found by the
+    same tests without the refresh's scope."""
     built_run(cfg, incremental=True)     # built whole (the fixture's last build had no fingerprint), recorded
     old_load = superuser.execute("select min(load_id) from suppressed.police_uk_street_crimes").fetchone()[0]
     corrupted = superuser.execute(
         "update suppressed.police_uk_street_crimes set agency = 'nobody' where street_crime_key ="
         " (select min(street_crime_key) from suppressed.police_uk_street_crimes where load_id = %s)", (old_load,))
     assert corrupted.rowcount == 1
-    ingest_all(cfg, contracts, synthesise("2024-04", "2024-04", tmp_path, only=["police_uk"], scale=SCALE))
+    bad_asb = ("select asb_incident_key from marts.fct_asb_incidents where incident_month = '2024-01-01'"
+               " and incident_pseudo_id = 'not a pseudonym'")
+    superuser.execute("update marts.fct_asb_incidents set incident_pseudo_id = 'not a pseudonym' where"
+                      " asb_incident_key = (select min(asb_incident_key) from marts.fct_asb_incidents"
+                      " where incident_month = '2024-01-01')")
+    assert len(superuser.execute(bad_asb).fetchall()) == 1
+    ingest_all(cfg, contracts, synthesise("2024-04", "2024-04", tmp_path, only=["police_uk", "mps"], scale=SCALE))
     fingerprint = json.dumps({"warehouse_fingerprint": dbt.fingerprint(cfg)})
     scoped = dbt.run(["build", "--select", "+police_uk_street_crimes", "+police_uk_crime_outcomes",
-                      "--indirect-selection", "cautious", "--vars", fingerprint], cfg)
-    assert scoped.success and scoped.count("test", "pass") >= 10, scoped.failures
-    assert scoped.count("model", "success") >= 2
+                      "+fct_asb_incidents", "--indirect-selection", "cautious", "--vars", fingerprint], cfg)
+    assert scoped.success and scoped.count("test", "pass") >= 20, scoped.failures
+    assert scoped.count("model", "success") >= 3
     assert superuser.execute("select not full_build from private.built_models"
                              " where model = 'suppressed.police_uk_street_crimes'").fetchone()[0]
+    assert len(superuser.execute(bad_asb).fetchall()) == 1, "January was rebuilt: the bad value proves nothing"
+    assert [m for (m,) in superuser.execute(
+        "select distinct month::text from private.changed_months where model = 'marts.fct_asb_incidents'"
+        " and invocation_id = (select invocation_id from private.changed_months"
+        " where model = 'marts.fct_asb_incidents' order by position desc limit 1)")] == ["2024-04-01"]
     new_loads = [n for (n,) in superuser.execute(
         "select load_id from raw._loads where dataset = 'police_uk_street_crimes' and period = '2024-04-01'")]
     run = cfg.home / "target" / "run"
@@ -249,8 +261,16 @@ def test_a_refresh_tests_the_rows_it_rebuilt_and_a_full_build_tests_all(refreshe
     assert len(compiled) == 2
     for sql in compiled:
         assert f"load_id = any(array[{', '.join(map(str, sorted(new_loads)))}]::bigint[])" in sql, sql
-    whole = dbt.run(["test", "--select", "police_uk_street_crimes"], cfg)
-    assert [f for f in whole.failures if "accepted_values_police_uk_str" in f], whole.failures
+    month_test = next(run.rglob("matches_pattern_fct_asb_incide*.sql")).read_text()
+    assert "model = 'marts.fct_asb_incidents' and invocation_id = '" in month_test, month_test
+    # what that test read: the rebuilt month, all of it
+    read = month_test[month_test.index("(select * from"):month_test.index(") dbt_subquery") + 1]
+    assert superuser.execute(f"select array_agg(distinct incident_month::text), count(*) from {read} as s"
+                             ).fetchone() == (["2024-04-01"], superuser.execute(
+        "select count(*) from marts.fct_asb_incidents where incident_month = '2024-04-01'").fetchone()[0])
+    whole = dbt.run(["test", "--select", "police_uk_street_crimes", "fct_asb_incidents"], cfg)
+    for test in ("accepted_values_police_uk_str", "matches_pattern_fct_asb_incide"):
+        assert [f for f in whole.failures if test in f], (test, whole.failures)
     built_run(cfg, incremental=False)
 
 

@@ -91,6 +91,8 @@ create table if not exists private.changed_months (
     all_months boolean not null default false
 );
 alter table private.built_models add column if not exists through_position bigint;
+-- the dbt invocation that recorded the row: its row tests read the months it rebuilt
+alter table private.changed_months add column if not exists invocation_id text;
 -- The keys (a crime's pseudonym) of the rows a load-by-load table with config change_key deleted and inserted,
 -- numbered in the same order as changed_months: a table whose rows of one month read rows of other months by
 -- that key (config months_by_key) rebuilds the months its own rows with those keys lie in.
