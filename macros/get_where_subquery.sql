@@ -55,13 +55,26 @@
 {%- endmacro %}
 
 {#- The SQL condition that a row's `month_column` is a month this dbt invocation rebuilt in `model_name` (a table
-    refreshed month by month), as it recorded in private.changed_months: every row after a full build, none when
-    the table was not rebuilt. -#}
+    refreshed month by month), as it recorded in private.changed_months: true after a full build, false when
+    the table was not rebuilt, else the months as a literal list the planner takes to the month's index (a
+    test is compiled when it runs, after its table was built). -#}
 {% macro refresh_changed_months_filter(model_name, month_column) -%}
-    {%- set recorded = "select month, all_months from private.changed_months where model = '" ~ model_name
-                       ~ "' and invocation_id = '" ~ invocation_id ~ "'" -%}
-    (exists (select from ({{ recorded }}) as rebuilt where all_months)
-     or {{ month_column }} in (select month from ({{ recorded }}) as rebuilt)
-     or ({{ month_column }} is null and exists (select from ({{ recorded }}) as rebuilt
-                                                where month is null and not all_months)))
+    {%- if not execute -%}
+        {{ return('true') }}
+    {%- endif -%}
+    {%- set recorded = run_query("select month::text, all_months from private.changed_months where model = '"
+                                 ~ model_name ~ "' and invocation_id = '" ~ invocation_id ~ "'") -%}
+    {%- set months = [] -%}
+    {%- set null_month = [] -%}
+    {%- for row in recorded.rows -%}
+        {%- if row[1] -%}
+            {{ return('true') }}
+        {%- elif row[0] is none -%}
+            {%- do null_month.append(true) -%}
+        {%- else -%}
+            {%- do months.append("'" ~ row[0] ~ "'") -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return('(' ~ month_column ~ ' = any(array[' ~ (months | join(', ')) ~ ']::date[])'
+              ~ (' or ' ~ month_column ~ ' is null' if null_month else '') ~ ')') }}
 {%- endmacro %}
