@@ -4,7 +4,8 @@
 -- non-integer number equals a raw coordinate. Relations are found from the project graph and each is
 -- read once; only candidate values (the prefix, or a decimal number) go on to the join with raw.
 -- The raw coordinates are those of every source column marked `meta.sensitivity: point_location`
--- (every dataset, every load), so a new dataset's points are checked without touching this test.
+-- (every dataset, every load), so a new dataset's points are checked without touching this test. A refresh
+-- reads the rows it rebuilt and the coordinates of the loads it rebuilt (macros/refresh_rows.sql).
 {{ privacy_scan_depends_on() }}
 {%- set location_column_names = (
     '^(.*_)?(longitude|latitude|lon|lng|lat|location|street|easting|northing'
@@ -29,6 +30,7 @@ raw_coordinate_texts as (
     union all
     select btrim({{ adapter.quote(located.column) }}) as coordinate_text
     from {{ located.relation }}
+    where {{ refresh_raw_rows_filter(located.relation) }}
     {%- endfor %}
 ),
 

@@ -5,7 +5,8 @@
 -- snapshots). A value is looked for as it arrived, trimmed of spaces, and trimmed as staging trims it.
 -- The sensitive columns and the scanned relations are both found from the project graph: a new
 -- dataset or model is covered without touching this test. Each relation and each raw table is read
--- once; only values as long as some sensitive value go to the join.
+-- once; only values as long as some sensitive value go to the join. A refresh looks for the values of the loads
+-- it rebuilt in the rows it rebuilt and in the relations it rebuilt whole (macros/refresh_rows.sql).
 {{ privacy_scan_depends_on() }}
 {%- set sensitive_columns = privacy_scan_sensitive_columns(['identifier', 'free_text']) -%}
 {%- set scanned_relations = privacy_scan_relations('text') %}
@@ -33,6 +34,7 @@ raw_values as (
         ('{{ found_in }}', {{ nullif_blank(raw_column) }}){{ "," if not loop.last }}
         {%- endfor %}
     ) as form (found_in, raw_value)
+    where {{ refresh_raw_rows_filter(columns[0].relation, 'raw_table._load_id') }}
     {%- endfor %}
 ),
 

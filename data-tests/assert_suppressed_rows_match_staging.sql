@@ -1,21 +1,26 @@
 -- The privacy boundary keeps every row and every crime id: per dataset and load, suppressed has as
--- many rows as staging and a pseudonym for every crime id staging has (none lost to a missing key).
+-- many rows as staging and a pseudonym for every crime id staging has (none lost to a missing key). A refresh
+-- compares the loads it rebuilt (macros/refresh_rows.sql).
 with
 
 staged_street_crimes as (
     select * from {{ ref('stg_police_uk__street_crimes') }}
+    where {{ refresh_rows_filter(ref('stg_police_uk__street_crimes')) or 'true' }}
 ),
 
 staged_crime_outcomes as (
     select * from {{ ref('stg_police_uk__crime_outcomes') }}
+    where {{ refresh_rows_filter(ref('stg_police_uk__crime_outcomes')) or 'true' }}
 ),
 
 suppressed_street_crimes as (
     select * from {{ ref('police_uk_street_crimes') }}
+    where {{ refresh_rows_filter(ref('police_uk_street_crimes')) or 'true' }}
 ),
 
 suppressed_crime_outcomes as (
     select * from {{ ref('police_uk_crime_outcomes') }}
+    where {{ refresh_rows_filter(ref('police_uk_crime_outcomes')) or 'true' }}
 ),
 
 staged_counts as (

@@ -11,9 +11,10 @@
     rows are current depends on the monthly loads beside them (monthly_beats_cumulative).
 
     Exact by construction: a row belongs to its load, whatever month its own date says. Which loads the table
-    holds, and under which fingerprint, is recorded in private.built_loads and private.built_models in the same
-    transaction as the rows, so a failed or interrupted build leaves the record true; a load is known by its
-    id and its file's checksum, so a raw table emptied and reloaded is never mistaken for the one built.
+    holds (every active load it was built from, a load whose rows were all rejected included), and under which
+    fingerprint, is recorded in private.built_loads and private.built_models in the same transaction as the
+    rows, so a failed or interrupted build leaves the record true; a load is known by its id and its file's
+    checksum, so a raw table emptied and reloaded is never mistaken for the one built.
     Without the var, or under another fingerprint (the project's code, seeds or key changed), the build is
     full. Each load's record names the dbt invocation that inserted its rows: a refresh's row tests read only
     those (macros/get_where_subquery.sql). The months of the rows a build deleted and inserted (config
@@ -68,13 +69,10 @@
       {{ record_changes_sql }};
       delete from {{ target_relation }} where {{ in_loads('load_id', changed) }};
       delete from private.built_loads where model = '{{ model_name }}' and {{ in_loads('load_id', changed) }};
-      with inserted as (
-          insert into {{ target_relation }}
-          select * from ({{ sql }}) as model_rows
-          where {{ in_loads('load_id', changed) }}
-          returning load_id
-      )
-      {{ record_built_loads(model_name, 'select load_id from inserted') }};
+      insert into {{ target_relation }}
+      select * from ({{ sql }}) as model_rows
+      where {{ in_loads('load_id', changed) }};
+      {{ record_built_loads(model_name, active_loads_of(dataset, in_loads('load_id', changed))) }};
       {{ record_changes_sql }};
       {%- else -%}
       select 'no load of {{ dataset }} changed'
@@ -99,7 +97,7 @@
       create index on {{ intermediate_relation }} ({{ config.get('change_key') }});
       {%- endif %}
       delete from private.built_loads where model = '{{ model_name }}';
-      {{ record_built_loads(model_name, 'select load_id from ' ~ intermediate_relation) }};
+      {{ record_built_loads(model_name, active_loads_of(dataset, 'true')) }};
       {{ record_changed_months(model_name) }};
     {%- endcall %}
     {% if existing_relation is not none %}

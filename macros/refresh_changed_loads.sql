@@ -49,3 +49,11 @@
         {{ column }} = any(array[{{ loads | join(', ') }}]::bigint[])
     {%- endif -%}
 {%- endmacro %}
+
+{#- The ids of the active loads of raw `dataset` that meet `condition` (on load_id), as a query: the loads a build
+    of the dataset's load-by-load table holds, a load whose rows were all rejected (or a file with none) included,
+    so that it is not taken for a load still to build at every refresh. -#}
+{% macro active_loads_of(dataset, condition) -%}
+    select load_id from {{ source('ingest', 'loads') }}
+    where dataset = '{{ dataset }}' and status = '{{ var("active_load_status") }}' and {{ condition }}
+{%- endmacro %}

@@ -222,11 +222,33 @@ def test_the_superseded_and_cumulative_rows_left(refreshed, superuser):
     assert superuser.execute("select count(*) from raw._loads where status = 'superseded'").fetchone()[0] >= 1
 
 
+def test_a_refresh_with_nothing_new_rebuilds_nothing(refreshed, cfg, superuser):
+    """A second refresh with no new file rebuilds no load and no month, though some loads hold no row (every row
+    of their file rejected, or none sent). Were those taken for loads still to build, every refresh would redo
+    them, and with them a dataset's cumulative loads and every month those hold."""
+    rowless = superuser.execute("select count(*) from raw._loads where status = 'loaded' and rows_loaded = 0"
+                                ).fetchone()[0]
+    assert rowless, "no active load without rows: the refresh below proves nothing"
+    built_run(cfg, incremental=True)     # built whole (the fixture's last build had no fingerprint), recorded
+    (before,) = superuser.execute("select coalesce(max(position), 0) from private.changed_months").fetchone()
+    built_run(cfg, incremental=True)
+    changed = superuser.execute("select model, count(*) from private.changed_months where position > %s"
+                                " group by model order by model", (before,)).fetchall()
+    assert changed == [], changed
+    # what the next refresh would take for loads still to build (macros/refresh_changed_loads.sql)
+    not_built = superuser.execute(
+        "select loads.dataset, count(*) from raw._loads as loads inner join private.built_models as built"
+        " on built.model = 'suppressed.' || loads.dataset where loads.status = 'loaded' and not exists ("
+        "select from private.built_loads as held where held.model = built.model"
+        " and held.load_id = loads.load_id and held.sha256 = loads.sha256) group by 1 order by 1").fetchall()
+    assert not_built == [], not_built
+
+
 def test_a_refresh_tests_the_rows_it_rebuilt_and_a_full_build_tests_all(refreshed, cfg, contracts, superuser,
                                                                         tmp_path):
     """A bad value in a load the refresh did not touch, or in a month of a table refreshed by month that it did
-    not rebuild, is not read by the refresh's row tests (they were run when it was built), and is found by the
-    same tests without the refresh's scope."""
+    not rebuild, is not read by the refresh's row tests (they were run when it was built), nor is a row lost from
+    such a month by its row conservation test; the same tests without the refresh's scope find each."""
     built_run(cfg, incremental=True)     # built whole (the fixture's last build had no fingerprint), recorded
     old_load = superuser.execute("select min(load_id) from suppressed.police_uk_street_crimes").fetchone()[0]
     corrupted = superuser.execute(
@@ -239,10 +261,15 @@ def test_a_refresh_tests_the_rows_it_rebuilt_and_a_full_build_tests_all(refreshe
                       " asb_incident_key = (select min(asb_incident_key) from marts.fct_asb_incidents"
                       " where incident_month = '2024-01-01')")
     assert len(superuser.execute(bad_asb).fetchall()) == 1
+    # a January row lost from the mart: row conservation fails for January, a month the refresh does not rebuild
+    assert superuser.execute("delete from marts.fct_asb_incidents where asb_incident_key = (select"
+                             " max(asb_incident_key) from marts.fct_asb_incidents where incident_month = '2024-01-01')"
+                             ).rowcount == 1
     ingest_all(cfg, contracts, synthesise("2024-04", "2024-04", tmp_path, only=["police_uk", "mps"], scale=SCALE))
     fingerprint = json.dumps({"warehouse_fingerprint": dbt.fingerprint(cfg)})
     scoped = dbt.run(["build", "--select", "+police_uk_street_crimes", "+police_uk_crime_outcomes",
-                      "+fct_asb_incidents", "--indirect-selection", "cautious", "--vars", fingerprint], cfg)
+                      "+fct_asb_incidents", "+mps_asb_incidents_exclusions", "--indirect-selection", "cautious",
+                      "--vars", fingerprint], cfg)
     assert scoped.success and scoped.count("test", "pass") >= 20, scoped.failures
     assert scoped.count("model", "success") >= 3
     assert superuser.execute("select not full_build from private.built_models"
@@ -261,6 +288,12 @@ def test_a_refresh_tests_the_rows_it_rebuilt_and_a_full_build_tests_all(refreshe
     assert len(compiled) == 2
     for sql in compiled:
         assert f"load_id = any(array[{', '.join(map(str, sorted(new_loads)))}]::bigint[])" in sql, sql
+    conservation = next(run.rglob("rows_reach_the_mart_or_are_counted_fct_asb_incidents.sql")).read_text()
+    asb_loads = [n for (n,) in superuser.execute(
+        "select load_id from raw._loads where dataset = 'mps_asb_incidents' and period = '2024-04-01'")]
+    assert f"load_id = any(array[{', '.join(map(str, sorted(asb_loads)))}]::bigint[])" in conservation, conservation
+    assert "((incident_month)::date = any(array['2024-04-01']::date[]))" in conservation, conservation
+    assert "(period_month = any(array['2024-04-01']::date[]))" in conservation, conservation
     month_test = next(run.rglob("matches_pattern_fct_asb_incide*.sql")).read_text()
     assert "(incident_month = any(array['2024-04-01']::date[]))" in month_test, month_test
     # what that test read: the rebuilt month, all of it
@@ -269,9 +302,59 @@ def test_a_refresh_tests_the_rows_it_rebuilt_and_a_full_build_tests_all(refreshe
                              ).fetchone() == (["2024-04-01"], superuser.execute(
         "select count(*) from marts.fct_asb_incidents where incident_month = '2024-04-01'").fetchone()[0])
     whole = dbt.run(["test", "--select", "police_uk_street_crimes", "fct_asb_incidents"], cfg)
-    for test in ("accepted_values_police_uk_str", "matches_pattern_fct_asb_incide"):
+    for test in ("accepted_values_police_uk_str", "matches_pattern_fct_asb_incide",
+                 "rows_reach_the_mart_or_are_counted_fct_asb_incidents"):
         assert [f for f in whole.failures if test in f], (test, whole.failures)
     built_run(cfg, incremental=False)
+
+
+SENSITIVE_SCAN = "assert_no_sensitive_value_past_the_privacy_boundary"
+
+
+def scan_findings(cfg, su) -> set[tuple[str, str]]:
+    """(relation, column) of every leak the last compiled sensitive-value scan finds, run again as compiled."""
+    compiled = next((cfg.home / "target" / "compiled").rglob(f"{SENSITIVE_SCAN}.sql")).read_text()
+    return {(relation.split(".")[-1].strip('"'), column) for relation, column, _, _ in su.execute(compiled)}
+
+
+def test_a_refresh_scans_the_loads_and_rows_it_rebuilt_for_leaks(refreshed, cfg, contracts, superuser, tmp_path):
+    """A refresh's leak scan looks for the raw values of the loads it rebuilt, in the rows it rebuilt and in the
+    relations it rebuilds whole: a new load's raw crime id that its row carries into the marts (the row's LSOA
+    code, written over its crime id) is reported. A January row of a month it does not rebuild, planted with
+    the same value, is not read (it was scanned when it was built). The scan without the refresh's scope
+    reports both."""
+    built_run(cfg, incremental=True)     # built whole (the last build had no fingerprint), recorded
+    ingest_all(cfg, contracts, synthesise("2024-05", "2024-05", tmp_path, only=["police_uk"], scale=SCALE))
+    may_loads = dict(superuser.execute("select agency, load_id from raw._loads where period = '2024-05-01'"
+                                       " and dataset = 'police_uk_street_crimes'").fetchall())
+    may = may_loads["metropolitan"]
+    row, crime_id, lsoa = superuser.execute(
+        "select _source_row_number, crime_id, lsoa_code from raw.police_uk_street_crimes where _load_id = %s"
+        " and lsoa_code in (select lsoa_code from marts.fct_street_crimes) and crime_id <> ''"
+        " order by _source_row_number limit 1", (may,)).fetchone()
+    superuser.execute("update raw.police_uk_street_crimes set crime_id = lsoa_code"
+                      " where _load_id = %s and _source_row_number = %s", (may, row))
+    assert superuser.execute("update marts.fct_asb_incidents set incident_pseudo_id = %s where asb_incident_key ="
+                             " (select min(asb_incident_key) from marts.fct_asb_incidents"
+                             " where incident_month = '2024-01-01')", (lsoa,)).rowcount == 1
+    try:
+        fingerprint = json.dumps({"warehouse_fingerprint": dbt.fingerprint(cfg)})
+        scoped = dbt.run(["build", "--select", f"+{SENSITIVE_SCAN}", "--indirect-selection", "empty",
+                          "--vars", fingerprint], cfg)
+        assert [f for f in scoped.failures if SENSITIVE_SCAN in f], scoped.failures
+        compiled = next((cfg.home / "target" / "compiled").rglob(f"{SENSITIVE_SCAN}.sql")).read_text()
+        loads = ", ".join(map(str, sorted(may_loads.values())))
+        assert f"raw_table._load_id = any(array[{loads}]::bigint[])" in compiled, compiled
+        refresh_found = scan_findings(cfg, superuser)
+        assert ("fct_street_crimes", "lsoa_code") in refresh_found, refresh_found
+        assert not [f for f in refresh_found if f[0] == "fct_asb_incidents"], refresh_found
+        whole = dbt.run(["test", "--select", SENSITIVE_SCAN], cfg)
+        assert not whole.success
+        assert ("fct_asb_incidents", "incident_pseudo_id") in scan_findings(cfg, superuser)
+    finally:
+        superuser.execute("update raw.police_uk_street_crimes set crime_id = %s"
+                          " where _load_id = %s and _source_row_number = %s", (crime_id, may, row))
+        built_run(cfg, incremental=False)
 
 
 GUARDED = {
