@@ -202,6 +202,18 @@ def test_a_revised_month_supersedes_the_earlier_load(tmp_path, empty_raw, loader
     assert active == 1
 
 
+def test_an_ingest_analyses_the_tables_it_loaded_into(tmp_path, empty_raw, loader, contracts):
+    """The planner learns of the new loads at once: the raw tables an ingest added rows to, and the load records,
+    are analysed (autovacuum waits until a tenth of a table has changed, which one month of ten years never is;
+    COPY alone leaves the planner's row count as it was)."""
+    write_csv(tmp_path / "2024-01-metropolitan-street.csv", STREET_HEADER,
+              [street_row(crime_id=f"c{n}") for n in range(40)])
+    ingest_landing(loader, tmp_path, contracts)
+    planned = dict(empty_raw.execute("select relname, reltuples from pg_class where oid = any(array["
+                                     "'raw.police_uk_street_crimes'::regclass, 'raw._loads'::regclass])").fetchall())
+    assert planned == {"police_uk_street_crimes": 40, "_loads": 1}
+
+
 def test_the_database_refuses_a_load_whose_rows_do_not_add_up(empty_raw):
     import psycopg
 

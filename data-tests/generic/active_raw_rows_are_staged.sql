@@ -32,27 +32,26 @@ staged_rows as (
 ),
 
 missing_from_staging as (
+    -- set differences, not anti joins: their cost does not hang on the planner's estimate of the new loads' rows
     select
         'active raw row missing from staging' as problem,
-        active_raw_rows.*
-    from active_raw_rows
-    left join staged_rows
-        on
-            active_raw_rows.load_id = staged_rows.load_id
-            and active_raw_rows.source_row_number = staged_rows.source_row_number
-    where staged_rows.load_id is null
+        missing.*
+    from (
+        select load_id, source_row_number from active_raw_rows
+        except
+        select load_id, source_row_number from staged_rows
+    ) as missing
 ),
 
 not_an_active_raw_row as (
     select
         'staged row that is not an active raw row' as problem,
-        staged_rows.*
-    from staged_rows
-    left join active_raw_rows
-        on
-            staged_rows.load_id = active_raw_rows.load_id
-            and staged_rows.source_row_number = active_raw_rows.source_row_number
-    where active_raw_rows.load_id is null
+        unexpected.*
+    from (
+        select load_id, source_row_number from staged_rows
+        except
+        select load_id, source_row_number from active_raw_rows
+    ) as unexpected
 )
 
 select * from missing_from_staging
