@@ -8,7 +8,9 @@
     - a table refreshed month by month (a partitioned_table model with config month_column): the months this
       invocation rebuilt in it;
     - a view over tables refreshed by load or by month, on a month column it shares with them (the categorised
-      recorded crimes and dispatches): the months this invocation changed in those tables;
+      recorded crimes and dispatches), or on the column its config refresh_month_column names (the categorised
+      people, whose incident_month is their table's recorded_month): the months this invocation changed in
+      those tables;
     - none outside a refresh (var 'warehouse_fingerprint' unset), at parse time, after a full build of the
       relation, and for any other relation (rebuilt whole, or a view whose months are unknown). -#}
 {% macro refresh_rows_filter(relation) -%}
@@ -43,7 +45,8 @@
 {#- The tables whose changed months are a relation's rebuilt rows, as {'models': ['<schema>.<name>', ...],
     'month_column': ...}, or none: the relation itself when it is a table refreshed month by month; for a view,
     the tables it reads that record the months they change (refreshed by load or by month: built before the
-    view's tests run) on a month column the view has too, when it has one. -#}
+    view's tests run), on a month column the view has too, or, when its config names refresh_month_column (a
+    month column under another name), all of them on that column. -#}
 {% macro refreshed_month_tables(relation) -%}
     {%- set found = {'models': [], 'month_column': none} -%}
     {%- for node in graph.nodes.values() if node.resource_type == 'model'
@@ -52,14 +55,17 @@
             {%- do found.update({'models': [relation.schema ~ '.' ~ relation.identifier],
                                  'month_column': node.config.get('month_column')}) -%}
         {%- elif node.config.materialized == 'view' -%}
-            {%- set view_columns = adapter.get_columns_in_relation(relation) | map(attribute='name') | list -%}
+            {%- set declared = node.config.get('refresh_month_column') -%}
+            {%- set view_columns = [] if declared else
+                    adapter.get_columns_in_relation(relation) | map(attribute='name') | list -%}
             {%- for parent_id in node.depends_on.nodes if parent_id in graph.nodes -%}
                 {%- set parent = graph.nodes[parent_id] -%}
-                {%- if parent.config.materialized in ['partitioned_table', 'loads_table']
-                        and parent.config.get('month_column') in view_columns
-                        and found.month_column in [none, parent.config.get('month_column')] -%}
+                {%- set parent_month = parent.config.get('month_column') -%}
+                {%- if parent.config.materialized in ['partitioned_table', 'loads_table'] and parent_month
+                        and (declared or (parent_month in view_columns
+                                          and found.month_column in [none, parent_month])) -%}
                     {%- do found.models.append(parent.schema ~ '.' ~ (parent.alias or parent.name)) -%}
-                    {%- do found.update({'month_column': parent.config.get('month_column')}) -%}
+                    {%- do found.update({'month_column': declared or parent_month}) -%}
                 {%- endif -%}
             {%- endfor -%}
         {%- endif -%}

@@ -345,6 +345,10 @@ def test_a_refresh_scans_the_loads_and_rows_it_rebuilt_for_leaks(refreshed, cfg,
         compiled = next((cfg.home / "target" / "compiled").rglob(f"{SENSITIVE_SCAN}.sql")).read_text()
         loads = ", ".join(map(str, sorted(may_loads.values())))
         assert f"raw_table._load_id = any(array[{loads}]::bigint[])" in compiled, compiled
+        # views are read by the months their tables changed (nothing of the MPS's here), under their own names
+        for view, month in (("int_mps_crime_victims_categorised", "incident_month"),
+                            ("int_mps_recorded_crimes_categorised", "recorded_month")):
+            assert f'"intermediate"."{view}" where ({month} = any(array[]::date[]))' in compiled, (view, compiled)
         refresh_found = scan_findings(cfg, superuser)
         assert ("fct_street_crimes", "lsoa_code") in refresh_found, refresh_found
         assert not [f for f in refresh_found if f[0] == "fct_asb_incidents"], refresh_found
