@@ -37,7 +37,10 @@
 {#- What a refresh of this model must rebuild: {'months': [...], 'null_month': bool, 'all_months': bool,
     'through': position} from what `sources` recorded after the position it was built through. A source
     named in config months_by_key (model name -> this table's key column) reaches it by key as well as by
-    month: the months rebuilt for it add those of this table's rows whose key the source changed. -#}
+    month: the months rebuilt for it add those of this table's rows whose key the source changed. A table
+    of each key's latest source row (config key_month_moves) also rebuilds the month each such key's row
+    has now, from its own SQL for those keys: when a key's latest row is withdrawn, its row moves back to the
+    month of the row before, which nothing else recorded as changed. -#}
 {% macro months_to_refresh(sources, through) -%}
     {%- set by_key = config.get('months_by_key') or {} -%}
     {%- set month_column = config.get('month_column') -%}
@@ -55,6 +58,13 @@
             where {{ by_key[source.split('.')[1]] }} in (
                 select key from private.changed_keys where model = '{{ source }}' and position > {{ through }}
             )
+            {%- if config.get('key_month_moves') %}
+            union all
+            select distinct {{ month_column }}, false, null::bigint from ({{ sql }}) as model_rows
+            where {{ by_key[source.split('.')[1]] }} in (
+                select key from private.changed_keys where model = '{{ source }}' and position > {{ through }}
+            )
+            {%- endif %}
             {%- endfor %}
         ),
         changes as (

@@ -24,7 +24,8 @@ MONTHLY = ["int_las_dispatches_generalised", "int_mps_crime_perpetrators_general
            "int_mps_crime_victims_generalised", "fct_ambulance_violence_dispatches", "fct_asb_incidents",
            "fct_borough_violence_core", "fct_bus_safety_incidents", "fct_crime_outcomes", "fct_crime_perpetrators",
            "fct_crime_victims", "fct_ed_assault_attendances", "fct_fire_incidents", "fct_recorded_crimes",
-           "fct_street_crimes", "fct_transport_crimes", "int_mps_recorded_crimes_latest"]
+           "fct_street_crimes", "fct_transport_crimes", "int_mps_recorded_crimes_latest", "int_crime_outcomes_latest",
+           "fct_street_crimes_monthly", "fct_asb_incidents_monthly"]
 # Everything the load-by-load and month-by-month tables read; their tests are for the dataset tests.
 SUPPRESSED = ["build", "--select", "+path:models/suppressed", *("+" + m for m in MONTHLY),
               "--exclude", "resource_type:test"]
@@ -120,8 +121,13 @@ def refreshed(cfg, bootstrap, contracts, tmp_path_factory):
         truncate_raw(su, contracts)
     first = synthesise("2024-01", "2024-02", tmp / "first", scale=SCALE)
     january_victims = next(p for p in first if p.name == "2024-01-metropolitan-victims.csv")
-    resend_crimes(next(p for p in first if p.name == "2024-02-metropolitan-recorded-outcomes.csv"),
-                  january_victims, "2024-02", ("Violence Against the Person", "Violence with Injury", "N"))
+    february_recorded = next(p for p in first if p.name == "2024-02-metropolitan-recorded-outcomes.csv")
+    # February's file as the MPS re-issues it in the refresh: without the January crimes it sends again
+    february_reissued = tmp / "reissue-recorded" / february_recorded.name
+    february_reissued.parent.mkdir()
+    shutil.copy(february_recorded, february_reissued)
+    resend_crimes(february_recorded, january_victims, "2024-02",
+                  ("Violence Against the Person", "Violence with Injury", "N"))
     header, rows = cumulative_source(tmp)      # the LFB Datastore's cumulative file
     cumulative = write_datastore_file(tmp / "first" / "LFB Incident data from 2019 onwards.csv", header, rows)
     # the Met's February outcomes never arrive: February's crimes get their first outcomes from March's file,
@@ -136,10 +142,13 @@ def refreshed(cfg, bootstrap, contracts, tmp_path_factory):
         *synthesise("2024-03", "2024-03", tmp / "second", scale=SCALE),    # with ISTV's late February files
         reissue(street, tmp / "reissue" / street.name, withdraw_every=7),
         *lfb.synthesise(lfb_month, lfb_month, tmp / "lfb-month", scale=SCALE),
+        february_reissued,
     ]
-    # January crimes sent again in February, and again in March: only the crime reaches their victims
+    # Of the January crimes sent again in February, half are sent again in March (only the crime reaches their
+    # victims); February's re-issued file withdraws the other half's rows, so their latest row goes back to
+    # January, a month no file of the refresh holds
     resend_crimes(next(p for p in changes if p.name == "2024-03-metropolitan-recorded-outcomes.csv"),
-                  january_victims, "2024-03", ("Robbery", "Robbery of Personal Property", "Y"))
+                  january_victims, "2024-03", ("Robbery", "Robbery of Personal Property", "Y"), count=10)
     results = ingest_all(cfg, contracts, changes)
     assert not [r for r in results if r.status == "quarantined"], [r.message for r in results]
     built_run(cfg, incremental=True)
@@ -170,11 +179,15 @@ def test_a_refresh_rebuilds_only_the_months_that_changed(refreshed):
     LFB's cumulative file holds, since which of its rows are current changed; for street crimes, the months of
     the crimes a new outcome was given to (a weakened refresh that ignores those leaves 50 rows stale, and
     the row-for-row comparison below fails); for the MPS victims, January, whose crimes February's file sent
-    again and March's file sends again (a refresh that ignores the crimes' keys leaves January stale)."""
+    again and March's file sends again or February's re-issued file withdraws (a refresh that ignores the
+    crimes' keys leaves January stale, and one that rebuilds only the months their rows were in loses the
+    crimes whose latest row was withdrawn)."""
     rebuilt = refreshed["rebuilt_months"]
-    for mart in ("fct_asb_incidents", "fct_recorded_crimes", "fct_ambulance_violence_dispatches",
-                 "fct_transport_crimes", "fct_bus_safety_incidents", "fct_crime_outcomes"):
+    for mart in ("fct_asb_incidents", "fct_ambulance_violence_dispatches", "fct_transport_crimes",
+                 "fct_bus_safety_incidents", "fct_crime_outcomes"):
         assert rebuilt["marts." + mart] == ["2024-03-01"], (mart, rebuilt)
+    # February, whose recorded crimes the MPS re-issued
+    assert rebuilt["marts.fct_recorded_crimes"] == ["2024-02-01", "2024-03-01"], rebuilt
     assert rebuilt["marts.fct_ed_assault_attendances"] == ["2024-02-01", "2024-03-01"], rebuilt
     assert len(rebuilt["marts.fct_fire_incidents"]) > 3, rebuilt
     # the re-issued January, March, and February, whose crimes the March file gives their first outcomes

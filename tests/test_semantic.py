@@ -208,7 +208,7 @@ def test_datasets_carry_the_semantic_metrics_and_the_compiled_ones_are_virtual(p
     assert metrics["knife_crime_count"] == "sum(case when is_knife_crime then 1 else 0 end)"
     virtual = requests.get(f"{base}/api/v1/dataset/{ids['marts.metrics_street_crimes_by_borough_month']}",
                            headers=admin).json()["result"]
-    assert "dim_date" in virtual["sql"] and "fct_street_crimes" in virtual["sql"]
+    assert "dim_date" in virtual["sql"] and "fct_street_crimes_monthly" in virtual["sql"]
     assert {"street_crime_rate_per_1000", "street_crime_count_rolling_12_months",
             "street_crime_count_yoy_change"} <= {m["metric_name"] for m in virtual["metrics"]}
 
@@ -237,8 +237,8 @@ def test_superset_metrics_answer_as_mf_query_for_what_the_analyst_may_see(publis
         assert got.keys() == {k for k in expected if k[0] in {m for m, _ in got}} and got, name
         assert all(got[k] == pytest.approx(expected[k], rel=1e-9) for k in got), name
 
-    # the simple metric on the mart's own dataset, for the analyst's boroughs and months
-    resp = chart_rows(s, base, ids["marts.fct_street_crimes"], ["street_crime_count"], ["borough_code"])
+    # the simple metric on its monthly summary's dataset, for the analyst's boroughs and months
+    resp = chart_rows(s, base, ids["marts.fct_street_crimes_monthly"], ["street_crime_count"], ["borough_code"])
     assert resp.status_code == 200, resp.text
     got = {r["borough_code"]: r["street_crime_count"] for r in resp.json()["result"][0]["data"]}
     totals = defaultdict(int)

@@ -94,6 +94,16 @@ def _login(page, base: str, username: str, password: str) -> None:
     page.wait_for_url("**/superset/welcome/**")
 
 
+def empty_cache(directory) -> None:
+    """Every entry of a Superset file cache removed, the directory kept: the cache writes into the directory it
+    found at start, and without it every later write fails and nothing is cached (a warm render would be cold)."""
+    for entry in directory.glob("*"):
+        if entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+
+
 def render_dashboards(cfg: Settings, base: str, username: str, password: str,
                       figures: UserFigures) -> list[ChartRequest]:
     """Each dashboard the user can open, rendered cold then warm; returns the chart-data requests made."""
@@ -115,7 +125,7 @@ def render_dashboards(cfg: Settings, base: str, username: str, password: str,
         cdp = page.context.new_cdp_session(page)
         dashboards = page.request.get(f"{base}/api/v1/dashboard/?q=(page_size:100)").json()["result"]
         for d in sorted(dashboards, key=lambda d: d["dashboard_title"]):
-            shutil.rmtree(data_cache, ignore_errors=True)
+            empty_cache(data_cache)
             cdp.send("Network.clearBrowserCache")
             for renders, capture in ((figures.dashboards_cold, True), (figures.dashboards_warm, False)):
                 if capture:

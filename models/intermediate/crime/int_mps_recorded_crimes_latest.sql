@@ -7,7 +7,7 @@
 -- (macros/refresh_by_month.sql). It records the crimes whose row here changed (change_key) for the tables
 -- that read it by crime.
 {{ config(materialized='partitioned_table', month_column='recorded_month', change_key='crime_pseudo_id',
-          months_by_key={'mps_recorded_crime_outcomes': 'crime_pseudo_id'},
+          months_by_key={'mps_recorded_crime_outcomes': 'crime_pseudo_id'}, key_month_moves=true,
           indexes=[{'columns': ['crime_pseudo_id'], 'unique': true}]) }}
 with
 

@@ -1,6 +1,6 @@
 -- One row per street-level crime or anti-social behaviour record located in a London LSOA, with
 -- its borough, crime category and latest known outcome.
-{{ config(month_column='crime_month', months_by_key={'police_uk_crime_outcomes': 'crime_pseudo_id'}) }}
+{{ config(month_column='crime_month', months_by_key={'int_crime_outcomes_latest': 'crime_pseudo_id'}) }}
 with
 
 street_crimes as (
