@@ -153,7 +153,7 @@ def test_mart_row_conservation_test_names_the_mart_that_lost_or_gained_a_row(cfg
                                                                             land):
     """rows_reach_the_mart_or_are_counted, on every fact mart, fails naming the mart when a mart loses a row,
     when a mart holds a row its dataset never had, and when the privacy boundary holds a row staging has not;
-    it passes again once the rows are put back."""
+    it passes again once the rows are put back. Likewise the monthly summaries' counts of their facts."""
     street = [street_row(month="2024-06", crime_id=f"CRIME-{n}") for n in range(3)]
     street.append(street_row(month="2024-06", crime_id="CRIME-X", lsoa="Epping Forest 003B"))  # excluded
     ingest_file(loader, land("c", "2024-06-city-of-london-street.csv", STREET_HEADER, street), contracts)
@@ -192,6 +192,22 @@ def test_mart_row_conservation_test_names_the_mart_that_lost_or_gained_a_row(cfg
 
     after = dbt.run(conservation, cfg)
     assert after.success, after.failures
+
+    # The monthly summary holds exactly its fact's counts: a count off by one, or a record it never counted,
+    # fails its test (and no other), which passes again once the rows are put back.
+    counts = ["test", "--select", "test_name:counts_the_records"]
+    assert dbt.run(counts, cfg).success
+    empty_raw.execute("update marts.fct_street_crimes_monthly set crime_count = crime_count + 1")
+    miscounted = dbt.run(counts, cfg)
+    assert [f.split(".")[2] for f in miscounted.failures] == ["counts_the_records_fct_street_crimes_monthly"]
+    empty_raw.execute("update marts.fct_street_crimes_monthly set crime_count = crime_count - 1")
+    empty_raw.execute(f"insert into marts.fct_street_crimes ({', '.join(columns)})"
+                      f" values ({', '.join(['%s'] * len(columns))})",
+                      [f"{lost[0]}-copy", *lost[1:]])
+    uncounted = dbt.run(counts, cfg)
+    assert [f.split(".")[2] for f in uncounted.failures] == ["counts_the_records_fct_street_crimes_monthly"]
+    empty_raw.execute("delete from marts.fct_street_crimes where street_crime_key = %s", (f"{lost[0]}-copy",))
+    assert dbt.run(counts, cfg).success
 
 
 def test_dbt_docs_generate(cfg):

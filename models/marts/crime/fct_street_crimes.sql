@@ -24,18 +24,6 @@ london_street_crimes as (
     where location_status = 'london'
 ),
 
-crime_outcomes as (
-    -- An inner join first: anti-social behaviour records have no crime id, and a hash of the street records
-    -- for an outer join would keep all of them under one NULL key (a refresh's hash join at ten years split
-    -- that one batch until the disk filled).
-    select
-        london_street_crimes.street_crime_key,
-        latest_outcomes.outcome_type
-    from london_street_crimes
-    inner join latest_outcomes
-        on london_street_crimes.crime_pseudo_id = latest_outcomes.crime_pseudo_id
-),
-
 final as (
     select
         london_street_crimes.street_crime_key,
@@ -52,8 +40,16 @@ final as (
         coalesce(crime_categories.category_group, 'Unclassified') as category_group,
         -- A crime type the seed does not know yet is 'other' (category_group's warning asks for the seed).
         coalesce(crime_categories.incident_category_code, 'other') as incident_category_code,
+        -- The crime's latest outcome, looked up by its (uniquely indexed) pseudonym row by row: read once, so a
+        -- refresh's month filter reaches the street crimes, and no hash join of the street records, whose
+        -- anti-social behaviour rows share one NULL key (at ten years such a hash split that one batch until
+        -- the disk filled).
         coalesce(
-            crime_outcomes.outcome_type,
+            (
+                select latest_outcomes.outcome_type
+                from latest_outcomes
+                where latest_outcomes.crime_pseudo_id = london_street_crimes.crime_pseudo_id
+            ),
             london_street_crimes.last_outcome_category
         ) as last_outcome_category
     from london_street_crimes
@@ -61,8 +57,6 @@ final as (
         on london_street_crimes.borough_code = boroughs.borough_code
     left join crime_categories
         on lower(london_street_crimes.crime_type) = lower(crime_categories.crime_type)
-    left join crime_outcomes
-        on london_street_crimes.street_crime_key = crime_outcomes.street_crime_key
 )
 
 select * from final
