@@ -44,6 +44,9 @@
 {% macro months_to_refresh(sources, through) -%}
     {%- set by_key = config.get('months_by_key') or {} -%}
     {%- set month_column = config.get('month_column') -%}
+    {#- the rows whose keys' months are rebuilt: this table's, and with key_month_moves the model's own -#}
+    {%- set keyed_row_sets = [this | string]
+            + (['(' ~ sql ~ ') as model_rows'] if config.get('key_month_moves') else []) -%}
     {%- set query -%}
         with
         recorded as (
@@ -53,18 +56,13 @@
         keyed_months as (
             select null::date as month, false as all_months, null::bigint as position where false
             {%- for source in sources if source.split('.')[1] in by_key %}
+            {%- for keyed_rows in keyed_row_sets %}
             union all
-            select distinct {{ month_column }}, false, null::bigint from {{ this }}
+            select distinct {{ month_column }}, false, null::bigint from {{ keyed_rows }}
             where {{ by_key[source.split('.')[1]] }} in (
                 select key from private.changed_keys where model = '{{ source }}' and position > {{ through }}
             )
-            {%- if config.get('key_month_moves') %}
-            union all
-            select distinct {{ month_column }}, false, null::bigint from ({{ sql }}) as model_rows
-            where {{ by_key[source.split('.')[1]] }} in (
-                select key from private.changed_keys where model = '{{ source }}' and position > {{ through }}
-            )
-            {%- endif %}
+            {%- endfor %}
             {%- endfor %}
         ),
         changes as (
