@@ -1,5 +1,5 @@
 """The monthly refresh: ingest every new extract, rebuild the warehouse with dbt, release the disclosure-
-controlled aggregates that pass the attacker's check, summarise.
+controlled aggregates that pass the attacker's check, empty Superset's cache of chart results, summarise.
 
 Thin by design: each task calls the safestats package. Reruns are safe: files already loaded are
 skipped by checksum, and the warehouse rebuilds the loads that changed since it was built (all of it when
@@ -16,6 +16,7 @@ from safestats import dbt, refresh, warehouse
 from safestats.config import settings
 from safestats.sdc import service as sdc
 from safestats.summary import summary_text
+from safestats.superset import server as superset
 
 SCHEDULE = Cron("0 2 2 * *", timezone="Europe/London")
 
@@ -59,6 +60,16 @@ def release_aggregates(build: dbt.DbtOutcome) -> sdc.ReleaseOutcome | None:
 
 
 @task
+def clear_chart_cache(build: dbt.DbtOutcome) -> int:
+    """Dashboards answer from this refresh at once, not from results cached before it (for up to an hour)."""
+    if not build.success:
+        return 0    # the warehouse kept its tables: the cached numbers still hold
+    removed = superset.clear_data_cache()
+    get_run_logger().info("Superset's chart cache emptied (%d entries)", removed)
+    return removed
+
+
+@task
 def summarise(files: list, build: dbt.DbtOutcome, released) -> refresh.RefreshSummary:
     summary = refresh.RefreshSummary(files=files, build=build, exclusions=refresh.exclusions(), release=released)
     get_run_logger().info("refresh summary\n%s", summary_text(summary))
@@ -75,6 +86,7 @@ def monthly_refresh(landing: str | None = None, retry_quarantined: bool = False,
     files = ingest_landing(landing, retry_quarantined)
     build = build_warehouse(full)
     released = release_aggregates(build)
+    clear_chart_cache(build)
     summary = summarise(files, build, released)
     if not summary.ok:
         raise RefreshFailed(summary)

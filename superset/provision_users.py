@@ -1,8 +1,10 @@
 """Make Superset's roles and users match the plan on stdin (JSON from `safestats superset sync`).
 
-Runs inside Superset's venv with its app context: one role per organisation (its warehouse schemas), the
-analysts' base roles, and each named user with their per-install password; users not in the plan are
-deactivated (the provisioning account excepted). Prints a JSON summary.
+Runs inside Superset's venv with its app context: one role per organisation (the datasets its database role
+reads; the audit report's role, its schema), the analysts' base roles, and each named user with their
+per-install password; users not in the plan are deactivated (the provisioning account excepted). Each
+dashboard made for an organisation is shown to its role only; the platform's dashboards and charts the plan no
+longer makes are deleted (analysts' own are kept). Prints a JSON summary.
 """
 from __future__ import annotations
 
@@ -19,13 +21,16 @@ def main() -> int:
         from superset import security_manager as sm
         from superset.extensions import db
 
-        summary = {"roles": [], "created": [], "updated": [], "deactivated": []}
+        summary = {"roles": [], "created": [], "updated": [], "deactivated": [], "dashboards": 0,
+                   "retired": []}
         roles = {}
-        for name, schema_perms in sorted(plan["roles"].items()):
+        for name, access in sorted(plan["roles"].items()):
             role = sm.find_role(name) or sm.add_role(name)
-            wanted = {sm.add_permission_view_menu("schema_access", perm) for perm in schema_perms}
+            wanted = {sm.add_permission_view_menu("schema_access", perm) for perm in access["schemas"]}
+            wanted |= {sm.add_permission_view_menu("datasource_access", perm)
+                       for perm in dataset_perms(db, access["datasets"])}
             for pvm in list(role.permissions):
-                if pvm.permission.name == "schema_access" and pvm not in wanted:
+                if pvm.permission.name in ("schema_access", "datasource_access") and pvm not in wanted:
                     sm.del_permission_role(role, pvm)
             for pvm in wanted:
                 if pvm not in role.permissions:
@@ -57,9 +62,41 @@ def main() -> int:
                 user.active = False
                 sm.update_user(user)
                 summary["deactivated"].append(user.username)
+        platform = {None} | {u.id for u in [sm.find_user(username=plan["provisioning_user"])] if u}
+        summary["dashboards"], summary["retired"] = show_dashboards(db, roles, plan, platform)
         db.session.commit()
         print(json.dumps(summary))
     return 0
+
+
+def dataset_perms(db, qualified_names: list[str]) -> list[str]:
+    """Superset's permission name of each dataset (it carries the dataset's id, so it is read here)."""
+    from superset.connectors.sqla.models import SqlaTable
+
+    perms = []
+    for qualified in qualified_names:
+        schema, _, name = qualified.partition(".")
+        perms += [t.perm for t in db.session.query(SqlaTable).filter_by(schema=schema, table_name=name)]
+    return perms
+
+
+def show_dashboards(db, roles: dict, plan: dict, platform: set) -> tuple[int, list[str]]:
+    """Each planned dashboard shown to its roles alone; the platform's other dashboards and charts deleted."""
+    from superset.models.dashboard import Dashboard
+    from superset.models.slice import Slice
+
+    retired = []
+    for dashboard in db.session.query(Dashboard).all():
+        if dashboard.slug in plan["dashboards"]:
+            dashboard.roles = [roles[r] for r in plan["dashboards"][dashboard.slug]]
+        elif dashboard.created_by_fk in platform:
+            retired.append(dashboard.slug or str(dashboard.id))
+            db.session.delete(dashboard)
+    charts = set(plan["charts"])
+    for chart in db.session.query(Slice).all():
+        if str(chart.uuid) not in charts and chart.created_by_fk in platform:
+            db.session.delete(chart)
+    return len(plan["dashboards"]), sorted(retired)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,8 @@ FEATURE_FLAGS = {
     # Every cache key carries the user: two organisations never share a cached result.
     "CACHE_QUERY_BY_USER": True,
     "ENABLE_TEMPLATE_PROCESSING": False,
-    "DASHBOARD_RBAC": False,
+    # A dashboard made for an organisation is shown to its role only (superset/provision_users.py).
+    "DASHBOARD_RBAC": True,
     "ALERT_REPORTS": False,
     "GLOBAL_ASYNC_QUERIES": False,
     "THUMBNAILS": False,

@@ -30,6 +30,7 @@ def superset_module(name: str):
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
+ECHARTS_ANIMATION_MS = 1500     # ECharts' draw-in animation (1 s by default), for screenshots only
 OUTPUT = Path(os.environ.get("SAFESTATS_TEST_OUTPUT") or PROJECT_DIR / "test-output") / "superset"
 
 
@@ -54,7 +55,9 @@ def login(base: str, username: str, password: str, accept: bool = True) -> reque
 def accept_terms(s: requests.Session, base: str) -> requests.Response:
     page = s.get(f"{base}/terms/")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-    resp = s.post(f"{base}/terms/", data={"csrf_token": token, "next": "/superset/welcome/"}, allow_redirects=False)
+    version = re.search(r'name="version" value="([^"]+)"', page.text).group(1)
+    resp = s.post(f"{base}/terms/", data={"csrf_token": token, "next": "/superset/welcome/", "version": version},
+                  allow_redirects=False)
     s.headers.update({"X-CSRFToken": token, "Referer": base})
     return resp
 
@@ -136,5 +139,6 @@ def render_dashboard(page, base: str, slug: str, shot: str) -> float:
         " && (c.querySelector('svg, canvas, table, .big_number, .superset-legacy-chart-country-map, "
         "[role=alert], .alert') !== null)); }", timeout=60_000)
     elapsed = time.monotonic() - started
+    page.wait_for_timeout(ECHARTS_ANIMATION_MS)   # lines draw in from the left; the shot shows them whole
     page.screenshot(path=str(OUTPUT / shot), full_page=True)
     return elapsed

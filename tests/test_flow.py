@@ -22,12 +22,18 @@ def test_deployment_runs_at_two_on_the_second_london_time(flows):
 def test_refresh_flow_end_to_end_and_rerun(flows, tmp_path, empty_raw):
     from prefect.testing.utilities import prefect_test_harness
 
+    from safestats.superset import server
     from safestats.synth import synthesise_police_uk
 
     synthesise_police_uk("2024-01", "2024-02", tmp_path / "land", scale=0.02)
+    cached = server.paths().data_cache / "a-chart-result-cached-before-the-refresh"
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    cached.write_text("stale numbers")
     with prefect_test_harness():
         first = flows.monthly_refresh(landing=str(tmp_path / "land"))
+        emptied = not cached.exists() and cached.parent.is_dir()
         again = flows.monthly_refresh(landing=str(tmp_path / "land"))
+    assert emptied      # dashboards answer from the refresh at once, not from results cached before it
     assert first.ok, first.build.failures
     assert first.file_counts() == {"loaded": 10}
     assert first.build.count("test", "pass") > 10 and first.build.count("test", "fail") == 0

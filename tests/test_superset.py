@@ -6,9 +6,11 @@ user with their own PostgreSQL login.
 """
 from __future__ import annotations
 
+import html
 import json
 import re
 import time
+from datetime import datetime, timezone
 
 import psycopg
 import pytest
@@ -88,6 +90,52 @@ def test_conditions_come_first_at_every_login_for_pages_and_api(base, passwords,
     assert s.get(f"{base}/api/v1/dashboard/").status_code == 403
     kinds = [e["event_type"] for e in events(superuser, before, username="camden_analyst")]
     assert kinds[:4] == ["login", "conditions_accepted", "logout", "login"], kinds
+
+
+def test_the_conditions_page_carries_the_clauses_and_the_users_own_agreement(cfg, base, passwords, superuser):
+    s = login(base, "camden_analyst", passwords["camden_analyst"], accept=False)
+    page = s.get(f"{base}/terms/").text
+    agreements = service.load(cfg).agreements
+    user = agreements.users["camden_analyst"]
+    org = agreements.organisations[user.organisation]
+    for fact in (user.name, org.name, org.dsa_reference, user.purpose, user.expires_on.isoformat(),
+                 org.expires_on.isoformat()):
+        assert html.escape(fact) in page, fact
+    published = yaml.safe_load((cfg.project_dir / "access_policies" / "conditions_of_use.yml").read_text())
+    assert f"Version {published['version']}," in page
+    for phrase in ("jigsaw", "onward sharing beyond the agreement is forbidden", "report a suspected breach"):
+        assert phrase in page, phrase
+    before = last_event_id(superuser)
+    assert accept_terms(s, base).status_code == 302
+    accepted = events(superuser, before, event_type="conditions_accepted")
+    assert [e["detail"]["version"] for e in accepted] == [published["version"]] and accepted[0]["detail"]["sha256"]
+
+
+def test_a_new_version_of_the_conditions_is_accepted_again_even_mid_session(cfg, base, passwords, undo):
+    s = login(base, "camden_analyst", passwords["camden_analyst"])
+    assert s.get(f"{base}/api/v1/dashboard/").status_code == 200
+    path = server.paths(cfg).dir / "conditions.json"
+    current = path.read_text()
+    undo(path.write_text, current)
+    older = json.loads(current)["version"]
+    path.write_text(json.dumps(json.loads(current) | {"version": older + 1}))     # what a sync of a new version does
+    assert s.get(f"{base}/api/v1/dashboard/").status_code == 403
+    page = s.get(f"{base}/superset/welcome/", allow_redirects=False)
+    assert page.status_code == 302 and page.headers["Location"].startswith("/terms/")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', s.get(f"{base}/terms/").text).group(1)
+    s.post(f"{base}/terms/", data={"csrf_token": token, "next": "/superset/welcome/", "version": str(older)})
+    assert s.get(f"{base}/api/v1/dashboard/").status_code == 403       # a page of the older version accepts nothing
+    assert accept_terms(s, base).status_code == 302
+    assert s.get(f"{base}/api/v1/dashboard/").status_code == 200
+
+
+def test_with_no_conditions_published_no_one_gets_past(cfg, base, passwords, undo):
+    path = server.paths(cfg).dir / "conditions.json"
+    undo(path.write_text, path.read_text())
+    path.unlink()
+    s = login(base, "camden_analyst", passwords["camden_analyst"], accept=False)
+    assert s.get(f"{base}/terms/").status_code == 503
+    assert s.get(f"{base}/api/v1/dashboard/").status_code == 503
 
 
 def test_a_form_without_its_csrf_token_accepts_nothing(base, passwords):
@@ -265,12 +313,77 @@ def test_every_marts_relation_has_a_dataset_documented_from_dbt(cfg, base, super
     assert described["borough_code"]
 
 
-def test_dashboards_come_from_the_repo_yaml(cfg, base):
+DEMO_ANALYSTS = ("camden_analyst", "hackney_analyst", "met_analyst", "vru_analyst", "whittington_analyst")
+
+
+def shown_to(superset, username: str, cfg) -> set[str]:
+    """The dashboards sync made for the user's organisation."""
+    org = service.load(cfg).agreements.users[username].organisation
+    return {slug for slug, roles in superset["sync"].dashboard_roles.items() if f"SafeStats org {org}" in roles}
+
+
+def test_dashboards_are_made_from_the_repo_yaml_for_each_agreement(cfg, base, superset):
     admin = jwt(base, server.PROVISIONING_USER, server.admin_password(cfg))
-    titles = {d["dashboard_title"] for d in requests.get(f"{base}/api/v1/dashboard/", headers=admin).json()["result"]}
+    listed = requests.get(f"{base}/api/v1/dashboard/?q=(page_size:100)", headers=admin).json()["result"]
+    assert {d["slug"] for d in listed} == set(superset["sync"].dashboard_roles)
     specs = [yaml.safe_load(p.read_text()) for p in sorted((SUPERSET_DIR / "assets" / "dashboards").glob("*.yml"))]
-    assert {"Community safety overview", "Borough hotspots"} <= titles
-    assert {s["title"] for s in specs} <= titles
+    assert all(any(d["slug"].startswith(s["slug"] + "-") for d in listed) for s in specs
+               if s["title"] not in superset["sync"].skipped_dashboards)
+    assert shown_to(superset, "camden_analyst", cfg) >= {"community-safety-overview-camden", "borough-hotspots-camden"}
+
+
+@pytest.mark.parametrize("username", DEMO_ANALYSTS)
+def test_an_analyst_is_offered_only_the_dashboards_and_datasets_their_agreement_reads(cfg, base, passwords, superset,
+                                                                                     username):
+    s = login(base, username, passwords[username])
+    listed = s.get(f"{base}/api/v1/dashboard/?q=(page_size:100)").json()["result"]
+    assert {d["slug"] for d in listed} == shown_to(superset, username, cfg)
+    for slug in set(superset["sync"].dashboard_roles) - shown_to(superset, username, cfg):
+        assert s.get(f"{base}/api/v1/dashboard/{slug}").status_code in (403, 404), slug
+    datasets = dataset_ids(s, base)
+    readable = {r[0] for r in sql_as(cfg, username,
+        "select n.nspname || '.' || c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace"
+        " where n.nspname = 'marts' and c.relkind in ('r', 'p', 'v', 'm')"
+        " and has_any_column_privilege(c.oid, 'SELECT')")}
+    tables = {d for d in datasets if not d.split(".")[1].startswith("metrics_")}
+    assert tables == readable, (sorted(tables - readable), sorted(readable - tables))
+
+
+def chart_rows(s: requests.Session, base: str, slug: str, title: str) -> list[dict]:
+    """The rows a dashboard chart's own form data asks for (its metrics by its x axis and groupby, under its SQL
+    filters), through the API as the session's user."""
+    charts = s.get(f"{base}/api/v1/dashboard/{slug}/charts").json()["result"]
+    form = next(c["form_data"] for c in charts if c["slice_name"] == title)
+    resp = s.post(f"{base}/api/v1/chart/data", json={
+        "datasource": form["datasource"] if isinstance(form["datasource"], dict)
+        else dict(zip(("id", "type"), (int(form["datasource"].split("__")[0]), "table"))),
+        "queries": [{"metrics": form["metrics"], "columns": [form["x_axis"], *form.get("groupby", [])],
+                     "filters": [], "row_limit": 10000, "extras": {"where": " and ".join(
+                         f"({f['sqlExpression']})" for f in form.get("adhoc_filters", [])
+                         if f.get("expressionType") == "SQL" and f.get("clause") == "WHERE")}}],
+        "result_format": "json", "result_type": "full"})
+    assert resp.status_code == 200, resp.text
+    return resp.json()["result"][0]["data"]
+
+
+def test_a_boroughs_rate_is_its_own_crimes_over_its_own_residents(cfg, base, passwords, superuser):
+    """The rate chart divides each borough's crimes by that borough's population, whoever looks: Camden's rate,
+    not Camden's crimes over London's residents."""
+    s = login(base, "camden_analyst", passwords["camden_analyst"])
+    rows = chart_rows(s, base, "community-safety-overview-camden", "Street crimes per 1,000 residents, by borough")
+    counts = dict(sql_as(cfg, "camden_analyst", "select crime_month, count(*) from marts.fct_street_crimes group by 1"))
+    residents = dict(superuser.execute(
+        "select months.month, population.population"
+        " from (select distinct month_start as month from marts.dim_date) as months"
+        " join marts.dim_borough_population as population"
+        "   on months.month between population.applies_from_month and population.applies_to_month"
+        " where population.borough_code = 'E09000007'").fetchall())
+    assert rows and {r["borough__borough_name"] for r in rows} == {"Camden"}
+    for row in rows:
+        value = row["metric_time__month"]
+        month = (datetime.fromtimestamp(value / 1000, tz=timezone.utc).date() if isinstance(value, (int, float))
+                 else datetime.fromisoformat(value).date())
+        assert row["street_crime_rate_per_1000"] == pytest.approx(counts[month] * 1000 / residents[month]), month
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -290,14 +403,13 @@ def test_an_analyst_accepts_the_conditions_and_sees_only_their_data(cfg, browser
     page.screenshot(path=str(OUTPUT / "01-conditions.png"))
     page.click("#accept-conditions")
     page.wait_for_url("**/superset/welcome/**", timeout=30_000)
-    dashboards = page.request.get(f"{base}/api/v1/dashboard/").json()["result"]
-    assert {d["dashboard_title"] for d in dashboards} >= {"Community safety overview", "Borough hotspots"}
-    for d in dashboards:
-        render_dashboard(page, base, d["slug"], f"02-camden-{d['slug']}.png")
     expected = sql_as(cfg, "camden_analyst", "select count(*) from marts.fct_street_crimes")[0][0]
-    render_dashboard(page, base, "community-safety-overview", "03-camden-overview.png")
+    render_dashboard(page, base, "community-safety-overview-camden", "03-camden-overview.png")
     assert big_number(page, "Street crimes recorded") == expected
-    render_dashboard(page, base, "borough-hotspots", "04-camden-hotspots.png")
+    latest = sql_as(cfg, "camden_analyst",
+                    "select to_char(max(crime_month), 'FMMonth YYYY') from marts.fct_street_crimes_monthly")[0][0]
+    assert latest in page.locator(".dashboard-component-chart-holder", has_text="Data up to").inner_text()
+    render_dashboard(page, base, "borough-hotspots-camden", "04-camden-hotspots.png")
     table = page.locator(".dashboard-component-chart-holder", has_text="by borough and category group")
     text = table.inner_text()
     assert "Camden" in text and "Hackney" not in text and "Westminster" not in text
@@ -326,11 +438,39 @@ def test_another_organisation_sees_its_own_numbers_on_the_same_chart(cfg, browse
         page.wait_for_url("**/terms/**", timeout=30_000)
         page.click("#accept-conditions")
         page.wait_for_url("**/superset/welcome/**", timeout=30_000)
-        render_dashboard(page, base, "community-safety-overview", f"06-{username}-overview.png")
+        slug = "community-safety-overview-" + username.removesuffix("_analyst")
+        render_dashboard(page, base, slug, f"06-{username}-overview.png")
         numbers[username] = big_number(page, "Street crimes recorded")
         context.close()
         assert numbers[username] == sql_as(cfg, username, "select count(*) from marts.fct_street_crimes")[0][0]
     assert numbers["camden_analyst"] != numbers["hackney_analyst"]
+
+
+@pytest.mark.parametrize("username", DEMO_ANALYSTS)
+def test_every_dashboard_an_analyst_is_offered_renders_without_an_error(cfg, browser, base, passwords, superset,
+                                                                        username):
+    context, page = browser_login(browser, base, username, passwords[username])
+    page.wait_for_url("**/terms/**", timeout=30_000)
+    page.click("#accept-conditions")
+    page.wait_for_url("**/superset/welcome/**", timeout=30_000)
+    shown = sorted(shown_to(superset, username, cfg))
+    for slug in shown:
+        render_dashboard(page, base, slug, f"02-{username}-{slug}.png")
+        holders = page.locator(".dashboard-component-chart-holder")
+        errors = page.locator(".dashboard-component-chart-holder [role=alert],"
+                              " .dashboard-component-chart-holder .alert").all_inner_texts()
+        assert holders.count() > 0 and not errors, (slug, errors)
+        latest = holders.filter(has_text="Data up to").first.inner_text()
+        assert re.search(r"\b[A-Z][a-z]+ 20\d\d\b|no data yet", latest), (slug, latest)
+    if username == "vru_analyst" and "community-safety-overview-violence-reduction-unit" in shown:
+        released = sql_as(cfg, username,
+                          "select coalesce(sum(street_crime_count), 0) from marts.agg_street_crimes_monthly"
+                          " where geography_level = 'borough' and category_level = 'category'")[0][0]
+        render_dashboard(page, base, "community-safety-overview-violence-reduction-unit", "07-vru-overview.png")
+        holder = page.locator(".dashboard-component-chart-holder", has_text="Street crimes recorded (released")
+        shown = holder.inner_text(timeout=30_000)
+        assert (f"{released:,}" in shown) if released else ("No data" in shown), shown
+    context.close()
 
 
 def test_an_expired_user_cannot_log_in(browser, base, passwords):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import shutil
 import statistics
 import time
 from urllib.parse import urlencode
@@ -78,7 +77,8 @@ def _session(base: str, username: str, password: str) -> requests.Session:
     s.post(f"{base}/login/", data={"username": username, "password": password, "csrf_token": token})
     page = s.get(f"{base}/terms/")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-    s.post(f"{base}/terms/", data={"csrf_token": token, "next": "/superset/welcome/"})
+    version = re.search(r'name="version" value="([^"]+)"', page.text).group(1)
+    s.post(f"{base}/terms/", data={"csrf_token": token, "next": "/superset/welcome/", "version": version})
     s.headers.update({"X-CSRFToken": token, "Referer": base})
     return s
 
@@ -94,22 +94,11 @@ def _login(page, base: str, username: str, password: str) -> None:
     page.wait_for_url("**/superset/welcome/**")
 
 
-def empty_cache(directory) -> None:
-    """Every entry of a Superset file cache removed, the directory kept: the cache writes into the directory it
-    found at start, and without it every later write fails and nothing is cached (a warm render would be cold)."""
-    for entry in directory.glob("*"):
-        if entry.is_dir():
-            shutil.rmtree(entry, ignore_errors=True)
-        else:
-            entry.unlink(missing_ok=True)
-
-
 def render_dashboards(cfg: Settings, base: str, username: str, password: str,
                       figures: UserFigures) -> list[ChartRequest]:
     """Each dashboard the user can open, rendered cold then warm; returns the chart-data requests made."""
     from playwright.sync_api import sync_playwright
 
-    data_cache = server.paths(cfg).dir / "cache" / "data"
     made: list[ChartRequest] = []
 
     def record(request) -> None:
@@ -125,7 +114,7 @@ def render_dashboards(cfg: Settings, base: str, username: str, password: str,
         cdp = page.context.new_cdp_session(page)
         dashboards = page.request.get(f"{base}/api/v1/dashboard/?q=(page_size:100)").json()["result"]
         for d in sorted(dashboards, key=lambda d: d["dashboard_title"]):
-            empty_cache(data_cache)
+            server.clear_data_cache(cfg)
             cdp.send("Network.clearBrowserCache")
             for renders, capture in ((figures.dashboards_cold, True), (figures.dashboards_warm, False)):
                 if capture:

@@ -285,7 +285,8 @@ def cmd_superset(args) -> int:
             console.print(f"datasets: {len(result.datasets)} ({', '.join(result.datasets)})", soft_wrap=True)
             console.print(f"dashboards: {', '.join(result.dashboards) or '(none)'}", soft_wrap=True)
             for title in result.skipped_dashboards:
-                console.print(f"[yellow]skipped[/] {title}: a dataset it needs is not built yet")
+                console.print(f"[yellow]not made[/] {title}: no organisation's agreement reads any of its charts"
+                              " (or a dataset it needs is not built yet)")
             console.print("users: " + json.dumps(result.users), soft_wrap=True, highlight=False)
     except server.SupersetError as exc:
         err.print(f"[red]error:[/] {exc}")

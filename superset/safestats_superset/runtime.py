@@ -88,3 +88,9 @@ def connect(role: str):
     s = settings()
     return psycopg2.connect(host=s["db_host"], port=s["db_port"], dbname=s["db_name"], user=role,
                             password=service_passwords().get(role, ""), connect_timeout=5)
+
+
+def conditions() -> dict:
+    """The conditions of use in force ({version, clauses, sha256, ...}), published by `safestats superset sync`
+    from access_policies/conditions_of_use.yml; empty when none are published (then no one gets past them)."""
+    return _json_by_mtime(superset_dir() / "conditions.json")

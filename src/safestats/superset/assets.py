@@ -1,7 +1,7 @@
 """The Superset asset bundle, built at sync time: one dataset per relation in `marts` (columns and their
 descriptions from the dbt YAML, metrics from the semantic layer), the semantic layer's virtual datasets, the
-organisation admins' audit report, and the dashboards written as short YAML under superset/assets/dashboards/
-(the repo is the source of truth)."""
+organisation admins' audit report, and the dashboards made for each organisation (dashboards.py) from the
+short YAML under superset/assets/dashboards/ (the repo is the source of truth)."""
 from __future__ import annotations
 
 import io
@@ -51,6 +51,10 @@ class Relation:
     @property
     def qualified(self) -> str:
         return f"{self.schema}.{self.name}"
+
+    @property
+    def dttm(self) -> str | None:
+        return next((c.name for c in self.columns if c.is_dttm), None)
 
 
 def dbt_docs(models_dir: Path) -> dict[str, dict]:
@@ -128,11 +132,13 @@ def database_yaml(sqlalchemy_uri: str) -> dict:
     }
 
 
-def dataset_yaml(rel: Relation) -> dict:
-    dttm = next((c.name for c in rel.columns if c.is_dttm), None)
+def dataset_yaml(rel: Relation, catalog: str | None = None) -> dict:
+    """`catalog`: the PostgreSQL database, as Superset 6 names the tables a SQL Lab query reads (a dataset without
+    it does not grant a role that query)."""
     return {
         "table_name": rel.name,
-        "main_dttm_col": dttm,
+        "catalog": catalog,
+        "main_dttm_col": rel.dttm,
         "description": rel.description,
         "default_endpoint": None,
         "offset": 0,
@@ -153,71 +159,6 @@ def dataset_yaml(rel: Relation) -> dict:
         "version": "1.0.0",
         "database_uuid": asset_uuid("database", DATABASE_NAME),
     }
-
-
-class DashboardError(ValueError):
-    pass
-
-
-def load_dashboards(assets_dir: Path) -> list[tuple[Path, dict]]:
-    return [(p, yaml.safe_load(p.read_text())) for p in sorted((assets_dir / "dashboards").glob("*.yml"))]
-
-
-def _chart_params(chart: dict, rel: Relation) -> dict:
-    params = {"viz_type": chart["viz_type"], "adhoc_filters": [], "extra_form_data": {}, "row_limit": 10000}
-    dttm = next((c.name for c in rel.columns if c.is_dttm), None)
-    if dttm:
-        params["adhoc_filters"] = [{"clause": "WHERE", "comparator": "No filter", "expressionType": "SIMPLE",
-                                    "operator": "TEMPORAL_RANGE", "subject": dttm}]
-    params.update(chart.get("params") or {})
-    return params
-
-
-def dashboard_assets(spec: dict, source: Path, relations: dict[str, Relation]) -> dict[str, dict] | None:
-    """The chart and dashboard files of one dashboard spec; None when a dataset it needs is not built yet."""
-    for key in ("title", "slug", "rows"):
-        if key not in spec:
-            raise DashboardError(f"{source}: a dashboard needs `{key}`")
-    needed = {c["dataset"] for row in spec["rows"] for c in row}
-    if needed - set(relations):
-        return None
-    files: dict[str, dict] = {}
-    position: dict = {"DASHBOARD_VERSION_KEY": "v2",
-                      "ROOT_ID": {"children": ["GRID_ID"], "id": "ROOT_ID", "type": "ROOT"},
-                      "GRID_ID": {"children": [], "id": "GRID_ID", "parents": ["ROOT_ID"], "type": "GRID"},
-                      "HEADER_ID": {"id": "HEADER_ID", "meta": {"text": spec["title"]}, "type": "HEADER"}}
-    for r, row in enumerate(spec["rows"]):
-        row_id = f"ROW-{r}"
-        position["GRID_ID"]["children"].append(row_id)
-        position[row_id] = {"children": [], "id": row_id, "meta": {"background": "BACKGROUND_TRANSPARENT"},
-                            "parents": ["ROOT_ID", "GRID_ID"], "type": "ROW"}
-        for chart in row:
-            for key in ("title", "dataset", "viz_type"):
-                if key not in chart:
-                    raise DashboardError(f"{source}: chart {chart.get('title', '?')!r} needs `{key}`")
-            rel = relations[chart["dataset"]]
-            chart_uuid = asset_uuid("chart", f"{spec['slug']}/{chart['title']}")
-            files[f"charts/{spec['slug']}__{chart_uuid[:8]}.yaml"] = {
-                "slice_name": chart["title"], "description": chart.get("description"),
-                "viz_type": chart["viz_type"], "params": _chart_params(chart, rel), "query_context": None,
-                "cache_timeout": None, "certified_by": None, "certification_details": None,
-                "uuid": chart_uuid, "version": "1.0.0", "dataset_uuid": asset_uuid("dataset", rel.qualified)}
-            chart_id = f"CHART-{chart_uuid[:8]}"
-            position[row_id]["children"].append(chart_id)
-            position[chart_id] = {"children": [], "id": chart_id, "parents": ["ROOT_ID", "GRID_ID", row_id],
-                                  "type": "CHART",
-                                  "meta": {"chartId": 0, "sliceName": chart["title"], "uuid": chart_uuid,
-                                           "width": chart.get("width", 12 // len(row)),
-                                           "height": chart.get("height", 50)}}
-    files[f"dashboards/{spec['slug']}.yaml"] = {
-        "dashboard_title": spec["title"], "description": spec.get("description"), "css": "",
-        "slug": spec["slug"], "uuid": asset_uuid("dashboard", spec["slug"]), "position": position,
-        "metadata": {"color_scheme": "", "refresh_frequency": 0, "expanded_slices": {}, "label_colors": {},
-                     "timed_refresh_immune_slices": [], "cross_filters_enabled": False,
-                     "native_filter_configuration": [], "default_filters": "{}", "chart_configuration": {},
-                     "shared_label_colors": [], "color_scheme_domain": []},
-        "published": True, "certified_by": None, "certification_details": None, "version": "1.0.0"}
-    return files
 
 
 @dataclass
@@ -249,9 +190,10 @@ def virtual_relation(conn: psycopg.Connection, dataset: VirtualDataset, schema: 
                     metrics=dataset.superset_metrics, sql=dataset.sql)
 
 
-def build(conn: psycopg.Connection, project_dir: Path, sqlalchemy_uri: str,
-          relation_metrics=None, virtual: list[VirtualDataset] = ()) -> Bundle:
-    """`relation_metrics(qualified name) -> [Superset metric]`: the semantic layer's metrics each relation's
+def datasets(conn: psycopg.Connection, project_dir: Path, sqlalchemy_uri: str, relation_metrics=None,
+             virtual: list[VirtualDataset] = (), catalog: str | None = None) -> tuple[dict[str, Relation], dict]:
+    """The published relations and the bundle files of the database and its datasets.
+    `relation_metrics(qualified name) -> [Superset metric]`: the semantic layer's metrics each relation's
     dataset carries beside `count` and `sum__*`; `virtual`: its compiled metrics as virtual datasets."""
     relations = {r.qualified: r for r in published_relations(conn, project_dir / "models")}
     if relation_metrics:
@@ -262,13 +204,5 @@ def build(conn: psycopg.Connection, project_dir: Path, sqlalchemy_uri: str,
         relations[rel.qualified] = rel
     files = {DATABASE_FILE: database_yaml(sqlalchemy_uri)}
     for rel in relations.values():
-        files[f"datasets/SafeStats_warehouse/{rel.schema}.{rel.name}.yaml"] = dataset_yaml(rel)
-    dashboards, skipped = [], []
-    for source, spec in load_dashboards(project_dir / "superset" / "assets"):
-        made = dashboard_assets(spec, source, relations)
-        if made is None:
-            skipped.append(spec["title"])
-            continue
-        files.update(made)
-        dashboards.append(spec["title"])
-    return Bundle(files, sorted(relations), dashboards, skipped)
+        files[f"datasets/SafeStats_warehouse/{rel.schema}.{rel.name}.yaml"] = dataset_yaml(rel, catalog)
+    return relations, files

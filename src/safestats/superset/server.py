@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import time
@@ -59,6 +60,25 @@ class Paths:
     @property
     def stamp(self) -> Path:
         return self.dir / "initialised"
+
+    @property
+    def data_cache(self) -> Path:
+        return self.dir / "cache" / "data"      # superset_config's DATA_CACHE_CONFIG
+
+
+def clear_data_cache(cfg: Settings | None = None) -> int:
+    """Every cached chart result removed (a refresh has published new numbers), the directory kept: the cache
+    writes into the directory it found at start, and without it nothing would be cached again. Returns how many
+    entries went."""
+    directory = paths(cfg).data_cache
+    removed = 0
+    for entry in directory.glob("*") if directory.is_dir() else ():
+        if entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        removed += 1
+    return removed
 
 
 def paths(cfg: Settings | None = None) -> Paths:

@@ -1,19 +1,22 @@
 """`safestats superset sync`: Superset's users, roles and assets made to match access_policies/ and the repo."""
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from urllib.parse import quote
 
 import psycopg
 import requests
+import yaml
 from psycopg import sql
 
 from safestats import credentials, database
 from safestats.config import Settings, settings
-from safestats.superset import assets, semantic_metrics, server
+from safestats.superset import access, assets, dashboards, semantic_metrics, server
 
 ANALYST_ROLES = ("Gamma", "sql_lab")
 AUDIT_REPORT_ROLE = "SafeStats audit report"
@@ -30,6 +33,7 @@ class SyncResult:
     dashboards: list[str]
     skipped_dashboards: list[str]
     audit_report_readers: list[str]
+    dashboard_roles: dict[str, list[str]]     # each dashboard's slug -> the Superset roles shown it
 
 
 def schema_perms(schema: str, catalog: str) -> list[str]:
@@ -38,15 +42,20 @@ def schema_perms(schema: str, catalog: str) -> list[str]:
 
 
 def user_plan(cfg: Settings, today: date | None = None, catalog: str = database.DATABASE_NAME) -> dict:
-    """What Superset should hold: roles (schema permissions) and every named user, active or not."""
+    """What Superset should hold: roles (an organisation's role lists the datasets its database role reads, set
+    by `sync`; the audit report's, its schema) and every named user, active or not."""
     from safestats.policies import service
 
     today = today or date.today()
     agreements = service.load(cfg).agreements
     passwords = credentials.user_passwords(cfg)
-    roles = {org_role(slug): schema_perms("marts", catalog) for slug in agreements.organisations}
-    roles[AUDIT_REPORT_ROLE] = schema_perms("audit", catalog)
+    roles = {org_role(slug): {"schemas": [], "datasets": []} for slug in agreements.organisations}
+    roles[AUDIT_REPORT_ROLE] = {"schemas": schema_perms("audit", catalog), "datasets": []}
     users = []
+    admins = {}
+    for user in agreements.users.values():
+        if user.role == "org_admin":
+            admins.setdefault(user.organisation, []).append(f"{user.name} <{user.email}>")
     for user in sorted(agreements.users.values(), key=lambda u: u.username):
         org = agreements.organisations[user.organisation]
         active = org.has_access(today) and user.expires_on >= today and user.username in passwords
@@ -55,6 +64,9 @@ def user_plan(cfg: Settings, today: date | None = None, catalog: str = database.
             "username": user.username, "first_name": first or user.username, "last_name": last or "-",
             "email": user.email, "organisation": user.organisation, "role": user.role, "active": active,
             "expires_on": user.expires_on.isoformat(),   # capped at the agreement's end; Superset checks it live
+            "name": user.name, "purpose": user.purpose, "organisation_name": org.name,
+            "dsa_reference": org.dsa_reference, "agreement_expires_on": org.expires_on.isoformat(),
+            "administrators": sorted(admins.get(user.organisation, [])),
             # an inactive user still gets a password no one knows, so no stored hash lingers usable
             "password": passwords.get(user.username) or credentials.new_password(),
             "roles": [*ANALYST_ROLES, org_role(user.organisation)]
@@ -63,14 +75,40 @@ def user_plan(cfg: Settings, today: date | None = None, catalog: str = database.
     return {"roles": roles, "users": users, "provisioning_user": server.PROVISIONING_USER}
 
 
-def write_users_file(cfg: Settings, plan: dict) -> None:
-    """The identity map superset_config reads: who is a named, active user and of which organisation."""
-    named = {u["username"]: {"organisation": u["organisation"], "role": u["role"], "active": u["active"],
-                             "expires_on": u["expires_on"]} for u in plan["users"]}
-    path = server.paths(cfg).dir / "users.json"
+USER_FACTS = ("organisation", "role", "active", "expires_on", "name", "purpose", "organisation_name",
+              "dsa_reference", "agreement_expires_on", "administrators")
+CONDITIONS_FILE = ("access_policies", "conditions_of_use.yml")
+
+
+def _write_json(path: Path, data: dict) -> None:
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(named, indent=2, sort_keys=True) + "\n")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     tmp.replace(path)
+
+
+def write_users_file(cfg: Settings, plan: dict) -> None:
+    """The identity map superset_config reads: who is a named, active user, of which organisation, under which
+    agreement and for what purpose (the conditions page shows it)."""
+    _write_json(server.paths(cfg).dir / "users.json",
+                {u["username"]: {k: u[k] for k in USER_FACTS} for u in plan["users"]})
+
+
+def publish_conditions(cfg: Settings) -> dict:
+    """access_policies/conditions_of_use.yml, checked, as the conditions page reads it (with the text's digest,
+    which the audit records beside the version each user accepts)."""
+    source = cfg.project_dir.joinpath(*CONDITIONS_FILE)
+    doc = yaml.safe_load(source.read_text()) or {}
+    clauses = doc.get("clauses")
+    if not isinstance(doc.get("version"), int) or doc["version"] < 1:
+        raise server.SupersetError(f"{source}: `version` must be a whole number from 1")
+    if not clauses or not all(isinstance(c, str) and c.strip() for c in clauses):
+        raise server.SupersetError(f"{source}: `clauses` must be a list of sentences")
+    text = "\n".join(" ".join(c.split()) for c in clauses)
+    published = {"version": doc["version"], "effective_from": str(doc.get("effective_from") or ""),
+                 "report_breaches_to": doc.get("report_breaches_to") or "", "clauses": text.split("\n"),
+                 "sha256": hashlib.sha256(text.encode()).hexdigest()}
+    _write_json(server.paths(cfg).dir / "conditions.json", published)
+    return published
 
 
 def grant_audit_reports(conn: psycopg.Connection, readers: list[str]) -> None:
@@ -152,14 +190,27 @@ def sync(cfg: Settings | None = None, today: date | None = None) -> SyncResult:
         raise server.SupersetError("Superset is not running: run `safestats superset start` first")
     ep = database.endpoint(cfg)
     plan = user_plan(cfg, today, catalog=ep.dbname)
+    publish_conditions(cfg)
     write_users_file(cfg, plan)
     readers = [u["username"] for u in plan["users"] if u["role"] == "org_admin" and u["active"]]
     relation_metrics, virtual = semantic_assets(cfg)
+    from safestats.policies import service
+
+    organisations = service.load(cfg).agreements.organisations.values()
     with psycopg.connect(ep.conninfo(), autocommit=True) as conn:
         grant_audit_reports(conn, readers)
-        bundle = assets.build(conn, cfg.project_dir, warehouse_uri(ep), relation_metrics, virtual)
+        relations, files = assets.datasets(conn, cfg.project_dir, warehouse_uri(ep), relation_metrics, virtual,
+                                          catalog=ep.dbname)
+        viewers = access.viewers(conn, organisations, relations, org_role)
+    made = dashboards.make(dashboards.load(cfg.project_dir / "superset" / "assets"), relations, viewers)
+    for viewer in viewers:
+        plan["roles"][viewer.role]["datasets"] = sorted(viewer.readable)
+    plan["dashboards"] = made.roles
+    plan["charts"] = sorted(f["uuid"] for name, f in made.files.items() if name.startswith("charts/"))
+    bundle = assets.Bundle({**files, **made.files}, sorted(relations), made.titles, made.unfilled)
     client = Client(server.url(), server.PROVISIONING_USER, server.admin_password(cfg))
     client.import_assets(bundle.zip_bytes(),
                          {assets.DATABASE_FILE: credentials.load(cfg)[credentials.SUPERSET_NOBODY_ROLE]})
     summary = provision_users(cfg, plan)
-    return SyncResult(summary, bundle.datasets, bundle.dashboards, bundle.skipped_dashboards, readers)
+    return SyncResult(summary, bundle.datasets, bundle.dashboards, bundle.skipped_dashboards, readers,
+                      made.roles)
