@@ -5,6 +5,7 @@ server-side sessions that end, the conditions-of-use gate, organisations kept ap
 $SAFESTATS_HOME/superset/."""
 from __future__ import annotations
 
+import base64
 import sys
 from pathlib import Path
 
@@ -23,6 +24,24 @@ SECRET_KEY = runtime.secret_key()
 SQLALCHEMY_DATABASE_URI = runtime.settings().get("metadata_uri") or f"sqlite:///{SUPERSET_DIR / 'superset.db'}"
 DATA_DIR = str(SUPERSET_DIR / "data")
 UPLOAD_FOLDER = str(SUPERSET_DIR / "uploads")
+
+# SafeStats' own name and mark in the window title and the top bar (an inline SVG: CSP allows data: images).
+APP_NAME = "SafeStats"
+BRAND_COLOUR = "#0b3d5c"
+APP_ICON = "data:image/svg+xml;base64," + base64.b64encode(
+    b'<svg xmlns="http://www.w3.org/2000/svg" width="150" height="32" viewBox="0 0 150 32">'
+    b'<path d="M14 2 L26 6 V15 C26 22 21 27 14 30 C7 27 2 22 2 15 V6 Z" fill="#0b3d5c"/>'
+    b'<path d="M8 16 L12.5 20.5 L20.5 11" stroke="#fff" stroke-width="3" fill="none"/>'
+    b'<text x="33" y="22" font-family="Inter, Helvetica, Arial, sans-serif" font-size="18" font-weight="700"'
+    b' fill="#0b3d5c">SafeStats</text></svg>').decode()
+FAVICONS = [{"href": APP_ICON}]
+LOGO_TOOLTIP = "SafeStats: your dashboards"
+THEME_DEFAULT = {"token": {"brandAppName": APP_NAME, "brandLogoAlt": APP_NAME, "brandLogoUrl": APP_ICON,
+                           "brandLogoMargin": "14px 0", "brandLogoHref": "/home/", "brandLogoHeight": "32px",
+                           "colorPrimary": BRAND_COLOUR, "colorLink": BRAND_COLOUR,
+                           "fontFamily": "Inter, Helvetica, Arial, sans-serif"},
+                 "algorithm": "default"}
+THEME_DARK = None
 
 FEATURE_FLAGS = {
     # Every cache key carries the user: two organisations never share a cached result.

@@ -402,7 +402,7 @@ def test_an_analyst_accepts_the_conditions_and_sees_only_their_data(cfg, browser
     page.wait_for_url("**/terms/**", timeout=30_000)
     page.screenshot(path=str(OUTPUT / "01-conditions.png"))
     page.click("#accept-conditions")
-    page.wait_for_url("**/superset/welcome/**", timeout=30_000)
+    page.wait_for_url("**/home/**", timeout=30_000)
     expected = sql_as(cfg, "camden_analyst", "select count(*) from marts.fct_street_crimes")[0][0]
     render_dashboard(page, base, "community-safety-overview-camden", "03-camden-overview.png")
     assert big_number(page, "Street crimes recorded") == expected
@@ -437,7 +437,7 @@ def test_another_organisation_sees_its_own_numbers_on_the_same_chart(cfg, browse
         context, page = browser_login(browser, base, username, passwords[username])
         page.wait_for_url("**/terms/**", timeout=30_000)
         page.click("#accept-conditions")
-        page.wait_for_url("**/superset/welcome/**", timeout=30_000)
+        page.wait_for_url("**/home/**", timeout=30_000)
         slug = "community-safety-overview-" + username.removesuffix("_analyst")
         render_dashboard(page, base, slug, f"06-{username}-overview.png")
         numbers[username] = big_number(page, "Street crimes recorded")
@@ -452,8 +452,13 @@ def test_every_dashboard_an_analyst_is_offered_renders_without_an_error(cfg, bro
     context, page = browser_login(browser, base, username, passwords[username])
     page.wait_for_url("**/terms/**", timeout=30_000)
     page.click("#accept-conditions")
-    page.wait_for_url("**/superset/welcome/**", timeout=30_000)
+    page.wait_for_url("**/home/**", timeout=30_000)
     shown = sorted(shown_to(superset, username, cfg))
+    page.wait_for_selector("#dashboards", timeout=30_000)       # the organisation's home page
+    page.screenshot(path=str(OUTPUT / f"01-{username}-home.png"), full_page=True)
+    links = page.locator("#dashboards a").evaluate_all("links => links.map(a => a.getAttribute('href'))")
+    assert sorted(link.split("/")[3] for link in links) == shown
+    assert service.load(cfg).agreements.users[username].name in page.inner_text("main")
     for slug in shown:
         render_dashboard(page, base, slug, f"02-{username}-{slug}.png")
         holders = page.locator(".dashboard-component-chart-holder")
@@ -479,7 +484,7 @@ def test_an_expired_user_cannot_log_in(browser, base, passwords):
     page.wait_for_load_state("networkidle")
     time.sleep(1)
     page.screenshot(path=str(OUTPUT / "07-expired-user.png"))
-    assert "/terms/" not in page.url and "/superset/welcome" not in page.url
+    assert "/terms/" not in page.url and "/superset/welcome" not in page.url and "/home/" not in page.url
     assert page.request.get(f"{base}/api/v1/me/").status == 401
     context.close()
 

@@ -91,7 +91,7 @@ def _login(page, base: str, username: str, password: str) -> None:
     page.click("button[type=submit]")
     page.wait_for_url("**/terms/**")
     page.click("#accept-conditions")
-    page.wait_for_url("**/superset/welcome/**")
+    page.wait_for_url("**/home/**")
 
 
 def render_dashboards(cfg: Settings, base: str, username: str, password: str,

@@ -11,6 +11,7 @@ from safestats_superset import (
     audit,
     audit_hooks,
     gate,
+    home,
     legacy,
     objects,
     request_guard,
@@ -31,6 +32,7 @@ def mutate_app(app: Flask, without: frozenset[str] | set[str] = frozenset()) -> 
         return name not in without
 
     app.add_url_rule("/terms/", "safestats_terms", gate.terms_page, methods=["GET", "POST"])
+    app.add_url_rule(home.HOME, "safestats_home", home.home_page)
     # Order matters: where a request may come from, then whether its session still stands, then the terms.
     if on("request_guard"):
         app.before_request(request_guard.refuse)
@@ -38,6 +40,7 @@ def mutate_app(app: Flask, without: frozenset[str] | set[str] = frozenset()) -> 
         app.before_request(sessions.check)
     if on("conditions_gate"):
         app.before_request(gate.gate)
+    app.before_request(home.land)
     if on("markdown_sanitiser"):
         sanitise.install()
     app.after_request(audit_hooks.audit_response if on("object_audit") else audit_hooks.audit_data_only)

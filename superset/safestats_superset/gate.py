@@ -32,7 +32,7 @@ def username() -> str | None:
 
 
 def _local(target: str | None) -> str:
-    return target if target and target.startswith("/") and not target.startswith("//") else "/superset/welcome/"
+    return target if target and target.startswith("/") and not target.startswith("//") else "/home/"
 
 
 UNPUBLISHED = ("No conditions of use are published, so SafeStats cannot be used: contact the platform team.")

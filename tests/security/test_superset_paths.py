@@ -148,7 +148,7 @@ def test_an_image_in_a_page_cannot_make_a_real_browser_run_a_query(cfg, base, we
         context, page = browser_login(browser, url, HACKNEY, passwords[HACKNEY])
         if "/terms/" in page.url:      # the weakened server has no conditions gate
             page.click("#accept-conditions")
-        page.wait_for_url("**/superset/welcome/**", timeout=30_000)
+        page.wait_for_url("**/home/**", timeout=30_000)
         page.evaluate("src => new Promise(done => { const img = new Image(); img.onload = img.onerror = done;"
                       " img.src = src; document.body.appendChild(img); })", f"/superset/explore_json/?form_data={form}")
         context.close()

@@ -115,7 +115,7 @@ def tailor(spec: dict, viewer: Viewer, can_read) -> dict | None:
     if not rows:
         return None
     return {**spec, "title": f"{spec['title']}: {viewer.name}", "slug": f"{spec['slug']}-{viewer.slug}",
-            "rows": rows, "organisation": viewer.slug}
+            "rows": rows}
 
 
 def can_read(relations: Mapping[str, Relation]):
@@ -193,10 +193,10 @@ def with_data_up_to(spec: dict, relations: Mapping[str, Relation]) -> dict:
     month = relations[first["dataset"]].dttm
     if month is None:
         return spec
+    expression = f"coalesce(to_char(max({month}), 'FMMonth YYYY'), '{NO_DATA}')"
     latest = {"title": DATA_UP_TO, "dataset": first["dataset"], "viz_type": "table", "width": 3, "height": 20,
               "params": {"query_mode": "aggregate", "groupby": [], "row_limit": 10, "include_search": False,
-                         "metrics": [{"expressionType": "SQL", "label": DATA_UP_TO,
-                                      "sqlExpression": f"coalesce(to_char(max({month}), 'FMMonth YYYY'), '{NO_DATA}')"}]}}
+                         "metrics": [{"expressionType": "SQL", "label": DATA_UP_TO, "sqlExpression": expression}]}}
     return {**spec, "rows": [[latest], *spec["rows"]]}
 
 

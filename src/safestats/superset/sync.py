@@ -1,22 +1,19 @@
 """`safestats superset sync`: Superset's users, roles and assets made to match access_policies/ and the repo."""
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from urllib.parse import quote
 
 import psycopg
 import requests
-import yaml
 from psycopg import sql
 
 from safestats import credentials, database
 from safestats.config import Settings, settings
-from safestats.superset import access, assets, dashboards, semantic_metrics, server
+from safestats.superset import access, addon_files, assets, dashboards, semantic_metrics, server
 
 ANALYST_ROLES = ("Gamma", "sql_lab")
 AUDIT_REPORT_ROLE = "SafeStats audit report"
@@ -51,6 +48,7 @@ def user_plan(cfg: Settings, today: date | None = None, catalog: str = database.
     passwords = credentials.user_passwords(cfg)
     roles = {org_role(slug): {"schemas": [], "datasets": []} for slug in agreements.organisations}
     roles[AUDIT_REPORT_ROLE] = {"schemas": schema_perms("audit", catalog), "datasets": []}
+    places = addon_files.place_names(cfg)
     users = []
     admins = {}
     for user in agreements.users.values():
@@ -67,48 +65,13 @@ def user_plan(cfg: Settings, today: date | None = None, catalog: str = database.
             "name": user.name, "purpose": user.purpose, "organisation_name": org.name,
             "dsa_reference": org.dsa_reference, "agreement_expires_on": org.expires_on.isoformat(),
             "administrators": sorted(admins.get(user.organisation, [])),
+            "datasets": addon_files.coverage(org, places),
             # an inactive user still gets a password no one knows, so no stored hash lingers usable
             "password": passwords.get(user.username) or credentials.new_password(),
             "roles": [*ANALYST_ROLES, org_role(user.organisation)]
             + ([AUDIT_REPORT_ROLE] if user.role == "org_admin" else []),
         })
     return {"roles": roles, "users": users, "provisioning_user": server.PROVISIONING_USER}
-
-
-USER_FACTS = ("organisation", "role", "active", "expires_on", "name", "purpose", "organisation_name",
-              "dsa_reference", "agreement_expires_on", "administrators")
-CONDITIONS_FILE = ("access_policies", "conditions_of_use.yml")
-
-
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    tmp.replace(path)
-
-
-def write_users_file(cfg: Settings, plan: dict) -> None:
-    """The identity map superset_config reads: who is a named, active user, of which organisation, under which
-    agreement and for what purpose (the conditions page shows it)."""
-    _write_json(server.paths(cfg).dir / "users.json",
-                {u["username"]: {k: u[k] for k in USER_FACTS} for u in plan["users"]})
-
-
-def publish_conditions(cfg: Settings) -> dict:
-    """access_policies/conditions_of_use.yml, checked, as the conditions page reads it (with the text's digest,
-    which the audit records beside the version each user accepts)."""
-    source = cfg.project_dir.joinpath(*CONDITIONS_FILE)
-    doc = yaml.safe_load(source.read_text()) or {}
-    clauses = doc.get("clauses")
-    if not isinstance(doc.get("version"), int) or doc["version"] < 1:
-        raise server.SupersetError(f"{source}: `version` must be a whole number from 1")
-    if not clauses or not all(isinstance(c, str) and c.strip() for c in clauses):
-        raise server.SupersetError(f"{source}: `clauses` must be a list of sentences")
-    text = "\n".join(" ".join(c.split()) for c in clauses)
-    published = {"version": doc["version"], "effective_from": str(doc.get("effective_from") or ""),
-                 "report_breaches_to": doc.get("report_breaches_to") or "", "clauses": text.split("\n"),
-                 "sha256": hashlib.sha256(text.encode()).hexdigest()}
-    _write_json(server.paths(cfg).dir / "conditions.json", published)
-    return published
 
 
 def grant_audit_reports(conn: psycopg.Connection, readers: list[str]) -> None:
@@ -190,8 +153,8 @@ def sync(cfg: Settings | None = None, today: date | None = None) -> SyncResult:
         raise server.SupersetError("Superset is not running: run `safestats superset start` first")
     ep = database.endpoint(cfg)
     plan = user_plan(cfg, today, catalog=ep.dbname)
-    publish_conditions(cfg)
-    write_users_file(cfg, plan)
+    addon_files.publish_conditions(cfg)
+    addon_files.write_users_file(cfg, plan)
     readers = [u["username"] for u in plan["users"] if u["role"] == "org_admin" and u["active"]]
     relation_metrics, virtual = semantic_assets(cfg)
     from safestats.policies import service

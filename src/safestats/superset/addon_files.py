@@ -1,0 +1,72 @@
+"""The files Superset's add-on (superset/safestats_superset/) reads at run time, written by `safestats superset
+sync`: who each named user is (users.json: organisation, state, agreement, purpose, coverage, administrators)
+and the conditions of use in force (conditions.json)."""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from pathlib import Path
+
+import yaml
+
+from safestats.config import Settings
+from safestats.superset import server
+
+USER_FACTS = ("organisation", "role", "active", "expires_on", "name", "purpose", "organisation_name",
+              "dsa_reference", "agreement_expires_on", "administrators", "datasets")
+PLACE_SEEDS = (("seeds", "london_boroughs.csv", "borough_code", "borough_name"),
+               ("seeds", "health", "hospital_sites.csv", "site_code", "site_name"))
+
+
+def place_names(cfg: Settings) -> dict[str, str]:
+    """Borough (GSS) and hospital site (ODS) codes -> names, from the seeds."""
+    names = {}
+    for *parts, code, name in PLACE_SEEDS:
+        with cfg.project_dir.joinpath(*parts).open(newline="", encoding="utf-8") as fh:
+            names.update({row[code]: row[name] for row in csv.DictReader(fh)})
+    return names
+
+
+def coverage(org, places: dict[str, str]) -> list[list[str]]:
+    """[dataset, level, rows] for each dataset an organisation's agreement gives it, in words."""
+    def rows(scope) -> str:
+        if scope is None:
+            return "all of London"
+        return ", ".join(places.get(code, code) for code in scope.codes)
+    return [[access.dataset, access.level, rows(access.scope)]
+            for access in sorted(org.datasets.values(), key=lambda a: a.dataset)]
+
+
+CONDITIONS_FILE = ("access_policies", "conditions_of_use.yml")
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    tmp.replace(path)
+
+
+def write_users_file(cfg: Settings, plan: dict) -> None:
+    """The identity map superset_config reads: who is a named, active user, of which organisation, under which
+    agreement and for what purpose (the conditions page shows it)."""
+    _write_json(server.paths(cfg).dir / "users.json",
+                {u["username"]: {k: u[k] for k in USER_FACTS} for u in plan["users"]})
+
+
+def publish_conditions(cfg: Settings) -> dict:
+    """access_policies/conditions_of_use.yml, checked, as the conditions page reads it (with the text's digest,
+    which the audit records beside the version each user accepts)."""
+    source = cfg.project_dir.joinpath(*CONDITIONS_FILE)
+    doc = yaml.safe_load(source.read_text()) or {}
+    clauses = doc.get("clauses")
+    if not isinstance(doc.get("version"), int) or doc["version"] < 1:
+        raise server.SupersetError(f"{source}: `version` must be a whole number from 1")
+    if not clauses or not all(isinstance(c, str) and c.strip() for c in clauses):
+        raise server.SupersetError(f"{source}: `clauses` must be a list of sentences")
+    text = "\n".join(" ".join(c.split()) for c in clauses)
+    published = {"version": doc["version"], "effective_from": str(doc.get("effective_from") or ""),
+                 "report_breaches_to": doc.get("report_breaches_to") or "", "clauses": text.split("\n"),
+                 "sha256": hashlib.sha256(text.encode()).hexdigest()}
+    _write_json(server.paths(cfg).dir / "conditions.json", published)
+    return published
