@@ -165,6 +165,25 @@ def test_sql_lab_runs_as_the_users_own_login(cfg, base, passwords, analysts):
         assert resp.json()["data"] == [{"n": expected}] and expected > 0
 
 
+def test_sql_lab_keeps_a_querys_own_limit(base, passwords):
+    s = login(base, "camden_analyst", passwords["camden_analyst"])
+    resp = sqllab(s, base, "select borough_code from marts.dim_boroughs order by 1 limit 3", "lim0000001")
+    assert resp.status_code == 200 and len(resp.json()["data"]) == 3, resp.text[:300]
+    resp = sqllab(s, base, "select borough_code from marts.dim_boroughs", "lim0000002")
+    assert len(resp.json()["data"]) == 33        # the editor's limit (1,000) where the query sets none
+
+
+def test_a_refusal_says_what_the_agreement_does_not_give_and_whom_to_ask(cfg, base, passwords):
+    s = login(base, "vru_analyst", passwords["vru_analyst"])
+    resp = sqllab(s, base, "select count(*) from marts.fct_street_crimes", "ref0000001")
+    message = resp.json()["errors"][0]["message"]
+    admins = [u.name for u in service.load(cfg).agreements.users.values()
+              if u.organisation == "violence-reduction-unit" and u.role == "org_admin"]
+    assert "does not give you marts.fct_street_crimes" in message and "/home/" in message, message
+    assert admins and all(name in message for name in admins), message
+    assert "all_database_access" not in message and "permission" not in message, message
+
+
 def test_anyone_but_a_named_user_connects_as_a_role_that_sees_nothing(cfg, base):
     admin = jwt(base, server.PROVISIONING_USER, server.admin_password(cfg))
     s = requests.Session()

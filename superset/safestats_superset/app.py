@@ -17,6 +17,7 @@ from safestats_superset import (
     request_guard,
     sanitise,
     sessions,
+    sqllab_limit,
 )
 
 CONTROLS = ("request_guard", "session_standing", "conditions_gate", "legacy_cache_by_user", "organisation_objects",
@@ -41,6 +42,7 @@ def mutate_app(app: Flask, without: frozenset[str] | set[str] = frozenset()) -> 
     if on("conditions_gate"):
         app.before_request(gate.gate)
     app.before_request(home.land)
+    sqllab_limit.install()
     if on("markdown_sanitiser"):
         sanitise.install()
     app.after_request(audit_hooks.audit_response if on("object_audit") else audit_hooks.audit_data_only)

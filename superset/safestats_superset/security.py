@@ -5,7 +5,18 @@ from __future__ import annotations
 from flask import request
 from superset.security import SupersetSecurityManager
 
-from safestats_superset import audit, sessions
+from safestats_superset import audit, runtime, sessions
+
+
+def refusal(what: str) -> str:
+    """A refusal in the analyst's terms: what their agreement does not give them, where to see what it does, and
+    whom to ask (their organisation's administrators), with no Superset internals."""
+    from flask_login import current_user
+
+    user = runtime.named_users().get(getattr(current_user, "username", None) or "") or {}
+    admins = ", ".join(user.get("administrators") or []) or "your organisation's SafeStats administrator"
+    return (f"Your organisation's Data Sharing Agreement does not give you {what}. Your home page (/home/) lists "
+            f"what it covers; to ask for more, contact {admins}.")
 
 
 class SafeStatsSecurityManager(SupersetSecurityManager):
@@ -26,6 +37,13 @@ class SafeStatsSecurityManager(SupersetSecurityManager):
                             {"reason": reason, "remote_addr": request.remote_addr if request else None})
             return None
         return user
+
+    def get_table_access_error_msg(self, tables) -> str:
+        return refusal(", ".join(sorted(f"{t.schema}.{t.table}" if t.schema else t.table for t in tables)))
+
+    @staticmethod
+    def get_datasource_access_error_msg(datasource) -> str:
+        return refusal(f"the dataset {getattr(datasource, 'name', None) or 'asked for'}")
 
     def raise_for_access(self, *args, **kwargs):
         """Superset checks a SQL Lab query by the tables it reads, never by who ran it: a query (its SQL, its
