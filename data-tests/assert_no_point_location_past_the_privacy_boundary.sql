@@ -17,6 +17,7 @@
         {%- do named_like_locations.append({'relation': scanned.relation, 'column': column}) -%}
     {%- endfor -%}
 {%- endfor -%}
+{%- set min_coordinate_decimals = 4 -%}
 {%- set text_relations = privacy_scan_relations('text') -%}
 {%- set number_relations = privacy_scan_relations('number') -%}
 {%- set point_columns = privacy_scan_sensitive_columns(['point_location']) %}
@@ -35,9 +36,14 @@ raw_coordinate_texts as (
 ),
 
 raw_coordinates as (
+    -- coordinates precise to {{ min_coordinate_decimals }} decimals or more once trailing zeros go (about 10 m):
+    -- a coarser one (51.5, 0.12, 0.250000) is equalled by chance by rounded rates at ten years of history,
+    -- while a leaked column of coordinates still shows through its many precise values
     select coordinate_text::numeric as coordinate
     from raw_coordinate_texts
-    where coordinate_text ~ '^-?[0-9]+(\.[0-9]+)?$'
+    where
+        coordinate_text ~ '^-?[0-9]+(\.[0-9]+)?$'
+        and scale(trim_scale(coordinate_text::numeric)) >= {{ min_coordinate_decimals }}
 ),
 
 candidate_texts as (
