@@ -248,6 +248,11 @@ def test_superset_metrics_answer_as_mf_query_for_what_the_analyst_may_see(publis
     assert got == {b: totals[b] for b in seen}
 
 
+def refusal(text: str) -> bool:
+    """PostgreSQL's refusal, or Superset's where the organisation is not even given the dataset."""
+    return "permission denied" in text.lower() or "agreement does not give you" in text
+
+
 def test_record_level_metrics_reach_only_organisations_allowed_record_level(published):
     """The Met holds MPS recorded crime at record level and fire incidents at aggregate level only; Camden
     the other way round: each gets the metric its agreement allows, and an error for the other."""
@@ -262,15 +267,15 @@ def test_record_level_metrics_reach_only_organisations_allowed_record_level(publ
         assert ok.status_code == 200 and ok.json()["result"][0]["data"][0][ok_metric] is not None, (username, ok.text)
         refused = chart_rows(s, base, ids[refused_mart], [refused_metric], [])
         assert refused.status_code != 200 or refused.json()["result"][0].get("error"), (username, refused.text)
-        assert "permission denied" in refused.text.lower()
+        assert refusal(refused.text), refused.text[:300]
         virtual = refused_mart.replace("marts.fct_", "marts.metrics_") + "_by_month"
         refused = chart_rows(s, base, ids[virtual], [refused_metric], [])
-        assert "permission denied" in refused.text.lower(), (username, virtual, refused.text[:300])
+        assert refusal(refused.text), (username, virtual, refused.text[:300])
 
 
 def test_the_overview_dashboard_charts_use_published_metrics(published, layer):
     spec = yaml.safe_load((PROJECT_DIR / "superset/assets/dashboards/community_safety_overview.yml").read_text())
-    assert spec["title"] in published["sync"].dashboards
+    assert any(title.startswith(spec["title"] + ": ") for title in published["sync"].dashboards)
     used = set()
     for row in spec["rows"]:
         for chart in row:

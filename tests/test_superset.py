@@ -81,9 +81,7 @@ def test_conditions_come_first_at_every_login_for_pages_and_api(base, passwords,
     assert accept_terms(s, base).status_code == 302
     assert s.get(f"{base}/api/v1/dashboard/").status_code == 200
     # a new login on the same browser session asks again
-    token = re.search(r'id="csrf_token"\s*value="([^"]+)"', s.get(f"{base}/login/").text)
-    if token:   # still logged in: log out and in again
-        s.get(f"{base}/logout/")
+    s.get(f"{base}/logout/")
     token = re.search(r'id="csrf_token"\s*value="([^"]+)"', s.get(f"{base}/login/").text).group(1)
     s.post(f"{base}/login/", data={"username": "camden_analyst", "password": passwords["camden_analyst"],
                                    "csrf_token": token}, allow_redirects=False)
@@ -344,7 +342,7 @@ def shown_to(superset, username: str, cfg) -> set[str]:
 def test_dashboards_are_made_from_the_repo_yaml_for_each_agreement(cfg, base, superset):
     admin = jwt(base, server.PROVISIONING_USER, server.admin_password(cfg))
     listed = requests.get(f"{base}/api/v1/dashboard/?q=(page_size:100)", headers=admin).json()["result"]
-    assert {d["slug"] for d in listed} == set(superset["sync"].dashboard_roles)
+    assert {d["slug"] for d in listed} >= set(superset["sync"].dashboard_roles)
     specs = [yaml.safe_load(p.read_text()) for p in sorted((SUPERSET_DIR / "assets" / "dashboards").glob("*.yml"))]
     assert all(any(d["slug"].startswith(s["slug"] + "-") for d in listed) for s in specs
                if s["title"] not in superset["sync"].skipped_dashboards)
@@ -356,7 +354,8 @@ def test_an_analyst_is_offered_only_the_dashboards_and_datasets_their_agreement_
                                                                                      username):
     s = login(base, username, passwords[username])
     listed = s.get(f"{base}/api/v1/dashboard/?q=(page_size:100)").json()["result"]
-    assert {d["slug"] for d in listed} == shown_to(superset, username, cfg)
+    made = set(superset["sync"].dashboard_roles)    # the platform's (an analyst's own may be listed too)
+    assert {d["slug"] for d in listed} & made == shown_to(superset, username, cfg)
     for slug in set(superset["sync"].dashboard_roles) - shown_to(superset, username, cfg):
         assert s.get(f"{base}/api/v1/dashboard/{slug}").status_code in (403, 404), slug
     datasets = dataset_ids(s, base)

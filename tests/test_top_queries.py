@@ -13,7 +13,7 @@ from safestats.policies import service
 from safestats.top_queries import top_queries
 
 ANALYST = "camden_analyst"
-PROBE = "select /* top-queries-probe */ pg_sleep(0.05)"
+PROBE = "select /* top-queries-probe */ pg_sleep(0.5)"   # slower than any dashboard query of the session
 
 
 @pytest.fixture(scope="module")
