@@ -250,7 +250,7 @@ def test_superset_metrics_answer_as_mf_query_for_what_the_analyst_may_see(publis
 
 def refusal(text: str) -> bool:
     """PostgreSQL's refusal, or Superset's where the organisation is not even given the dataset."""
-    return "permission denied" in text.lower() or "agreement does not give you" in text
+    return "permission denied" in text.lower() or "agreement does not give you" in text.lower()
 
 
 def test_record_level_metrics_reach_only_organisations_allowed_record_level(published):
