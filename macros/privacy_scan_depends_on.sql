@@ -25,6 +25,7 @@
         'fct_crime_perpetrators',
         'fct_crime_victims',
         'fct_ed_site_submissions',
+        'fct_street_crimes_lsoa_monthly',
         'fct_street_crimes_monthly',
         'istv_assault_attendances_exclusions',
         'las_dispatch_group_sizes',

@@ -3,8 +3,9 @@
 Runs inside Superset's venv with its app context: one role per organisation (the datasets its database role
 reads; the audit report's role, its schema), the analysts' base roles, and each named user with their
 per-install password; users not in the plan are deactivated (the provisioning account excepted). Each
-dashboard made for an organisation is shown to its role only; the platform's dashboards and charts the plan no
-longer makes are deleted (analysts' own are kept). Prints a JSON summary.
+dashboard made for an organisation is shown to its role only, its native filters told which charts they apply to;
+the platform's dashboards and charts the plan no longer makes are deleted (analysts' own are kept). Prints a
+JSON summary.
 """
 from __future__ import annotations
 
@@ -80,6 +81,20 @@ def dataset_perms(db, qualified_names: list[str]) -> list[str]:
     return perms
 
 
+def scope_native_filters(dashboard) -> None:
+    """Each native filter's `chartsInScope` (which the front end applies it by) from its scope: the import maps
+    the charts a scope excludes to their new ids but does not write the charts it includes."""
+    metadata = json.loads(dashboard.json_metadata or "{}")
+    filters = metadata.get("native_filter_configuration") or []
+    if not filters:
+        return
+    charts = [chart.id for chart in dashboard.slices]
+    for native_filter in filters:
+        excluded = set(native_filter.get("scope", {}).get("excluded", []))
+        native_filter["chartsInScope"] = [c for c in charts if c not in excluded]
+    dashboard.json_metadata = json.dumps(metadata)
+
+
 def show_dashboards(db, roles: dict, plan: dict, platform: set) -> tuple[int, list[str]]:
     """Each planned dashboard shown to its roles alone; the platform's other dashboards and charts deleted."""
     from superset.models.dashboard import Dashboard
@@ -89,6 +104,7 @@ def show_dashboards(db, roles: dict, plan: dict, platform: set) -> tuple[int, li
     for dashboard in db.session.query(Dashboard).all():
         if dashboard.slug in plan["dashboards"]:
             dashboard.roles = [roles[r] for r in plan["dashboards"][dashboard.slug]]
+            scope_native_filters(dashboard)
         elif dashboard.created_by_fk in platform:
             retired.append(dashboard.slug or str(dashboard.id))
             db.session.delete(dashboard)

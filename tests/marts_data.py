@@ -39,4 +39,26 @@ def ensure_police_marts(cfg, bootstrap, contracts, landing: Path) -> None:
     if present != len(POLICE_BOROUGHS):
         rebuild_marts(cfg, bootstrap, contracts, landing,
                       lambda out: synthesise_police_uk("2024-01", "2024-02", out, scale=0.02))
+    ensure_lsoa_points(cfg, bootstrap, contracts, landing / "ons")
     service.apply(cfg)
+
+
+def ensure_lsoa_points(cfg, bootstrap, contracts, landing: Path) -> None:
+    """The synthetic ONS lookup and centroids loaded and built into marts.dim_geography (for the hotspot maps),
+    unless it already places the LSOAs of Camden and Hackney: only the geography's own models are built."""
+    from safestats import dbt
+    from safestats.ingest import ingest_landing
+    from safestats.synth import ons
+
+    with psycopg.connect(bootstrap.conninfo(), autocommit=True) as su:
+        placed = su.execute("select count(distinct borough_code) from marts.dim_geography"
+                            " where geography_level = 'lsoa' and latitude is not null and borough_code = any(%s)",
+                            (list(POLICE_BOROUGHS),)).fetchone()[0]
+    if placed == len(POLICE_BOROUGHS):
+        return
+    ons.synthesise("2024-01", "2024-01", landing)
+    with psycopg.connect(warehouse.loader_endpoint(cfg).conninfo(), autocommit=True) as loader:
+        ingest_landing(loader, landing, [c for c in contracts if c.dataset.startswith("ons_")])
+    outcome = dbt.run(["build", "--select", "+dim_geography", "--exclude", "resource_type:seed",
+                       "--indirect-selection", "cautious"], cfg)
+    assert outcome.success, outcome.failures

@@ -25,7 +25,7 @@ MONTHLY = ["int_las_dispatches_generalised", "int_mps_crime_perpetrators_general
            "fct_borough_violence_core", "fct_bus_safety_incidents", "fct_crime_outcomes", "fct_crime_perpetrators",
            "fct_crime_victims", "fct_ed_assault_attendances", "fct_fire_incidents", "fct_recorded_crimes",
            "fct_street_crimes", "fct_transport_crimes", "int_mps_recorded_crimes_latest", "int_crime_outcomes_latest",
-           "fct_street_crimes_monthly", "fct_asb_incidents_monthly"]
+           "fct_street_crimes_monthly", "fct_street_crimes_lsoa_monthly", "fct_asb_incidents_monthly"]
 # Everything the load-by-load and month-by-month tables read; their tests are for the dataset tests.
 SUPPRESSED = ["build", "--select", "+path:models/suppressed", *("+" + m for m in MONTHLY),
               "--exclude", "resource_type:test"]

@@ -32,7 +32,8 @@ EXCEPTIONS = {
     "las_dispatch_group_sizes": "the LAS generalisation's group sizes, read by the disclosure check (not a "
                                 "release candidate)",
 }
-NO_EXCLUSIONS = {"ons_lsoa_ward_lookup": "reference data: every row is kept"}
+NO_EXCLUSIONS = {"ons_lsoa_ward_lookup": "reference data: every row is kept",
+                 "ons_lsoa_centroids": "reference data: every row is kept"}
 # Fact marts that are not a dataset's business name, and why.
 OTHER_FACTS = {
     "fct_ed_site_submissions": "the A&E submission log (which sites sent which months), not a dataset",
@@ -125,10 +126,11 @@ def test_each_dataset_goes_by_one_business_name_from_mart_to_semantic_model():
 
 
 def is_monthly_summary(model: str, have: dict[str, Path], names: dict[str, str]) -> bool:
-    """fct_<business name>_monthly: a fact mart counted by month beside the fact mart itself, in its folder."""
-    fact = model.removesuffix("_monthly")
-    return (model.endswith("_monthly") and fact.removeprefix("fct_") in names.values() and fact in have
-            and have[fact].parent == have[model].parent)
+    """fct_<business name>[_<finer place>]_monthly: a fact mart counted by month (and by LSOA, say) beside the
+    fact mart itself, in its folder."""
+    facts = [f"fct_{name}" for name in names.values() if model.startswith(f"fct_{name}_")]
+    return (model.endswith("_monthly") and any(fact in have and have[fact].parent == have[model].parent
+                                              for fact in facts))
 
 
 def test_the_listed_business_name_exceptions_are_still_needed():

@@ -404,6 +404,50 @@ def test_a_boroughs_rate_is_its_own_crimes_over_its_own_residents(cfg, base, pas
         assert row["street_crime_rate_per_1000"] == pytest.approx(counts[month] * 1000 / residents[month]), month
 
 
+LSOA_MONTH = ("select m.lsoa_code, g.latitude, g.longitude, sum(m.crime_count)"
+              " from marts.fct_street_crimes_lsoa_monthly as m"
+              " join marts.dim_geography as g on g.geography_code = m.lsoa_code"
+              " where m.crime_month = (select max(crime_month) from marts.fct_street_crimes_lsoa_monthly)"
+              " group by 1, 2, 3")
+
+
+@pytest.mark.parametrize("username", ["camden_analyst", "hackney_analyst", "vru_analyst"])
+def test_the_hotspot_map_places_the_viewers_own_lsoas_and_no_one_elses(cfg, base, passwords, superset, username):
+    """The LSOA map's dataset, asked through the API as each analyst for the latest month: a borough gets exactly
+    its own LSOAs, at their centroids, with the counts SQL gives it; the aggregate-only VRU gets no map and
+    cannot read the dataset at all (it reads only released cells)."""
+    s = login(base, username, passwords[username])
+    org = username.removesuffix("_analyst")
+    ids = dataset_ids(s, base)
+    if username == "vru_analyst":
+        assert "marts.street_crimes_lsoa_map" not in ids
+        for slug in shown_to(superset, username, cfg):
+            titles = {c["slice_name"] for c in s.get(f"{base}/api/v1/dashboard/{slug}/charts").json()["result"]}
+            assert "Street crimes by LSOA (map)" not in titles, slug
+        admin = jwt(base, server.PROVISIONING_USER, server.admin_password(cfg))
+        every = dataset_ids(requests.Session(), base, headers=admin)
+        refused = chart_data(s, base, every["marts.street_crimes_lsoa_map"], columns=["lsoa_code"])
+        assert refused.status_code in (403, 404), refused.text
+        return
+    expected = {r[0]: (float(r[1]), float(r[2]), int(r[3])) for r in sql_as(cfg, username, LSOA_MONTH)}
+    borough = {"camden": "E09000007", "hackney": "E09000012"}[org]
+    assert expected and all(code.startswith("E01") for code in expected)
+    month = sql_as(cfg, username, "select max(crime_month) from marts.fct_street_crimes_lsoa_monthly")[0][0]
+    resp = s.post(f"{base}/api/v1/chart/data", json={
+        "datasource": {"id": ids["marts.street_crimes_lsoa_map"], "type": "table"},
+        "queries": [{"metrics": ["street_crime_count"], "columns": ["lsoa_code", "borough_code", "latitude",
+                                                                   "longitude"],
+                     "filters": [], "row_limit": 100000, "extras": {"where": f"crime_month = '{month}'"}}],
+        "result_format": "json", "result_type": "full"})
+    assert resp.status_code == 200, resp.text
+    rows = resp.json()["result"][0]["data"]
+    assert {r["borough_code"] for r in rows} == {borough}
+    got = {r["lsoa_code"]: (r["latitude"], r["longitude"], r["street_crime_count"]) for r in rows}
+    assert got.keys() == expected.keys()
+    for code, (lat, lon, count) in expected.items():
+        assert got[code][2] == count and got[code][0] == pytest.approx(lat) and got[code][1] == pytest.approx(lon)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # In the browser
 # ---------------------------------------------------------------------------------------------------------
@@ -431,6 +475,16 @@ def test_an_analyst_accepts_the_conditions_and_sees_only_their_data(cfg, browser
     table = page.locator(".dashboard-component-chart-holder", has_text="by borough and category group")
     text = table.inner_text()
     assert "Camden" in text and "Hackney" not in text and "Westminster" not in text
+    # the hotspot map draws (deck.gl's canvas); the ward table shows the latest month, as the Month filter says
+    assert page.locator(".dashboard-component-chart-holder", has_text="Street crimes by LSOA (map)").locator(
+        "canvas").count() > 0
+    ward, count = sql_as(cfg, "camden_analyst",
+                         "select g.ward_name, sum(m.crime_count) from marts.fct_street_crimes_lsoa_monthly as m"
+                         " join marts.dim_geography as g on g.geography_code = m.lsoa_code"
+                         " where m.crime_month = (select max(crime_month) from marts.fct_street_crimes_lsoa_monthly)"
+                         " group by 1 order by 2 desc, 1 limit 1")[0]
+    wards = page.locator(".dashboard-component-chart-holder", has_text="Street crimes by ward").inner_text()
+    assert ward in wards and f"{count:,}" in wards, (ward, count, wards[:300])
     # SQL Lab and a CSV export, in this browser session
     page.goto(f"{base}/sqllab/")
     page.wait_for_selector(".ace_editor, [data-test=sql-editor-tabs], #brace-editor", timeout=60_000)

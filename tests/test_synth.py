@@ -252,3 +252,29 @@ def test_ward_lookup_places_every_synthetic_lsoa_in_a_ward_of_its_borough(tmp_pa
         for lsoa in lsoas:
             assert placed[lsoa]["LAD19CD"] == code and placed[lsoa]["WD19CD"] in wards[code]
     assert {r["WD19CD"] for r in rows} == {w for ws in wards.values() for w in ws}
+
+
+def test_lsoa_centroids_place_every_lsoa_of_the_lookup_where_its_crimes_are(tmp_path):
+    """The synthetic ONS centroids: the boundaries file's LAT and LONG for every LSOA of the lookup, each
+    within a few hundred metres of the mean of the snap points police.uk rows in that LSOA sit on."""
+    from safestats.synth import ons
+    from safestats.synth.police_uk import POINTS_PER_LSOA, geography
+
+    lookup, centroids = ons.synthesise("2025-01", "2025-01", tmp_path)
+    assert centroids.name == "2011-12-ons-lsoa-centroids.csv"
+    with centroids.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == ons.CENTROIDS_HEADER
+    with lookup.open(encoding="utf-8", newline="") as fh:
+        assert [r["LSOA11CD"] for r in rows] == [r["LSOA11CD"] for r in csv.DictReader(fh)]
+    geo = geography()
+    snaps: dict[str, list[tuple[float, float]]] = {}
+    for indices in geo.borough_lsoas.values():
+        for i in indices.tolist():
+            for lon, lat, _, code, _ in geo.points[i * POINTS_PER_LSOA:(i + 1) * POINTS_PER_LSOA]:
+                snaps.setdefault(code, []).append((float(lat), float(lon)))
+    for r in rows:
+        points = snaps[r["LSOA11CD"]]
+        mean_lat = sum(p[0] for p in points) / len(points)
+        mean_lon = sum(p[1] for p in points) / len(points)
+        assert abs(float(r["LAT"]) - mean_lat) < 0.004 and abs(float(r["LONG"]) - mean_lon) < 0.006, r

@@ -2,7 +2,7 @@
 -- and every ward and LSOA of the latest ONS LSOA -> ward lookup loaded (none until one is). GSS codes
 -- are unique across levels (E01 LSOA, E05 ward, E09 borough), so geography_code is the key facts join
 -- on, whether they carry an lsoa_code or a borough_code; each row also carries its ward and borough
--- so that LSOA rows roll up by ward_code or borough_code.
+-- so that LSOA rows roll up by ward_code or borough_code, and a point for maps (latitude, longitude).
 with
 
 boroughs as (
@@ -11,6 +11,20 @@ boroughs as (
 
 lookup as (
     select * from {{ ref('ons_lsoa_ward_lookup') }}
+),
+
+centroids as (
+    select * from {{ ref('ons_lsoa_centroids') }}
+),
+
+-- Each LSOA's centroid from the latest boundaries loaded (none until one is): the point maps place it at.
+latest_centroids as (
+    select
+        lsoa_code,
+        latitude,
+        longitude
+    from centroids
+    where is_latest_vintage
 ),
 
 -- The latest vintage, London rows only: the platform team may load the national file as published.
@@ -42,14 +56,19 @@ lsoas as (
         boroughs.borough_code,
         boroughs.borough_name,
         boroughs.inner_outer,
-        london_lookup.lookup_vintage_month
+        london_lookup.lookup_vintage_month,
+        latest_centroids.latitude,
+        latest_centroids.longitude
     from london_lookup
     inner join boroughs
         on london_lookup.borough_code = boroughs.borough_code
+    left join latest_centroids
+        on london_lookup.lsoa_code = latest_centroids.lsoa_code
 ),
 
+-- A ward's and a borough's point: the mean of their LSOAs' centroids (NULL without centroids).
 wards as (
-    select distinct
+    select
         'ward' as geography_level,
         ward_code as geography_code,
         ward_name as geography_name,
@@ -62,26 +81,42 @@ wards as (
         borough_code,
         borough_name,
         inner_outer,
-        lookup_vintage_month
+        lookup_vintage_month,
+        avg(latitude) as latitude,
+        avg(longitude) as longitude
     from lsoas
+    group by ward_code, ward_name, borough_code, borough_name, inner_outer, lookup_vintage_month
+),
+
+borough_points as (
+    select
+        borough_code,
+        avg(latitude) as latitude,
+        avg(longitude) as longitude
+    from lsoas
+    group by borough_code
 ),
 
 borough_rows as (
     select
         'borough' as geography_level,
-        borough_code as geography_code,
-        borough_name as geography_name,
+        boroughs.borough_code as geography_code,
+        boroughs.borough_name as geography_name,
         null::text as parent_geography_level,
         null::text as parent_geography_code,
         null::text as lsoa_code,
         null::text as lsoa_name,
         null::text as ward_code,
         null::text as ward_name,
-        borough_code,
-        borough_name,
-        inner_outer,
-        null::date as lookup_vintage_month
+        boroughs.borough_code,
+        boroughs.borough_name,
+        boroughs.inner_outer,
+        null::date as lookup_vintage_month,
+        borough_points.latitude,
+        borough_points.longitude
     from boroughs
+    left join borough_points
+        on boroughs.borough_code = borough_points.borough_code
 ),
 
 unioned as (

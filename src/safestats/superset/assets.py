@@ -1,6 +1,7 @@
 """The Superset asset bundle, built at sync time: one dataset per relation in `marts` (columns and their
 descriptions from the dbt YAML, metrics from the semantic layer), the semantic layer's virtual datasets, the
-organisation admins' audit report, and the dashboards made for each organisation (dashboards.py) from the
+organisation admins' audit report, the virtual datasets written as SQL under superset/assets/datasets/, and
+the dashboards made for each organisation (dashboards.py) from the
 short YAML under superset/assets/dashboards/ (the repo is the source of truth)."""
 from __future__ import annotations
 
@@ -179,6 +180,18 @@ class Bundle:
         return buffer.getvalue()
 
 
+def declared_datasets(assets_dir: Path) -> list[VirtualDataset]:
+    """The virtual datasets written as SQL (superset/assets/datasets/*.yml: name, description, sql, metrics):
+    relations that join marts for a chart, read as the viewer's role like any query."""
+    found = []
+    for path in sorted((assets_dir / "datasets").glob("*.yml")):
+        spec = yaml.safe_load(path.read_text())
+        metrics = [{"metric_type": None, "d3format": ",d", **m} for m in spec.get("metrics", [])]
+        found.append(VirtualDataset(spec["name"], " ".join(spec["description"].split()), [], [], [],
+                                    sql=spec["sql"].strip(), superset_metrics=metrics))
+    return found
+
+
 def virtual_relation(conn: psycopg.Connection, dataset: VirtualDataset, schema: str = "marts") -> Relation:
     """A virtual dataset as a Relation: its columns are what its SQL returns (asked with `limit 0`)."""
     with conn.cursor() as cur:
@@ -200,7 +213,10 @@ def datasets(conn: psycopg.Connection, project_dir: Path, sqlalchemy_uri: str, r
         for rel in relations.values():
             rel.metrics += relation_metrics(rel.qualified)
     for dataset in virtual:
-        rel = virtual_relation(conn, dataset)
+        try:
+            rel = virtual_relation(conn, dataset)
+        except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn):
+            continue     # reads a mart not built yet (or built before its columns): it has a dataset once it is
         relations[rel.qualified] = rel
     files = {DATABASE_FILE: database_yaml(sqlalchemy_uri)}
     for rel in relations.values():

@@ -56,6 +56,10 @@ def validate(spec: dict, source: Path) -> None:
             aggregate = chart.get("aggregate")
             if aggregate is not None and "dataset" not in aggregate:
                 raise DashboardError(f"{source}: chart {chart['title']!r}: `aggregate` needs `dataset`")
+    for picker in spec.get("filters", []):
+        for key in ("name", "dataset", "column"):
+            if key not in picker:
+                raise DashboardError(f"{source}: filter {picker.get('name', '?')!r} needs `{key}`")
 
 
 def _names(value) -> list[str]:
@@ -146,6 +150,7 @@ def _chart_params(chart: dict, rel: Relation) -> dict:
 def files(spec: dict, relations: Mapping[str, Relation]) -> dict[str, dict]:
     """The chart and dashboard files of one (tailored) dashboard."""
     out: dict[str, dict] = {}
+    placeholders: dict[str, tuple[int, str]] = {}     # chart title -> (its id in this file, its dataset)
     position: dict = {"DASHBOARD_VERSION_KEY": "v2",
                       "ROOT_ID": {"children": ["GRID_ID"], "id": "ROOT_ID", "type": "ROOT"},
                       "GRID_ID": {"children": [], "id": "GRID_ID", "parents": ["ROOT_ID"], "type": "GRID"},
@@ -164,10 +169,12 @@ def files(spec: dict, relations: Mapping[str, Relation]) -> dict[str, dict]:
                 "cache_timeout": None, "certified_by": None, "certification_details": None,
                 "uuid": chart_uuid, "version": "1.0.0", "dataset_uuid": asset_uuid("dataset", rel.qualified)}
             chart_id = f"CHART-{chart_uuid[:8]}"
+            placeholders[chart["title"]] = (len(placeholders) + 1, chart["dataset"])
             position[row_id]["children"].append(chart_id)
             position[chart_id] = {"children": [], "id": chart_id, "parents": ["ROOT_ID", "GRID_ID", row_id],
                                   "type": "CHART",
-                                  "meta": {"chartId": 0, "sliceName": chart["title"], "uuid": chart_uuid,
+                                  "meta": {"chartId": placeholders[chart["title"]][0], "sliceName": chart["title"],
+                                           "uuid": chart_uuid,
                                            "width": chart.get("width", 12 // len(row)),
                                            "height": chart.get("height", 50)}}
     out[f"dashboards/{spec['slug']}.yaml"] = {
@@ -175,10 +182,37 @@ def files(spec: dict, relations: Mapping[str, Relation]) -> dict[str, dict]:
         "slug": spec["slug"], "uuid": asset_uuid("dashboard", spec["slug"]), "position": position,
         "metadata": {"color_scheme": "", "refresh_frequency": 0, "expanded_slices": {}, "label_colors": {},
                      "timed_refresh_immune_slices": [], "cross_filters_enabled": False,
-                     "native_filter_configuration": [], "default_filters": "{}", "chart_configuration": {},
+                     "native_filter_configuration": native_filters(spec, placeholders),
+                     "default_filters": "{}", "chart_configuration": {},
                      "shared_label_colors": [], "color_scheme_domain": []},
         "published": True, "certified_by": None, "certification_details": None, "version": "1.0.0"}
     return out
+
+
+def native_filters(spec: dict, placeholders: Mapping[str, tuple[int, str]]) -> list[dict]:
+    """The dashboard's `filters` as Superset native filters: a single-value pick list of `column`, its latest
+    value chosen first, over the charts of `dataset` (not "Data up to", which says what the data holds). The
+    scope names the charts left out by their ids in this file, which Superset's import maps to the real ones."""
+    made = []
+    for picker in spec.get("filters", []):
+        in_scope = [title for title, (_, dataset) in placeholders.items()
+                    if dataset == picker["dataset"] and title != DATA_UP_TO]
+        if not in_scope:
+            continue
+        made.append({
+            "id": f"NATIVE_FILTER-{asset_uuid('filter', spec['slug'] + '/' + picker['name'])[:12]}",
+            "name": picker["name"], "description": picker.get("description", ""), "type": "NATIVE_FILTER",
+            "filterType": "filter_select",
+            "targets": [{"column": {"name": picker["column"]}, "datasetUuid": asset_uuid("dataset", picker["dataset"])}],
+            "controlValues": {"enableEmptyFilter": True, "defaultToFirstItem": True, "multiSelect": False,
+                              "searchAllOptions": False, "inverseSelection": False, "sortAscending": False},
+            "defaultDataMask": {"extraFormData": {}, "filterState": {}, "ownState": {}},
+            "requiredFirst": True,    # the charts wait for the latest value rather than load everything first
+            "cascadeParentIds": [],
+            "scope": {"rootPath": ["ROOT_ID"],
+                      "excluded": [n for title, (n, _) in placeholders.items() if title not in in_scope]},
+        })
+    return made
 
 
 DATA_UP_TO = "Data up to"

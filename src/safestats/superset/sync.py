@@ -157,6 +157,7 @@ def sync(cfg: Settings | None = None, today: date | None = None) -> SyncResult:
     addon_files.write_users_file(cfg, plan)
     readers = [u["username"] for u in plan["users"] if u["role"] == "org_admin" and u["active"]]
     relation_metrics, virtual = semantic_assets(cfg)
+    virtual += assets.declared_datasets(cfg.project_dir / "superset" / "assets")
     from safestats.policies import service
 
     organisations = service.load(cfg).agreements.organisations.values()

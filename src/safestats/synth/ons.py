@@ -1,20 +1,25 @@
-"""The ONS LSOA -> ward -> borough lookup for the synthetic LSOAs, in ONS's best-fit lookup format, so ward
-aggregates (and their secondary suppression) are exercised on every dataset that places rows in an LSOA."""
+"""ONS reference files for the synthetic LSOAs: the LSOA -> ward -> borough lookup, in ONS's best-fit lookup
+format, so ward aggregates (and their secondary suppression) are exercised on every dataset that places rows
+in an LSOA; and each LSOA's centroid, in the columns of ONS's LSOA boundaries file, so hotspot maps place
+the LSOAs where the synthetic crimes are."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from safestats.synth import Progress, london
+from safestats.synth.police_uk import POINTS_PER_LSOA
 
 DATASET = "ons_lsoa_ward_lookup"
 VINTAGE = "2019-12"   # the ward boundaries of london_wards.json (WD19)
 HEADER = ["FID", "LSOA11CD", "LSOA11NM", "WD19CD", "WD19NM", "LAD19CD", "LAD19NM"]
+CENTROIDS_VINTAGE = "2011-12"   # the LSOAs are 2011 LSOAs, as police.uk's
+CENTROIDS_HEADER = ["FID", "LSOA11CD", "LSOA11NM", "BNG_E", "BNG_N", "LONG", "LAT"]
 
 
 def lookup_rows() -> list[list[str]]:
     """Every synthetic London LSOA in one ward of its own borough: each borough's LSOAs, in code order, split
     into contiguous runs over its WD19 wards (a ward holds a handful of LSOAs, as in London)."""
-    from safestats.synth.police_uk import POINTS_PER_LSOA, geography
+    from safestats.synth.police_uk import geography
 
     geo, wards = geography(), london.wards()
     codes_by_name = {name: code for code, name in london.BOROUGHS}
@@ -29,14 +34,33 @@ def lookup_rows() -> list[list[str]]:
     return rows
 
 
+def centroid_rows() -> list[list[str]]:
+    """The centre of every synthetic London LSOA (the point its crimes' snap points scatter around), in the
+    lookup's order. The synthetic map has no British National Grid: BNG_E and BNG_N are left blank."""
+    from safestats.synth.police_uk import geography
+
+    geo, lookup = geography(), lookup_rows()
+    index = {geo.points[i * POINTS_PER_LSOA][3]: i   # LSOA i owns points i*K ..
+             for indices in geo.borough_lsoas.values() for i in indices.tolist()}
+    rows = []
+    for n, (_, code, name, *_rest) in enumerate(lookup, start=1):
+        lat, lon = geo.lsoa_xy[index[code]]
+        rows.append([str(n), code, name, "", "", f"{lon:.6f}", f"{lat:.6f}"])
+    return rows
+
+
 def synthesise(first_month: str, last_month: str, out_dir: Path, *, seed: int = 42, scale: float = 1.0,
                progress: Progress | None = None) -> list[Path]:
-    """One file, the same whatever the months, seed or scale (it describes places): written once per call,
-    byte-identical, so loading it again is skipped by its checksum."""
+    """Two files, the same whatever the months, seed or scale (they describe places): written once per call,
+    byte-identical, so loading them again is skipped by their checksums."""
     london.months(first_month, last_month)   # the same argument checks as every generator
-    path = Path(out_dir) / "ons" / f"{VINTAGE}-ons-lsoa-ward-lookup.csv"
-    rows = lookup_rows()
-    london.write_text(path, london.csv_text(HEADER, rows))
-    if progress:
-        progress(path, len(rows))
-    return [path]
+    folder = Path(out_dir) / "ons"
+    written = []
+    for path, header, rows in (
+            (folder / f"{VINTAGE}-ons-lsoa-ward-lookup.csv", HEADER, lookup_rows()),
+            (folder / f"{CENTROIDS_VINTAGE}-ons-lsoa-centroids.csv", CENTROIDS_HEADER, centroid_rows())):
+        london.write_text(path, london.csv_text(header, rows))
+        if progress:
+            progress(path, len(rows))
+        written.append(path)
+    return written
