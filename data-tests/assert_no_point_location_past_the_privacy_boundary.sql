@@ -1,5 +1,7 @@
 -- Past the privacy boundary no relation carries a point location, whatever its columns are called:
--- no column is named like a coordinate or street description; no text value is a police.uk street or
+-- no column is named like a coordinate or street description (but an area's reference point, a column
+-- its model marks `meta: {area_point: true}`, whose every value must then be coarser than a point
+-- location: 3 decimals or fewer, about 100 m); no text value is a police.uk street or
 -- station description ("On or near ...", any case) or a raw coordinate written as text; and no
 -- non-integer number equals a raw coordinate. Relations are found from the project graph and each is
 -- read once; only candidate values (the prefix, or a decimal number) go on to the join with raw.
@@ -12,9 +14,14 @@
     ~ '|coordinates?|geom|geometry|point|context)$'
 ) -%}
 {%- set named_like_locations = [] -%}
+{%- set area_points = [] -%}
 {%- for scanned in privacy_scan_columns() -%}
     {%- for column in scanned.columns if modules.re.match(location_column_names, column.name | lower) -%}
-        {%- do named_like_locations.append({'relation': scanned.relation, 'column': column}) -%}
+        {%- if column.name in scanned.area_points -%}
+            {%- do area_points.append({'relation': scanned.relation, 'column': column}) -%}
+        {%- else -%}
+            {%- do named_like_locations.append({'relation': scanned.relation, 'column': column}) -%}
+        {%- endif -%}
     {%- endfor -%}
 {%- endfor -%}
 {%- set min_coordinate_decimals = 4 -%}
@@ -100,6 +107,25 @@ location_named_columns as (
     {%- endfor %}
 ),
 
+fine_area_points as (
+    -- an area's reference point as precise as a point location
+    select
+        null::text as relation_name,
+        null::text as column_name,
+        null::bigint as finding_count
+    where false
+    {%- for point in area_points %}
+    union all
+    select
+        '{{ point.relation }}' as relation_name,
+        '{{ point.column.name }}' as column_name,
+        count(*) as finding_count
+    from {{ point.relation }}
+    where scale(trim_scale({{ adapter.quote(point.column.name) }}::numeric)) >= {{ min_coordinate_decimals }}
+    having count(*) > 0
+    {%- endfor %}
+),
+
 findings as (
     select
         relation_name,
@@ -107,6 +133,13 @@ findings as (
         'column named like a point location' as finding,
         1 as finding_count
     from location_named_columns
+    union all
+    select
+        relation_name,
+        column_name,
+        'area point finer than a point location' as finding,
+        finding_count
+    from fine_area_points
     union all
     select
         relation_name,

@@ -1,6 +1,8 @@
 {#- The relations this project builds past the privacy boundary (all models outside models/staging,
-    and snapshots), each as {'relation': ..., 'columns': [...]}, for the data tests that prove no raw
-    identifier or point location leaks. Relations not built yet are skipped. Empty at parse time. -#}
+    and snapshots), each as {'relation': ..., 'columns': [...], 'area_points': [...]}, for the data tests
+    that prove no raw identifier or point location leaks. `area_points`: the columns the model's YAML marks
+    `meta: {area_point: true}`, an area's published reference point (an LSOA centroid) coarsened to 3
+    decimals. Relations not built yet are skipped. Empty at parse time. -#}
 {% macro privacy_scan_columns() %}
     {%- set scanned = [] -%}
     {%- if execute -%}
@@ -16,6 +18,8 @@
                     {%- do scanned.append({
                         'relation': relation,
                         'columns': adapter.get_columns_in_relation(relation),
+                        'area_points': node.columns.values() | selectattr('meta')
+                            | selectattr('meta.area_point') | map(attribute='name') | list,
                     }) -%}
                 {%- endif -%}
             {%- endif -%}

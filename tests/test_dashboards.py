@@ -67,6 +67,35 @@ def test_the_columns_a_chart_reads_include_its_metrics_filters_and_ordering():
     assert dashboards.chart_columns(params, [c.name for c in CORE.columns], metrics, None) == ALL
 
 
+def test_a_maps_point_and_a_pivots_rows_and_columns_are_columns_it_reads():
+    columns = ["incident_month", "borough_name", "police_violence_count", "latitude", "longitude", "ward_name"]
+    deck = {"spatial": {"type": "latlong", "latCol": "latitude", "lonCol": "longitude"},
+            "point_radius_fixed": {"type": "metric", "value": {"expressionType": "SQL",
+                                                                "sqlExpression": "sum(police_violence_count)"}},
+            "tooltip_contents": ["ward_name"]}
+    assert dashboards.chart_columns(deck, columns, {}, None) == {"latitude", "longitude", "ward_name",
+                                                                 "police_violence_count"}
+    pivot = {"groupbyRows": ["borough_name"], "groupbyColumns": ["incident_month"], "metrics": ["count"]}
+    assert dashboards.chart_columns(pivot, columns, {"count": "count(*)"}, None) == {"borough_name",
+                                                                                     "incident_month"}
+
+
+def test_a_month_filter_applies_to_the_charts_of_its_dataset_but_not_to_data_up_to():
+    spec = {"title": "Hotspots", "slug": "hotspots",
+            "filters": [{"name": "Month", "dataset": AGG.qualified, "column": "incident_month"},
+                        {"name": "Unused", "dataset": "marts.elsewhere", "column": "x"}],
+            "rows": [[{"title": "By borough", "dataset": AGG.qualified, "viz_type": "table", "params": {}},
+                      {"title": "Core", "dataset": CORE.qualified, "viz_type": "table", "params": {}}]]}
+    made = dashboards.files(dashboards.with_data_up_to(spec, RELATIONS), RELATIONS)
+    board = next(f for name, f in made.items() if name.startswith("dashboards/"))
+    chart_ids = {c["meta"]["sliceName"]: c["meta"]["chartId"] for c in board["position"].values()
+                 if isinstance(c, dict) and c.get("type") == "CHART"}
+    [month] = board["metadata"]["native_filter_configuration"]
+    assert month["name"] == "Month" and month["requiredFirst"] and month["controlValues"]["defaultToFirstItem"]
+    assert sorted(month["scope"]["excluded"]) == sorted([chart_ids["Data up to"], chart_ids["Core"]])
+    assert len(set(chart_ids.values())) == 3
+
+
 def test_a_virtual_dataset_is_read_whole_or_not_at_all():
     virtual = Relation("marts", "metrics_x", [Column("metric_time__month", "date"), Column("rate", "numeric")],
                        kind="virtual", sql="select 1")

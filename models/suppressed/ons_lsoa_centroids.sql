@@ -1,6 +1,7 @@
 -- ONS LSOA centroids past the privacy boundary: published open data about places (one point per area,
--- not per person), so every column passes. It sits here only because nothing downstream reads staging.
--- Small: rebuilt whole every time.
+-- not per person). The point is coarsened to 3 decimals (about 100 m): an area's reference point, never as
+-- precise as a point location (the scan, data-tests/assert_no_point_location_past_the_privacy_boundary.sql,
+-- holds every column marked area_point to that). Small: rebuilt whole every time.
 {{ config(materialized='table') }}
 
 with
@@ -17,8 +18,8 @@ suppressed as (
         is_latest_vintage,
         lsoa_code,
         lsoa_name,
-        longitude,
-        latitude
+        round(longitude::numeric, 3) as longitude,
+        round(latitude::numeric, 3) as latitude
     from centroids
 )
 

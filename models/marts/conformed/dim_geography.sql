@@ -66,7 +66,7 @@ lsoas as (
         on london_lookup.lsoa_code = latest_centroids.lsoa_code
 ),
 
--- A ward's and a borough's point: the mean of their LSOAs' centroids (NULL without centroids).
+-- A ward's and a borough's point: the mean of their LSOAs' centroids, to 3 decimals as theirs (NULL without).
 wards as (
     select
         'ward' as geography_level,
@@ -82,8 +82,8 @@ wards as (
         borough_name,
         inner_outer,
         lookup_vintage_month,
-        avg(latitude) as latitude,
-        avg(longitude) as longitude
+        round(avg(latitude), 3) as latitude,
+        round(avg(longitude), 3) as longitude
     from lsoas
     group by ward_code, ward_name, borough_code, borough_name, inner_outer, lookup_vintage_month
 ),
@@ -91,8 +91,8 @@ wards as (
 borough_points as (
     select
         borough_code,
-        avg(latitude) as latitude,
-        avg(longitude) as longitude
+        round(avg(latitude), 3) as latitude,
+        round(avg(longitude), 3) as longitude
     from lsoas
     group by borough_code
 ),

@@ -28,6 +28,7 @@ final as (
         attendances.arrival_hour,
         attendances.assault_hour,
         attendances.site_code,
+        sites.site_name,
         sites.trust_code,
         sites.borough_code,
         attendances.assault_method_code,

@@ -40,6 +40,7 @@ per_site_month as (
 final as (
     select
         sites.site_code,
+        sites.site_name,
         sites.trust_code,
         sites.borough_code,
         months.submission_month,

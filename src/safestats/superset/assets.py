@@ -103,12 +103,36 @@ AUDIT_DOCS = {
 }
 
 
+# Words spelt otherwise than capitalised in labels.
+SPELLINGS = {"lsoa": "LSOA", "iso": "ISO", "gss": "GSS", "ods": "ODS", "ed": "A&E", "las": "LAS", "lfb": "LFB",
+             "tfl": "TfL", "mps": "MPS", "btp": "BTP", "asb": "ASB", "istv": "ISTV", "nhs": "NHS", "id": "ID",
+             "yoy": "year-on-year", "sdc": "SDC", "dsa": "DSA", "1000": "1,000"}
+# Labels no rule makes.
+LABELS = {"geography_name": "Area", "geography_code": "Area code", "site_name": "Hospital site",
+          "iso_3166_2_code": "ISO 3166-2 code"}
+
+
+def label(name: str) -> str:
+    """A column as people read it: borough_name -> Borough, crime_month -> Month, lsoa_code -> LSOA code,
+    borough__borough_name (the semantic layer's) -> Borough, police_violence_count -> Police violence count."""
+    name = name.split("__")[-1]
+    if name in LABELS:
+        return LABELS[name]
+    words = name.split("_")
+    if len(words) > 1 and words[-1] == "name":
+        words = words[:-1]
+    elif len(words) == 2 and words[-1] == "month":   # crime_month, incident_month: the row's month
+        words = ["month"]
+    text = " ".join(SPELLINGS.get(w, w) for w in words if w)
+    return text[:1].upper() + text[1:]
+
+
 def default_metrics(rel: Relation) -> list[dict]:
-    metrics = [{"metric_name": "count", "verbose_name": "Rows", "expression": "count(*)", "metric_type": "count",
-                "description": "Number of rows", "d3format": ",d"}]
+    metrics = [{"metric_name": "count", "verbose_name": "Records", "expression": "count(*)", "metric_type": "count",
+                "description": "Number of records", "d3format": ",d"}]
     for col in rel.columns:
         if col.name.endswith("_count"):
-            metrics.append({"metric_name": f"sum__{col.name}", "verbose_name": f"Total {col.name}",
+            metrics.append({"metric_name": f"sum__{col.name}", "verbose_name": label(col.name),
                             "expression": f'sum("{col.name}")', "metric_type": "sum",
                             "description": col.description, "d3format": ",d"})
     return metrics
@@ -153,7 +177,7 @@ def dataset_yaml(rel: Relation, catalog: str | None = None) -> dict:
         "extra": None,
         "uuid": asset_uuid("dataset", rel.qualified),
         "metrics": [{**m, "warning_text": None, "extra": None} for m in rel.metrics],
-        "columns": [{"column_name": c.name, "verbose_name": None, "is_dttm": c.is_dttm, "is_active": True,
+        "columns": [{"column_name": c.name, "verbose_name": label(c.name), "is_dttm": c.is_dttm, "is_active": True,
                      "type": c.type.upper(), "groupby": True, "filterable": True, "expression": None,
                      "description": c.description, "python_date_format": None, "extra": None}
                     for c in rel.columns],

@@ -20,8 +20,9 @@ import yaml
 from safestats.superset.assets import Relation, asset_uuid
 
 # Form-data keys whose value names one column or a list of columns.
-COLUMN_KEYS = ("x_axis", "groupby", "columns", "all_columns", "entity", "series", "granularity_sqla")
-METRIC_KEYS = ("metric", "metrics", "percent_metrics", "secondary_metric", "timeseries_limit_metric")
+COLUMN_KEYS = ("x_axis", "groupby", "columns", "all_columns", "entity", "series", "granularity_sqla", "groupbyRows",
+               "groupbyColumns")
+METRIC_KEYS = ("metric", "metrics", "percent_metrics", "secondary_metric", "timeseries_limit_metric", "radius_metric")
 
 
 class DashboardError(ValueError):
@@ -87,6 +88,12 @@ def chart_columns(params: dict, columns: list[str], metrics: Mapping[str, str], 
         used.update(c for c in _names(params.get(key)) if c in columns)
     for spec in params.get("order_by_cols") or []:
         used.add(json.loads(spec)[0])
+    spatial = params.get("spatial") or {}      # deck.gl maps: the point's columns
+    used.update(spatial[k] for k in ("latCol", "lonCol", "lonlatCol", "geohashCol") if spatial.get(k) in columns)
+    used.update(c for c in _names(params.get("tooltip_contents")) if c in columns)
+    radius = params.get("point_radius_fixed") or {}
+    if radius.get("type") == "metric":
+        params = {**params, "radius_metric": radius.get("value")}
     sql = " ".join(_metric_sql(m, metrics) for key in METRIC_KEYS
                    for m in (params.get(key) if isinstance(params.get(key), list) else [params.get(key)]))
     for condition in params.get("adhoc_filters") or []:
