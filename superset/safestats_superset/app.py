@@ -16,6 +16,7 @@ from safestats_superset import (
     objects,
     request_guard,
     sanitise,
+    saved_queries,
     sessions,
     sqllab_limit,
 )
@@ -50,6 +51,7 @@ def mutate_app(app: Flask, without: frozenset[str] | set[str] = frozenset()) -> 
         legacy.key_cache_by_user()
     if on("organisation_objects"):
         objects.install(app)
+        saved_queries.share_within_organisation()
 
     @user_logged_in.connect_via(app)
     def _logged_in(sender, user, **extra):

@@ -229,6 +229,36 @@ def test_charts_dashboards_and_saved_queries_stay_inside_their_organisation(cfg,
         author.delete(f"{url}/api/v1/saved_query/{saved.json()['id']}")
 
 
+def test_a_saved_query_is_shared_with_colleagues_to_run_not_to_change_and_never_outside(cfg, base, weakened,
+                                                                                       passwords):
+    """SafeStats shares an analyst's saved queries with their own organisation (stock Superset lists only the
+    author's): a colleague lists, opens and runs it as themselves but cannot change or delete it; another
+    organisation neither lists nor opens it."""
+    for url, ours in ((weakened, False), (base, True)):
+        author, colleague, outsider = (login(url, n, passwords[n]) for n in (CAMDEN, CAMDEN_ADMIN, HACKNEY))
+        saved = author.post(f"{url}/api/v1/saved_query/", json={
+            "db_id": author.get(f"{url}/api/v1/database/").json()["result"][0]["id"],
+            "label": f"Camden weekly {uuid.uuid4().hex[:6]}", "sql": "select count(*) from marts.fct_street_crimes",
+            "schema": "marts"})
+        assert saved.status_code == 201, saved.text
+        query_id = saved.json()["id"]
+
+        def listed(s) -> bool:
+            return query_id in [q["id"] for q in s.get(f"{url}/api/v1/saved_query/?q=(page_size:100)").json()["result"]]
+
+        assert listed(author)
+        assert listed(colleague) == ours, url
+        assert (colleague.get(f"{url}/api/v1/saved_query/{query_id}").status_code == 200) == ours, url
+        assert not listed(outsider) and outsider.get(f"{url}/api/v1/saved_query/{query_id}").status_code == 404
+        if ours:
+            assert colleague.put(f"{url}/api/v1/saved_query/{query_id}",
+                                 json={"sql": "select 1"}).status_code in (403, 404)
+            assert colleague.delete(f"{url}/api/v1/saved_query/{query_id}").status_code in (403, 404)
+            assert author.get(f"{url}/api/v1/saved_query/{query_id}").json()["result"]["sql"].startswith(
+                "select count(*)")
+        assert author.delete(f"{url}/api/v1/saved_query/{query_id}").status_code == 200
+
+
 def test_no_user_directory_across_organisations(cfg, base, weakened, passwords):
     from safestats.policies import service
 

@@ -167,10 +167,15 @@ def virtual_datasets(layer: SemanticLayer) -> list[VirtualDataset]:
 
 def months_with_data(sql: str, counts: list[str]) -> str:
     """MetricFlow answers every month of the time spine and the population; keep the months the mart
-    has data for (borough rows without events stay, so their residents still count in London's rate)."""
+    has data for (borough rows without events stay, so their residents still count in London's rate), each
+    with `months_of_history`: how many months with data the viewer's rows hold up to it (a rolling 12-month
+    total is complete from the 12th, a change on a year before exists from the 13th)."""
     has_data = " or ".join(f"{c} is not null" for c in counts)
-    return (f"with answered as (\n{sql}\n)\nselect * from answered\nwhere metric_time__month in "
-            f"(select metric_time__month from answered where {has_data})")
+    return (f"with answered as (\n{sql}\n),\nmonths as (\n"
+            f"select metric_time__month from answered where {has_data} group by metric_time__month\n)\n"
+            "select answered.*, (select count(*) from months"
+            " where months.metric_time__month <= answered.metric_time__month) as months_of_history\n"
+            "from answered\nwhere answered.metric_time__month in (select metric_time__month from months)")
 
 
 def dataset_metrics(layer: SemanticLayer, dataset: VirtualDataset) -> list[dict]:
