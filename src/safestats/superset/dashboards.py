@@ -187,10 +187,7 @@ def files(spec: dict, relations: Mapping[str, Relation]) -> dict[str, dict]:
     out[f"dashboards/{spec['slug']}.yaml"] = {
         "dashboard_title": spec["title"], "description": spec.get("description"), "css": "",
         "slug": spec["slug"], "uuid": asset_uuid("dashboard", spec["slug"]), "position": position,
-        # a chart's description shows under its title: what it counts, and why it may be blank
-        "metadata": {"color_scheme": "", "refresh_frequency": 0, "label_colors": {},
-                     "expanded_slices": {str(placeholders[c["title"]][0]): True for row in spec["rows"] for c in row
-                                         if c.get("description")},
+        "metadata": {"color_scheme": "", "refresh_frequency": 0, "expanded_slices": {}, "label_colors": {},
                      "timed_refresh_immune_slices": [], "cross_filters_enabled": False,
                      "native_filter_configuration": native_filters(spec, placeholders),
                      "default_filters": "{}", "chart_configuration": {},
