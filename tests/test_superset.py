@@ -368,6 +368,25 @@ def test_an_analyst_is_offered_only_the_dashboards_and_datasets_their_agreement_
     assert tables == readable, (sorted(tables - readable), sorted(readable - tables))
 
 
+def test_the_data_dictionary_lists_the_columns_the_agreement_reads_and_what_they_mean(cfg, base, passwords):
+    """/dictionary/ (beside SQL Lab) lists the tables and columns the organisation's database role reads, with
+    their dbt descriptions: Hackney's agreement withholds crime_pseudo_id, the VRU reads no record-level table;
+    it is behind the conditions of use like every page."""
+    pages = {u: login(base, u, passwords[u]).get(f"{base}/dictionary/").text
+             for u in ("camden_analyst", "hackney_analyst", "vru_analyst")}
+    for page in pages.values():
+        assert "Data dictionary" in page
+    assert 'id="marts.fct_street_crimes"' in pages["camden_analyst"] and "crime_pseudo_id" in pages["camden_analyst"]
+    assert "finest geography released" in pages["camden_analyst"]           # the dbt description of lsoa_code
+    assert 'id="marts.fct_street_crimes"' in pages["hackney_analyst"]
+    assert "crime_pseudo_id" not in pages["hackney_analyst"]
+    assert 'id="marts.fct_street_crimes"' not in pages["vru_analyst"]
+    assert 'id="marts.agg_street_crimes_monthly"' in pages["vru_analyst"]
+    unaccepted = login(base, "camden_analyst", passwords["camden_analyst"], accept=False)
+    resp = unaccepted.get(f"{base}/dictionary/", allow_redirects=False)
+    assert resp.status_code in (302, 303) and "/terms/" in resp.headers["Location"]
+
+
 def chart_rows(s: requests.Session, base: str, slug: str, title: str) -> list[dict]:
     """The rows a dashboard chart's own form data asks for (its metrics by its x axis and groupby, under its SQL
     filters), through the API as the session's user."""

@@ -10,6 +10,7 @@ from flask_login import user_logged_in, user_logged_out
 from safestats_superset import (
     audit,
     audit_hooks,
+    dictionary,
     gate,
     home,
     legacy,
@@ -35,6 +36,7 @@ def mutate_app(app: Flask, without: frozenset[str] | set[str] = frozenset()) -> 
 
     app.add_url_rule("/terms/", "safestats_terms", gate.terms_page, methods=["GET", "POST"])
     app.add_url_rule(home.HOME, "safestats_home", home.home_page)
+    app.add_url_rule(dictionary.DICTIONARY, "safestats_dictionary", dictionary.dictionary_page)
     # Order matters: where a request may come from, then whether its session still stands, then the terms.
     if on("request_guard"):
         app.before_request(request_guard.refuse)

@@ -54,7 +54,8 @@ def home_page():
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>SafeStats: {e(user.get("organisation_name"))}</title><style>{STYLE}{EXTRA_STYLE}</style></head><body>
 <header>SafeStats<span>{e(user.get("organisation_name"))}</span><nav style="float:right">
-<a href="/dashboard/list/">Dashboards</a><a href="/sqllab/">SQL Lab</a><a href="/tablemodelview/list/">Datasets</a>
+<a href="/dashboard/list/">Dashboards</a><a href="/sqllab/">SQL Lab</a><a href="/dictionary/">Data dictionary</a>
+<a href="/tablemodelview/list/">Datasets</a>
 <a href="/terms/">Conditions of use</a><a href="/logout/">Log out</a></nav></header>
 <main>
 <h1>{e(user.get("organisation_name"))}</h1>
@@ -67,6 +68,9 @@ def home_page():
 <p>Record level: the rows themselves, for the area shown; aggregate level: the released, disclosure-controlled
 counts (counts of 1 to 7 suppressed, others rounded to 5). Each dashboard opens on the month its data reaches.</p>
 <table id="coverage"><tr><th>Dataset</th><th>Level</th><th>Rows</th></tr>{coverage}</table>
+<p>To query the data yourself, open <a href="/sqllab/">SQL Lab</a> with the
+<a href="/dictionary/">data dictionary</a> beside it: every table and column you may read, and what each means.
+Saved queries are shared with your colleagues in your organisation.</p>
 <h2>Help</h2>
 <p>For access to more data, a new user or anything about your agreement, ask {e(admins)}. To report a suspected
 breach, tell them and the platform security team at {e(conditions.get("report_breaches_to"))}.</p>

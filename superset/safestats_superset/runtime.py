@@ -73,6 +73,12 @@ def named_users() -> dict:
     return _json_by_mtime(superset_dir() / "users.json")
 
 
+def dictionary() -> dict:
+    """organisation slug -> [{relation, description, columns: [[name, label, type, description]]}]: the tables
+    and columns each organisation's database role reads, written by `safestats superset sync`."""
+    return _json_by_mtime(superset_dir() / "dictionary.json")
+
+
 def organisation_of(username: str | None) -> str | None:
     return (named_users().get(username or "") or {}).get("organisation")
 

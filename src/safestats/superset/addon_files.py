@@ -1,6 +1,7 @@
 """The files Superset's add-on (superset/safestats_superset/) reads at run time, written by `safestats superset
-sync`: who each named user is (users.json: organisation, state, agreement, purpose, coverage, administrators)
-and the conditions of use in force (conditions.json)."""
+sync`: who each named user is (users.json: organisation, state, agreement, purpose, coverage, administrators),
+the conditions of use in force (conditions.json) and each organisation's data dictionary (dictionary.json: the
+marts relations and columns its database role reads, with their dbt descriptions)."""
 from __future__ import annotations
 
 import csv
@@ -52,6 +53,25 @@ def write_users_file(cfg: Settings, plan: dict) -> None:
     agreement and for what purpose (the conditions page shows it)."""
     _write_json(server.paths(cfg).dir / "users.json",
                 {u["username"]: {k: u[k] for k in USER_FACTS} for u in plan["users"]})
+
+
+def write_dictionary(cfg: Settings, relations, viewers) -> None:
+    """dictionary.json: organisation slug -> the tables it may query in SQL Lab, each with the columns its
+    database role reads (name, label, type, description), as PostgreSQL answered at this sync."""
+    from safestats.superset.assets import label
+
+    dictionary = {}
+    for viewer in viewers:
+        tables = []
+        for qualified in sorted(viewer.readable):
+            rel = relations.get(qualified)
+            if rel is None or rel.kind == "virtual":
+                continue
+            tables.append({"relation": qualified, "description": rel.description or "",
+                           "columns": [[c.name, label(c.name), c.type, c.description or ""] for c in rel.columns
+                                       if c.name in viewer.readable[qualified]]})
+        dictionary[viewer.slug] = tables
+    _write_json(server.paths(cfg).dir / "dictionary.json", dictionary)
 
 
 def publish_conditions(cfg: Settings) -> dict:

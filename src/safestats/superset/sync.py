@@ -166,6 +166,7 @@ def sync(cfg: Settings | None = None, today: date | None = None) -> SyncResult:
         relations, files = assets.datasets(conn, cfg.project_dir, warehouse_uri(ep), relation_metrics, virtual,
                                           catalog=ep.dbname)
         viewers = access.viewers(conn, organisations, relations, org_role)
+    addon_files.write_dictionary(cfg, relations, viewers)
     made = dashboards.make(dashboards.load(cfg.project_dir / "superset" / "assets"), relations, viewers)
     for viewer in viewers:
         plan["roles"][viewer.role]["datasets"] = sorted(viewer.readable)
