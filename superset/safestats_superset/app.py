@@ -5,7 +5,7 @@ Each control has a name so a test can start a server without it and show the att
 from __future__ import annotations
 
 from flask import Flask, request, session
-from flask_login import user_logged_in, user_logged_out
+from flask_login import current_user, user_logged_in, user_logged_out
 
 from safestats_superset import (
     audit,
@@ -15,6 +15,7 @@ from safestats_superset import (
     home,
     legacy,
     objects,
+    plain_errors,
     request_guard,
     sanitise,
     saved_queries,
@@ -23,7 +24,7 @@ from safestats_superset import (
 )
 
 CONTROLS = ("request_guard", "session_standing", "conditions_gate", "legacy_cache_by_user", "organisation_objects",
-            "markdown_sanitiser", "object_audit")
+            "markdown_sanitiser", "object_audit", "plain_errors")
 
 
 def mutate_app(app: Flask, without: frozenset[str] | set[str] = frozenset()) -> None:
@@ -49,6 +50,9 @@ def mutate_app(app: Flask, without: frozenset[str] | set[str] = frozenset()) -> 
     if on("markdown_sanitiser"):
         sanitise.install()
     app.after_request(audit_hooks.audit_response if on("object_audit") else audit_hooks.audit_data_only)
+    if on("plain_errors"):
+        app.after_request(lambda response: plain_errors.plain(
+            response, request.path, current_user.username if current_user.is_authenticated else None))
     if on("legacy_cache_by_user"):
         legacy.key_cache_by_user()
     if on("organisation_objects"):

@@ -14,6 +14,7 @@ import uuid
 import psycopg
 import pytest
 import requests
+from psycopg import sql
 from superset_helpers import (
     accept_terms,
     browser_login,
@@ -257,6 +258,34 @@ def test_a_saved_query_is_shared_with_colleagues_to_run_not_to_change_and_never_
             assert author.get(f"{url}/api/v1/saved_query/{query_id}").json()["result"]["sql"].startswith(
                 "select count(*)")
         assert author.delete(f"{url}/api/v1/saved_query/{query_id}").status_code == 200
+
+
+def test_a_fault_in_the_platforms_own_connection_shows_no_internals(cfg, base, weakened, passwords, superuser):
+    """The analyst's database login breaks after they signed in (a credentials fault on the platform's side):
+    stock Superset answers chart data with the driver's exception, the server's socket path and a library's
+    help link; SafeStats says what happened in the user's terms and whom to tell. An error in the user's own
+    query keeps PostgreSQL's words, without the driver's wrapping."""
+    from safestats import credentials
+
+    password = credentials.user_passwords(cfg)[CAMDEN]
+    for url, ours in ((weakened, False), (base, True)):
+        s = login(url, CAMDEN, passwords[CAMDEN])
+        dataset = dataset_ids(s, url)["marts.fct_street_crimes_monthly"]
+        superuser.execute(f"alter role {CAMDEN} password 'broken-on-purpose'")
+        try:
+            resp = chart_data(s, url, dataset, columns=["category_group"])
+        finally:
+            superuser.execute(sql.SQL("alter role {} password {}").format(sql.Identifier(CAMDEN),
+                                                                          sql.Literal(password)))
+        assert resp.status_code >= 400
+        internals = [word for word in ("psycopg2", ".s.PGSQL", str(cfg.home), "sqlalche.me") if word in resp.text]
+        if ours:
+            assert not internals, resp.text[:300]
+            assert "platform's side" in resp.text and "Priya Shah" in resp.text
+            own = sqllab(s, url, "select 1 / 0", "plainerr01")
+            assert "division by zero" in own.text and "psycopg2" not in own.text, own.text[:300]
+        else:
+            assert internals, resp.text[:300]
 
 
 def test_no_user_directory_across_organisations(cfg, base, weakened, passwords):
