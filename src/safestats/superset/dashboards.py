@@ -228,14 +228,15 @@ NO_DATA = "no data yet"
 
 
 def with_data_up_to(spec: dict, relations: Mapping[str, Relation]) -> dict:
-    """The dashboard with a first row saying the latest month its first chart's dataset holds for the viewer,
-    asked live (row-level security applies; a refresh empties the chart cache), so no one reads a stale or
-    partial picture without knowing."""
+    """The dashboard with a first row saying the latest month its first chart's dataset holds for the viewer, and
+    since when (the period its numbers cover), asked live (row-level security applies; a refresh empties the
+    chart cache), so no one reads a stale or partial picture without knowing."""
     first = spec["rows"][0][0]
     month = relations[first["dataset"]].dttm
     if month is None:
         return spec
-    expression = f"coalesce(to_char(max({month}), 'FMMonth YYYY'), '{NO_DATA}')"
+    expression = (f"coalesce(to_char(max({month}), 'FMMonth YYYY') || ' (since ' || to_char(min({month}),"
+                  f" 'FMMonth YYYY') || ')', '{NO_DATA}')")
     latest = {"title": DATA_UP_TO, "dataset": first["dataset"], "viz_type": "table", "width": 3, "height": 20,
               "params": {"query_mode": "aggregate", "groupby": [], "row_limit": 10, "include_search": False,
                          "metrics": [{"expressionType": "SQL", "label": DATA_UP_TO, "sqlExpression": expression}]}}
