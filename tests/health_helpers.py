@@ -39,6 +39,22 @@ def scanned_columns(conn: psycopg.Connection) -> list[tuple[str, str, str, str]]
         " where table_schema = any(%s) order by 1, 2, ordinal_position", (list(SCANNED_SCHEMAS),)).fetchall()
 
 
+def area_points() -> set[tuple[str, str]]:
+    """(relation, column) of every column the dbt YAML marks `meta: {area_point: true}`: an area's published
+    reference point (an LSOA centroid) to 3 decimals, which the point-location scan holds to that precision."""
+    import yaml
+
+    from safestats.config import PROJECT_DIR
+
+    found = set()
+    for path in (PROJECT_DIR / "models").rglob("*.yml"):
+        for model in (yaml.safe_load(path.read_text()) or {}).get("models") or []:
+            for column in model.get("columns") or []:
+                if (column.get("meta") or {}).get("area_point"):
+                    found.add((model["name"], column["name"]))
+    return found
+
+
 def cells_matching(conn: psycopg.Connection, texts: list[str], *, numbers: list | None = None,
                    contains: str | None = None) -> list[tuple[str, str, str, int]]:
     """Every (schema, table, column, count) past the boundary where some cell, as text, equals one of

@@ -153,8 +153,8 @@ def test_the_marts_have_the_promised_columns(built, db):
     for schema, table, column, _ in scanned_columns(db):
         columns.setdefault(table, []).append(column)
     assert columns["fct_ed_assault_attendances"] == [
-        "attendance_key", "incident_month", "arrival_date", "arrival_hour", "assault_hour", "site_code", "trust_code",
-        "borough_code", "assault_method_code", "location_type_code", "assault_method", "location_type",
+        "attendance_key", "incident_month", "arrival_date", "arrival_hour", "assault_hour", "site_code", "site_name",
+        "trust_code", "borough_code", "assault_method_code", "location_type_code", "assault_method", "location_type",
         "incident_category_code"]
     sites = db.execute("select site_code, trust_code, trust_name, borough_code from marts.dim_hospital_site"
                        " where trust_code = 'RKE'").fetchall()

@@ -8,7 +8,7 @@ from datetime import date
 
 import psycopg
 import pytest
-from health_helpers import build_health, cells_matching, empty_raw, scanned_columns
+from health_helpers import area_points, build_health, cells_matching, empty_raw, scanned_columns
 from helpers import write_csv
 
 from safestats import warehouse
@@ -105,7 +105,10 @@ def test_the_mart_has_the_promised_columns(built, db):
 def test_no_coordinates_past_the_privacy_boundary(built, db, undo):
     coordinates = [v for _, rows in built.values() for r in rows for v in (r["Latitude"], r["Longitude"]) if v]
     assert len(coordinates) > 1_000
-    assert cells_matching(db, coordinates, numbers=coordinates) == []
+    # an area's point (an LSOA centroid, 3 decimals) may equal a coarse raw coordinate such as 51.523000 by
+    # chance; the point-location scan holds those columns to 3 decimals, which no point location is
+    areas = area_points()
+    assert [f for f in cells_matching(db, coordinates, numbers=coordinates) if f[1:3] not in areas] == []
     # the scan finds what is there: the point-only rows' boroughs, and a coordinate planted in a relation
     assert ("marts", "fct_ambulance_violence_dispatches", "borough_code") in {
         f[:3] for f in cells_matching(db, ["E09000007"])}
@@ -114,7 +117,7 @@ def test_no_coordinates_past_the_privacy_boundary(built, db, undo):
     assert ("suppressed", "leak_probe", "x", 1) in cells_matching(db, coordinates, numbers=coordinates)
     withheld = ("latitude", "longitude", "lat", "lon", "incident_time", "patient_age", "incident_reference")
     for schema, table, column, _ in scanned_columns(db):
-        assert column not in withheld, f"{schema}.{table}.{column}"
+        assert column not in withheld or (table, column) in areas, f"{schema}.{table}.{column}"
 
 
 def test_point_only_rows_keep_the_borough_and_lsoa_rows_the_lsoa(built, db):
