@@ -5,7 +5,7 @@ Each control has a name so a test can start a server without it and show the att
 from __future__ import annotations
 
 from flask import Flask, request, session
-from flask_login import current_user, user_logged_in, user_logged_out
+from flask_login import user_logged_in, user_logged_out
 
 from safestats_superset import (
     audit,
@@ -51,8 +51,7 @@ def mutate_app(app: Flask, without: frozenset[str] | set[str] = frozenset()) -> 
         sanitise.install()
     app.after_request(audit_hooks.audit_response if on("object_audit") else audit_hooks.audit_data_only)
     if on("plain_errors"):
-        app.after_request(lambda response: plain_errors.plain(
-            response, request.path, current_user.username if current_user.is_authenticated else None))
+        app.after_request(plain_errors.plain)
     if on("legacy_cache_by_user"):
         legacy.key_cache_by_user()
     if on("organisation_objects"):

@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 import re
 
-from flask import Response
+from flask import Response, request
+from flask_login import current_user
 
 from safestats_superset import runtime
 
@@ -48,8 +49,9 @@ def _walk(value, found: list):
     return value
 
 
-def plain(response: Response, path: str, username: str | None) -> Response:
-    if response.status_code < 400 or not ROUTES.fullmatch(path) or response.mimetype != "application/json":
+def plain(response: Response) -> Response:
+    """after_request: only failed JSON answers of the data routes are read (every other response passes)."""
+    if response.status_code < 400 or not ROUTES.fullmatch(request.path) or response.mimetype != "application/json":
         return response
     try:
         body = json.loads(response.get_data(as_text=True))
@@ -58,7 +60,7 @@ def plain(response: Response, path: str, username: str | None) -> Response:
     found: list = []
     cleaned = _walk(body, found)
     if found:
-        text = message(username)
+        text = message(current_user.username if current_user.is_authenticated else None)
         cleaned = {"message": text, "errors": [
             {"message": text, "error_type": "SAFESTATS_PLATFORM_FAULT", "level": "error", "extra": {}}]}
     if cleaned != body:

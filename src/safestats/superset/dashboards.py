@@ -22,7 +22,7 @@ from safestats.superset.assets import Relation, asset_uuid
 # Form-data keys whose value names one column or a list of columns.
 COLUMN_KEYS = ("x_axis", "groupby", "columns", "all_columns", "entity", "series", "granularity_sqla", "groupbyRows",
                "groupbyColumns")
-METRIC_KEYS = ("metric", "metrics", "percent_metrics", "secondary_metric", "timeseries_limit_metric", "radius_metric")
+METRIC_KEYS = ("metric", "metrics", "percent_metrics", "secondary_metric", "timeseries_limit_metric")
 
 
 class DashboardError(ValueError):
@@ -91,11 +91,12 @@ def chart_columns(params: dict, columns: list[str], metrics: Mapping[str, str], 
     spatial = params.get("spatial") or {}      # deck.gl maps: the point's columns
     used.update(spatial[k] for k in ("latCol", "lonCol", "lonlatCol", "geohashCol") if spatial.get(k) in columns)
     used.update(c for c in _names(params.get("tooltip_contents")) if c in columns)
-    radius = params.get("point_radius_fixed") or {}
+    chosen = [m for key in METRIC_KEYS
+              for m in (params.get(key) if isinstance(params.get(key), list) else [params.get(key)])]
+    radius = params.get("point_radius_fixed") or {}      # a deck.gl map sized by a metric
     if radius.get("type") == "metric":
-        params = {**params, "radius_metric": radius.get("value")}
-    sql = " ".join(_metric_sql(m, metrics) for key in METRIC_KEYS
-                   for m in (params.get(key) if isinstance(params.get(key), list) else [params.get(key)]))
+        chosen.append(radius.get("value"))
+    sql = " ".join(_metric_sql(m, metrics) for m in chosen)
     for condition in params.get("adhoc_filters") or []:
         used.update(c for c in _names(condition.get("subject")) if c in columns)
         sql += " " + (condition.get("sqlExpression") or "")
