@@ -44,7 +44,7 @@ def ingest_landing(landing: str, retry_quarantined: bool) -> list:
 
 @task(retries=1, retry_delay_seconds=10)
 def build_warehouse(full: bool) -> dbt.DbtOutcome:
-    return dbt.build(full_scans=False, incremental=not full)
+    return refresh.build(full=full)
 
 
 @task

@@ -11,7 +11,11 @@
     during a refresh (var 'warehouse_fingerprint' equal to the one it was built under) it deletes and
     re-inserts, in one transaction, only the months its upstream tables changed since it was last built,
     adding a partition for any new key value; without the var, under another fingerprint, or after an
-    upstream full build, it is built whole. Either way it records what it rebuilt for the tables after it. -#}
+    upstream full build, it is built whole. Either way it records what it rebuilt for the tables after it.
+
+    A plain table with config month_source 'whole' (reference data the month-by-month tables read, such as
+    dim_geography) is rebuilt whole every build; when its rows differ from the previous build's it records
+    every month as changed, so the month-by-month tables that read it are built whole next. -#}
 {% materialization partitioned_table, adapter='postgres' %}
   {%- set access = (config.get('meta') or {}).get('access') or {} -%}
   {%- set keys = access.get('partition_columns') or [] -%}
@@ -26,8 +30,10 @@
     {%- set through = months_recorded_through(sources) -%}
   {%- endif -%}
   {%- if not keys -%}
+    {%- set before = whole_table_digest() -%}
     {%- set built = materialization_table_default() -%}
     {%- if month_column -%}{% do record_full_build(model_name, through) %}{%- endif -%}
+    {%- do record_whole_table_change(before) -%}
     {{ return(built) }}
   {%- endif -%}
 
@@ -73,3 +79,29 @@
   {{ run_hooks(post_hooks, inside_transaction=False) }}
   {{ return({'relations': [target_relation]}) }}
 {% endmaterialization %}
+
+{#- For a table with config month_source 'whole': a digest of its rows as they are (none when it does not exist
+    yet or has no such config). Its rows are few (reference data); order does not matter. -#}
+{% macro whole_table_digest() -%}
+  {%- if config.get('month_source') != 'whole' or load_cached_relation(this) is none -%}
+    {{ return(none) }}
+  {%- endif -%}
+  {%- set digest = run_query("select count(*)::text || ':' || coalesce(sum(hashtextextended(t::text, 0)), 0)::text"
+                             ~ " || ':' || coalesce(sum(hashtextextended(t::text, 1)), 0)::text from "
+                             ~ this ~ " as t") -%}
+  {{ return(digest.columns[0].values()[0]) }}
+{%- endmacro %}
+
+{#- After a build of a table with config month_source 'whole': record every month as changed when its rows
+    differ from `before` (whole_table_digest before the build; none for a first build). -#}
+{% macro record_whole_table_change(before) -%}
+  {%- if config.get('month_source') != 'whole' -%}
+    {{ return('') }}
+  {%- endif -%}
+  {%- if before is none or whole_table_digest() != before -%}
+    {% call statement('record_whole_table_change') -%}
+      {{ record_changed_months(this.schema ~ '.' ~ this.identifier) }}
+    {%- endcall %}
+    {{ adapter.commit() }}
+  {%- endif -%}
+{%- endmacro %}

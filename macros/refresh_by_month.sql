@@ -6,12 +6,16 @@
     a row of one month depends only on rows of the same month in every upstream table (a row in month m is
     rebuilt whenever anything it reads in month m changed). A table that reads rows of other months by a key
     names the source in config months_by_key; a month-by-month table with config change_key records the keys
-    of the rows a refresh changed, as a load-by-load table does. -#}
+    of the rows a refresh changed, as a load-by-load table does. A table rebuilt whole with config
+    month_source 'whole' (reference data such as dim_geography) may be read too: a build that changes its rows
+    records every month as changed (macros/materialization_partitioned_table.sql), so the tables after it are
+    then built whole. -#}
 
 {#- The tables whose changed months `node` (a graph node) rebuilds, as schema.identifier; a compilation error
     when it reads rows that would change without a recorded month: a raw source, or a table that is
     neither load-by-load nor month-by-month but is built from one (seeds and tables built only from seeds
-    change only with the project, which makes every build full). -#}
+    change only with the project, which makes every build full), unless that table records its own changes
+    (config month_source 'whole'). -#}
 {% macro month_sources(node, through_table=false) -%}
     {%- set sources = [] -%}
     {%- for uid in node.depends_on.nodes -%}
@@ -20,6 +24,8 @@
             {{ exceptions.raise_compiler_error(model.unique_id ~ " has month_column but reads " ~ uid
                 ~ " directly: its rows change without a recorded month") }}
         {%- elif upstream is none or upstream.resource_type == 'seed' -%}
+        {%- elif upstream.config.get('month_source') == 'whole' -%}
+            {%- do sources.append(upstream.schema ~ '.' ~ (upstream.alias or upstream.name)) -%}
         {%- elif upstream.config.materialized == 'loads_table' or upstream.config.get('month_column') -%}
             {%- if through_table -%}
                 {{ exceptions.raise_compiler_error(model.unique_id ~ " has month_column but reads "
@@ -176,6 +182,24 @@
     {%- endif -%}
     {%- set refresh = months_to_refresh(sources, built[1]) -%}
     {{ return(none if refresh.all_months else refresh) }}
+{%- endmacro %}
+
+{#- While compiling a month-by-month table during a refresh, what its materialization will rebuild
+    (refresh_by_month_plan), or none when it is built whole: computed from the same records, so both agree.
+    For a model whose SQL must filter the tables it reads itself (a CTE read more than once is materialised by
+    PostgreSQL, and the month filter on the model's result no longer reaches the tables under it). -#}
+{% macro model_refresh_plan() -%}
+    {%- if not execute or not config.get('month_column') or config.get('materialized') != 'partitioned_table' -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return(refresh_by_month_plan(this.schema ~ '.' ~ this.identifier, month_sources(model))) }}
+{%- endmacro %}
+
+{#- The SQL condition that a row read by the month-by-month table being compiled, by its month `column`, is of
+    a month this build rebuilds (model_refresh_plan); true when it is built whole. -#}
+{% macro refreshed_months(column) -%}
+    {%- set refresh = model_refresh_plan() -%}
+    {{ return('true' if refresh is none else in_months(column, refresh)) }}
 {%- endmacro %}
 
 {#- Rebuild the months of `refresh` in `model_name` (this model) in one transaction: its rows of those months

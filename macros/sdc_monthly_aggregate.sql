@@ -5,40 +5,32 @@
     borough's ward cells are withheld together (secondary suppression) when, read against the borough
     cell, they would pin a count down more tightly than the rule allows. Totals (every category; London)
     are sums of released cells, so they tell nothing the cells do not. The grid is complete (every month
-    received x borough covered x category used, wards included), so a zero is a row like any other. -#}
+    received x borough covered x category used, wards included), so a zero is a row like any other.
+
+    Refreshed month by month (config month_column 'incident_month', macros/sdc_refresh.sql): a refresh
+    rebuilds only the months whose facts changed, on the grid the table already has, while that grid is still
+    the one the facts make; when it is not, the whole table is built again. -#}
 {% macro sdc_monthly_aggregate(fact, dataset, count_column, month_column='incident_month',
                                category_column='incident_category_code', ward_from=none) -%}
 {%- set rule = sdc_rule(dataset) -%}
 {%- set widest_allowed = rule.rounding_base - 1 -%}
+{%- set refresh = model_refresh_plan() -%}
+{%- if refresh is not none and refresh.months and not sdc_grid_holds(
+        sdc_placed_rows(fact, month_column, category_column, ward_from, refresh), refresh, count_column) -%}
+    {%- set refresh = none -%}
+{%- endif -%}
 with
 
-facts as (
-    select
-        {{ month_column }} as incident_month,
-        borough_code,
-        coalesce({{ category_column }}::text, 'unknown') as category_code,
-        {%- if ward_from == 'lsoa' %}
-        lsoa_code as ward_key
-        {%- elif ward_from == 'ward' %}
-        ward_code as ward_key
-        {%- else %}
-        null::text as ward_key
-        {%- endif %}
-    from {{ ref(fact) }}
-    where borough_code is not null and {{ month_column }} is not null
-),
+{{ sdc_placed_rows(fact, month_column, category_column, ward_from, refresh) }},
 
 boroughs as (
     select * from {{ ref('london_boroughs') }}
 ),
 
-geography as (
-    select * from {{ ref('dim_geography') }}
-),
-
 months as (
     select distinct incident_month from facts
 ),
+{%- if refresh is none %}
 
 covered_boroughs as (
     select distinct borough_code from facts
@@ -47,6 +39,45 @@ covered_boroughs as (
 categories as (
     select distinct category_code from facts
 ),
+
+-- wards a fact names that the loaded lookup does not (or none is loaded): named by their code
+unlisted_wards as (
+    select * from placed_unlisted_wards
+),
+{%- else %}
+
+-- a refresh keeps the grid the table has (sdc_grid_holds): that of a month it does not rebuild
+kept_grid as (
+    select * from {{ this }}
+    where
+        incident_month = ({{ sdc_kept_month(refresh) }})
+        and category_level = 'category'
+),
+
+covered_boroughs as (
+    select distinct borough_code from kept_grid
+    where geography_level = 'borough'
+),
+
+categories as (
+    select distinct category_code from kept_grid
+    where geography_level = 'borough'
+),
+
+unlisted_wards as (
+    select distinct
+        kept_grid.geography_code as ward_code,
+        kept_grid.geography_name as ward_name,
+        kept_grid.borough_code
+    from kept_grid
+    left join lookup_wards
+        on kept_grid.geography_code = lookup_wards.ward_code and kept_grid.borough_code = lookup_wards.borough_code
+    where
+        kept_grid.geography_level = 'ward'
+        and lookup_wards.ward_code is null
+        and kept_grid.geography_code <> kept_grid.borough_code || '/no-ward'
+),
+{%- endif %}
 
 borough_counts as (
     select
@@ -85,48 +116,11 @@ borough_released as (
     from borough_cells
 ),
 
--- rows placed in a ward of their borough; the rest count in the borough's 'no ward' cell
-placed as (
-    select
-        facts.incident_month,
-        facts.borough_code,
-        facts.category_code,
-        {%- if ward_from == 'lsoa' %}
-        coalesce(lsoas.ward_code, facts.borough_code || '/no-ward') as ward_code
-        {%- else %}
-        coalesce(facts.ward_key, facts.borough_code || '/no-ward') as ward_code
-        {%- endif %}
-    from facts
-    {%- if ward_from == 'lsoa' %}
-    left join geography as lsoas
-        on
-            lsoas.geography_level = 'lsoa'
-            and facts.ward_key = lsoas.lsoa_code
-            and facts.borough_code = lsoas.borough_code
-    {%- endif %}
-),
-
 known_wards as (
-    select
-        geography.ward_code,
-        geography.ward_name,
-        geography.borough_code
-    from geography
+    select lookup_wards.*
+    from lookup_wards
     inner join covered_boroughs
-        on geography.borough_code = covered_boroughs.borough_code
-    where geography.geography_level = 'ward'
-),
-
--- wards a fact names that the loaded lookup does not (or none is loaded): named by their code
-unlisted_wards as (
-    select distinct
-        placed.ward_code,
-        placed.ward_code as ward_name,
-        placed.borough_code
-    from placed
-    left join known_wards
-        on placed.ward_code = known_wards.ward_code and placed.borough_code = known_wards.borough_code
-    where known_wards.ward_code is null and placed.ward_code <> placed.borough_code || '/no-ward'
+        on lookup_wards.borough_code = covered_boroughs.borough_code
 ),
 
 ward_list as (
@@ -348,4 +342,75 @@ final as (
 )
 
 select * from final
+{%- endmacro %}
+
+
+{#- The CTEs `facts` (the fact's rows of the months a refresh rebuilds, or of every month), `geography`,
+    `placed` (each row in its ward, or its borough's 'no ward'), `lookup_wards` (the wards of the loaded lookup)
+    and `placed_unlisted_wards` (wards the rows name that the lookup does not) of sdc_monthly_aggregate. -#}
+{% macro sdc_placed_rows(fact, month_column, category_column, ward_from, refresh) -%}
+facts as (
+    select
+        {{ month_column }} as incident_month,
+        borough_code,
+        coalesce({{ category_column }}::text, 'unknown') as category_code,
+        {%- if ward_from == 'lsoa' %}
+        lsoa_code as ward_key
+        {%- elif ward_from == 'ward' %}
+        ward_code as ward_key
+        {%- else %}
+        null::text as ward_key
+        {%- endif %}
+    from {{ ref(fact) }}
+    where
+        borough_code is not null and {{ month_column }} is not null
+        {%- if refresh is not none %}
+        and {{ in_months(month_column, refresh) }}
+        {%- endif %}
+),
+
+geography as (
+    select * from {{ ref('dim_geography') }}
+),
+
+-- rows placed in a ward of their borough; the rest count in the borough's 'no ward' cell
+placed as (
+    select
+        facts.incident_month,
+        facts.borough_code,
+        facts.category_code,
+        {%- if ward_from == 'lsoa' %}
+        coalesce(lsoas.ward_code, facts.borough_code || '/no-ward') as ward_code
+        {%- else %}
+        coalesce(facts.ward_key, facts.borough_code || '/no-ward') as ward_code
+        {%- endif %}
+    from facts
+    {%- if ward_from == 'lsoa' %}
+    left join geography as lsoas
+        on
+            lsoas.geography_level = 'lsoa'
+            and facts.ward_key = lsoas.lsoa_code
+            and facts.borough_code = lsoas.borough_code
+    {%- endif %}
+),
+
+lookup_wards as (
+    select
+        ward_code,
+        ward_name,
+        borough_code
+    from geography
+    where geography_level = 'ward'
+),
+
+placed_unlisted_wards as (
+    select distinct
+        placed.ward_code,
+        placed.ward_code as ward_name,
+        placed.borough_code
+    from placed
+    left join lookup_wards
+        on placed.ward_code = lookup_wards.ward_code and placed.borough_code = lookup_wards.borough_code
+    where lookup_wards.ward_code is null and placed.ward_code <> placed.borough_code || '/no-ward'
+)
 {%- endmacro %}

@@ -9,18 +9,22 @@ with
 
 street_crimes as (
     select * from {{ ref('candidate_agg_street_crimes_monthly') }}
+    where {{ refreshed_months('incident_month') }}
 ),
 
 recorded_crimes as (
     select * from {{ ref('candidate_agg_recorded_crimes_monthly') }}
+    where {{ refreshed_months('incident_month') }}
 ),
 
 ambulance_dispatches as (
     select * from {{ ref('candidate_agg_ambulance_violence_dispatches_monthly') }}
+    where {{ refreshed_months('incident_month') }}
 ),
 
 ed_attendances as (
     select * from {{ ref('candidate_agg_ed_assault_attendances_monthly') }}
+    where {{ refreshed_months('incident_month') }}
 ),
 
 categories as (

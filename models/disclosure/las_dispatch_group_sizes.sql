@@ -10,6 +10,7 @@ with
 
 dispatches as (
     select * from {{ ref('fct_ambulance_violence_dispatches') }}
+    where {{ refreshed_months('incident_month') }}
 ),
 
 groups_read as (

@@ -17,7 +17,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from safestats import bench_superset, database, dbt, refresh, warehouse
+from safestats import bench_superset, database, refresh, warehouse
 from safestats.config import Settings, settings
 from safestats.policies import service as policies
 from safestats.sdc import service as sdc
@@ -52,7 +52,7 @@ def timed_refresh(cfg: Settings, landing: Path) -> RefreshTiming:
     if quarantined:
         raise RuntimeError("quarantined: " + "; ".join(quarantined[:3]))
     ingested = time.perf_counter()
-    build = dbt.build(cfg, full_scans=False, incremental=True)
+    build = refresh.build(cfg=cfg)
     if not build.success:
         raise RuntimeError("the warehouse build failed: " + "; ".join(build.failures[:3]))
     built = time.perf_counter()

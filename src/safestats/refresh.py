@@ -13,6 +13,7 @@ from safestats import dbt, warehouse
 from safestats.config import Settings, settings
 from safestats.contracts import load_contracts
 from safestats.ingest import FileResult, ingest_landing, landing_files
+from safestats.sdc.service import PUBLISHED_MARTS
 
 # Listeners told about each file as the ingest finishes it (the CLI's progress bar); kept out of the
 # flow's parameters, which Prefect records.
@@ -57,6 +58,13 @@ def ingest(landing: Path, *, retry_quarantined: bool = False, cfg: Settings | No
 
     with psycopg.connect(warehouse.loader_endpoint(cfg).conninfo(), autocommit=True) as conn:
         return ingest_landing(conn, landing, contracts, retry_quarantined=retry_quarantined, on_file=tell)
+
+
+def build(*, full: bool = False, cfg: Settings | None = None) -> dbt.DbtOutcome:
+    """The refresh's dbt build: what changed since the warehouse was built (everything with `full`), the leak
+    scans on a sample of what was not rebuilt, and everything but the published aggregates, which the release
+    after it rebuilds from what it publishes."""
+    return dbt.build(cfg, full_scans=False, incremental=not full, exclude=[PUBLISHED_MARTS])
 
 
 def exclusions(cfg: Settings | None = None) -> list[tuple[str, str, int]]:

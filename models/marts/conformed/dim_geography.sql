@@ -3,6 +3,8 @@
 -- are unique across levels (E01 LSOA, E05 ward, E09 borough), so geography_code is the key facts join
 -- on, whether they carry an lsoa_code or a borough_code; each row also carries its ward and borough
 -- so that LSOA rows roll up by ward_code or borough_code, and a point for maps (latitude, longitude).
+-- Rebuilt whole; a build that changes its rows has the month-by-month tables that read it built whole next.
+{{ config(month_source='whole') }}
 with
 
 boroughs as (

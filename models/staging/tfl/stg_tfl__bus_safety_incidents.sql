@@ -11,7 +11,7 @@ active_loads as (
 ),
 
 -- materialized: each date is parsed once, not again for the month precedence below
-renamed as materialized (
+renamed as (
     select
         source._load_id as load_id,
         source._source_row_number as source_row_number,
