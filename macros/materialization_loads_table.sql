@@ -96,6 +96,9 @@
       {%- if config.get('change_key') %}
       create index on {{ intermediate_relation }} ({{ config.get('change_key') }});
       {%- endif %}
+      {%- for index in config.get('indexes') or [] %}
+      create index on {{ intermediate_relation }} ({{ index.columns | join(', ') }});
+      {%- endfor %}
       delete from private.built_loads where model = '{{ model_name }}';
       {{ record_built_loads(model_name, active_loads_of(dataset, 'true')) }};
       {{ record_changed_months(model_name) }};

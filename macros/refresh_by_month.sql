@@ -43,32 +43,40 @@
 {#- What a refresh of this model must rebuild: {'months': [...], 'null_month': bool, 'all_months': bool,
     'through': position} from what `sources` recorded after the position it was built through. A source
     named in config months_by_key (model name -> this table's key column) reaches it by key as well as by
-    month: the months rebuilt for it add those of this table's rows whose key the source changed. A table
-    of each key's latest source row (config key_month_moves) also rebuilds the month each such key's row
-    has now, from its own SQL for those keys: when a key's latest row is withdrawn, its row moves back to the
-    month of the row before, which nothing else recorded as changed. -#}
+    month: the months rebuilt for it add those of this table's rows whose key the source changed (the MPS
+    victims' and perpetrators' generalisation, whose k-groups span a month). A table whose rows each depend
+    only on their own key's rows in such a source (config rows_by_key: a crime's latest row, a street crime
+    with its crime's latest outcome) rebuilds the rows of those keys instead, wherever they lie and wherever
+    they move (when a key's latest row is withdrawn, its row goes back to the month of the row before, which
+    nothing recorded as changed), and none of that source's months: 'keyed' lists the sources whose changed
+    keys it rebuilds (refresh_keys_condition); a full build of one still builds the table whole. -#}
 {% macro months_to_refresh(sources, through) -%}
-    {%- set by_key = config.get('months_by_key') or {} -%}
+    {%- set rows_by_key = config.get('rows_by_key') -%}
+    {%- set by_key = {} if rows_by_key else (config.get('months_by_key') or {}) -%}
     {%- set month_column = config.get('month_column') -%}
-    {#- the rows whose keys' months are rebuilt: this table's, and with key_month_moves the model's own -#}
-    {%- set keyed_row_sets = [this | string]
-            + (['(' ~ sql ~ ') as model_rows'] if config.get('key_month_moves') else []) -%}
+    {#- with rows_by_key, a source read by key reaches this table by key alone: none of its months is rebuilt -#}
+    {%- set keyed_sources = [] -%}
+    {%- for source in sources if rows_by_key and source.split('.')[1] in (config.get('months_by_key') or {}) -%}
+        {%- do keyed_sources.append(source) -%}
+    {%- endfor -%}
+    {%- set by_month = sources | reject('in', keyed_sources) | list -%}
     {%- set query -%}
         with
         recorded as (
             select month, all_months, position from private.changed_months
-            where model in ('{{ sources | join("', '") }}') and position > {{ through }}
+            where
+                (model in ('{{ by_month | join("', '") }}')
+                 or (model in ('{{ keyed_sources | join("', '") }}') and all_months))
+                and position > {{ through }}
         ),
         keyed_months as (
             select null::date as month, false as all_months, null::bigint as position where false
             {%- for source in sources if source.split('.')[1] in by_key %}
-            {%- for keyed_rows in keyed_row_sets %}
             union all
-            select distinct {{ month_column }}, false, null::bigint from {{ keyed_rows }}
+            select distinct {{ month_column }}, false, null::bigint from {{ this }}
             where {{ by_key[source.split('.')[1]] }} in (
                 select key from private.changed_keys where model = '{{ source }}' and position > {{ through }}
             )
-            {%- endfor %}
             {%- endfor %}
         ),
         changes as (
@@ -84,8 +92,26 @@
         from changes
     {%- endset -%}
     {%- set row = run_query(query).rows[0] -%}
+    {%- set keyed = [] -%}
+    {%- for source in keyed_sources -%}
+        {%- if run_query("select exists (select from private.changed_keys where model = '" ~ source
+                         ~ "' and position > " ~ through ~ ")").rows[0][0] -%}
+            {%- do keyed.append({'source': source, 'column': config.get('months_by_key')[source.split('.')[1]],
+                                 'after': through}) -%}
+        {%- endif -%}
+    {%- endfor -%}
     {{ return({'months': (row[0].split(',') if row[0] else []) | sort, 'null_month': row[1],
-               'all_months': row[2], 'through': [row[3], through] | max}) }}
+               'all_months': row[2], 'through': [row[3], through] | max, 'keyed': keyed}) }}
+{%- endmacro %}
+
+{#- The SQL condition that a row's key is one a source listed in `refresh.keyed` changed (none when none is). -#}
+{% macro refresh_keys_condition(refresh) -%}
+    {%- set conditions = [] -%}
+    {%- for keyed in refresh.get('keyed') or [] -%}
+        {%- do conditions.append(keyed.column ~ " in (select key from private.changed_keys where model = '"
+                                 ~ keyed.source ~ "' and position > " ~ keyed.after ~ ")") -%}
+    {%- endfor -%}
+    {{ return(('(' ~ (conditions | join(' or ')) ~ ')') if conditions else none) }}
 {%- endmacro %}
 
 {#- The last position up to which `sources` recorded their changes (0 when none has): a query. -#}
@@ -209,9 +235,13 @@
   {%- set target_relation = this.incorporate(type='table') -%}
   {%- set month_column = config.get('month_column') -%}
   {%- set rows = adapter.quote(target_relation.identifier ~ '__rows') -%}
-  {%- set rebuilt = refresh.months or refresh.null_month -%}
+  {%- set by_key = refresh_keys_condition(refresh) -%}
+  {%- set rebuilt = refresh.months or refresh.null_month or by_key -%}
+  {%- set rebuilt_rows = in_months(month_column, refresh) ~ (' or ' ~ by_key if by_key else '') -%}
   {%- set rebuilt_months = "select unnest(" ~ months_array(refresh) ~ ")"
-                           ~ (" union all select null::date" if refresh.null_month else "") -%}
+                           ~ (" union all select null::date" if refresh.null_month else "")
+                           ~ (" union all select " ~ month_column ~ " from " ~ target_relation ~ " where " ~ by_key
+                              ~ " union all select " ~ month_column ~ " from " ~ rows if by_key else "") -%}
   {{ run_hooks(pre_hooks, inside_transaction=False) }}
   {{ run_hooks(pre_hooks, inside_transaction=True) }}
   {% call statement('main') -%}
@@ -219,6 +249,12 @@
     create temporary table {{ rows }} on commit drop as (
         select * from ({{ sql }}) as model_rows
         where {{ in_months(month_column, refresh) }}
+        {%- if by_key %}
+        union all
+        -- the rows of the changed keys outside those months, each looked up by its key
+        select * from ({{ sql }}) as model_rows
+        where {{ by_key }} and not coalesce({{ in_months(month_column, refresh) }}, false)
+        {%- endif %}
     );
     {%- if keys %}
     select private.add_list_partitions(
@@ -227,18 +263,20 @@
     );
     {%- endif %}
     {%- if config.get('change_key') %}
-    {{ record_changed_keys(model_name, changed_rows_keys(target_relation, rows, in_months(month_column, refresh))) }};
+    {{ record_changed_keys(model_name, changed_rows_keys(target_relation, rows, rebuilt_rows)) }};
     {%- endif %}
-    delete from {{ target_relation }} where {{ in_months(month_column, refresh) }};
-    insert into {{ target_relation }} select * from {{ rows }};
     {{ record_changed_months(model_name, rebuilt_months) }};
+    delete from {{ target_relation }} where {{ rebuilt_rows }};
+    insert into {{ target_relation }} select * from {{ rows }};
     {%- else %}
     select 'no month of {{ model_name }} changed'
     {%- endif %}
   {%- endcall %}
   {{ record_build(model_name, refresh.through, full_build=false) }}
   {{ log("refresh_by_month " ~ model_name ~ ": " ~ (refresh.months | length) ~ " month(s) rebuilt "
-         ~ refresh.months ~ (" and rows of no month" if refresh.null_month else ""), info=false) }}
+         ~ refresh.months ~ (" and rows of no month" if refresh.null_month else "")
+         ~ (" and the rows of the keys " ~ (refresh.keyed | map(attribute='source') | join(', ')) ~ " changed"
+            if by_key else ""), info=false) }}
   {{ run_hooks(post_hooks, inside_transaction=True) }}
   {{ adapter.commit() }}
   {{ run_hooks(post_hooks, inside_transaction=False) }}
@@ -249,11 +287,16 @@
     up to `through`, and that every month of it changed. Recorded after the rows, so an interruption between
     leaves the record behind the table (the next refresh rebuilds months it already holds), never ahead. The
     month column is indexed first (on a partitioned table, every partition, new ones included): a refresh
-    deletes, compares and reads this table month by month. -#}
+    deletes, compares and reads this table month by month; so is the key of a table with rows_by_key. -#}
 {% macro record_full_build(model_name, through) -%}
   {{ record_build(model_name, through, full_build=true) }}
   {% call statement('record_full_build') -%}
     create index on {{ this }} ({{ config.get('month_column') }});
+    {%- set indexed = (config.get('indexes') or []) | map(attribute='columns') | list %}
+    {%- for column in (config.get('months_by_key') or {}).values() | unique
+            if config.get('rows_by_key') and [column] not in indexed %}
+    create index on {{ this }} ({{ column }});
+    {%- endfor %}
     {{ record_changed_months(model_name) }}
   {%- endcall %}
   {{ adapter.commit() }}

@@ -1,6 +1,7 @@
 -- The privacy boundary for police.uk street-level crime: crime ids become keyed pseudonyms, point
 -- coordinates, street descriptions and free-text context are dropped, the LSOA is the finest place kept.
-{{ config(month_column='crime_month') }}
+-- Indexed by crime: fct_street_crimes rebuilds the street crimes of the crimes whose latest outcome changed.
+{{ config(month_column='crime_month', indexes=[{'columns': ['crime_pseudo_id']}]) }}
 with
 
 street_crimes as (

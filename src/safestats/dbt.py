@@ -85,6 +85,14 @@ def fingerprint(cfg: Settings | None = None) -> str:
     return digest.hexdigest()
 
 
+def built_under(digest: str, cfg: Settings | None = None) -> bool:
+    """Whether the warehouse was last built under the fingerprint `digest` (a build under any other makes every
+    table whole and records its own)."""
+    with psycopg.connect(warehouse.dbt_endpoint(cfg).conninfo()) as conn:
+        return conn.execute("select exists (select from private.built_models where fingerprint = %s)",
+                            (digest,)).fetchone()[0]
+
+
 def build(cfg: Settings | None = None, *, full_scans: bool = True, incremental: bool = False,
           exclude: list[str] | None = None) -> DbtOutcome:
     """Seeds, models, snapshots and tests, in dependency order. `incremental`: the load-by-load tables rebuild

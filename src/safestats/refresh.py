@@ -61,10 +61,13 @@ def ingest(landing: Path, *, retry_quarantined: bool = False, cfg: Settings | No
 
 
 def build(*, full: bool = False, cfg: Settings | None = None) -> dbt.DbtOutcome:
-    """The refresh's dbt build: what changed since the warehouse was built (everything with `full`), the leak
-    scans on a sample of what was not rebuilt, and everything but the published aggregates, which the release
-    after it rebuilds from what it publishes."""
-    return dbt.build(cfg, full_scans=False, incremental=not full, exclude=[PUBLISHED_MARTS])
+    """The refresh's dbt build: what changed since the warehouse was built (everything with `full`), with the
+    leak scans on a sample of what was not rebuilt. Under the code the warehouse was built with, the published
+    aggregates are left to the release after it, which rebuilds them when it publishes (they read the release,
+    not this build); a full build, or one under new code, builds them too."""
+    cfg = cfg or settings()
+    same_code = not full and dbt.built_under(dbt.fingerprint(cfg), cfg)
+    return dbt.build(cfg, full_scans=False, incremental=not full, exclude=[PUBLISHED_MARTS] if same_code else None)
 
 
 def exclusions(cfg: Settings | None = None) -> list[tuple[str, str, int]]:

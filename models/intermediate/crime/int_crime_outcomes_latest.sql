@@ -3,11 +3,11 @@
 -- wins, so the choice is deterministic and a revised month replaces what the old file said.
 -- A table keyed and indexed by the crime's pseudonym, so the street crimes join their outcome without sorting
 -- all of history; "no later row of the same crime" (rather than a ranking over every crime) lets a refresh
--- rebuild only the months it needs: the months that changed and the months of the crimes whose rows changed
--- (macros/refresh_by_month.sql). It records the crimes whose row here changed (change_key) for the street
+-- rebuild only the rows it needs: those of the crimes whose rows changed, looked up by the crime's index
+-- (rows_by_key, macros/refresh_by_month.sql). It records the crimes whose row here changed (change_key) for the street
 -- crimes, which read it by crime.
 {{ config(materialized='partitioned_table', month_column='outcome_month', change_key='crime_pseudo_id',
-          months_by_key={'police_uk_crime_outcomes': 'crime_pseudo_id'}, key_month_moves=true,
+          months_by_key={'police_uk_crime_outcomes': 'crime_pseudo_id'}, rows_by_key=true,
           indexes=[{'columns': ['crime_pseudo_id'], 'unique': true}]) }}
 with
 

@@ -3,11 +3,11 @@
 -- perpetrators take their crime's category from here (macros/mps_person_models.sql).
 -- A table keyed and indexed by the crime's pseudonym, so a person joins their crime without sorting all of
 -- history; "no later row of the same crime" (rather than a ranking over every crime) lets a refresh rebuild
--- only the months it needs: the months that changed and the months of the crimes whose rows changed
--- (macros/refresh_by_month.sql). It records the crimes whose row here changed (change_key) for the tables
+-- only the rows it needs: those of the crimes whose rows changed, looked up by the crime's index
+-- (rows_by_key, macros/refresh_by_month.sql). It records the crimes whose row here changed (change_key) for the tables
 -- that read it by crime.
 {{ config(materialized='partitioned_table', month_column='recorded_month', change_key='crime_pseudo_id',
-          months_by_key={'mps_recorded_crime_outcomes': 'crime_pseudo_id'}, key_month_moves=true,
+          months_by_key={'mps_recorded_crime_outcomes': 'crime_pseudo_id'}, rows_by_key=true,
           indexes=[{'columns': ['crime_pseudo_id'], 'unique': true}]) }}
 with
 

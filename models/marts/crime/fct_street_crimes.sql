@@ -1,6 +1,9 @@
 -- One row per street-level crime or anti-social behaviour record located in a London LSOA, with
 -- its borough, crime category and latest known outcome.
-{{ config(month_column='crime_month', months_by_key={'int_crime_outcomes_latest': 'crime_pseudo_id'}) }}
+-- A refresh rebuilds the months of the street crimes it loaded and the rows of the crimes whose latest outcome
+-- changed (rows_by_key: a row reads only its own crime's outcome).
+{{ config(month_column='crime_month', months_by_key={'int_crime_outcomes_latest': 'crime_pseudo_id'},
+          rows_by_key=true) }}
 with
 
 street_crimes as (

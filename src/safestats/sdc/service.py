@@ -16,11 +16,11 @@ PUBLISHED_MARTS = "marts.aggregates"   # the dbt folder of the agg_ marts, rebui
 class ReleaseOutcome:
     checked: release.ReleaseCheck
     published: list[str]
-    rebuild: dbt.DbtOutcome | None
+    rebuild: dbt.DbtOutcome | None     # None: nothing was published and every agg_ mart is there
 
     @property
     def ok(self) -> bool:
-        return self.rebuild is not None and self.rebuild.success
+        return self.rebuild is None or self.rebuild.success
 
 
 def check(cfg: Settings | None = None, *, published: bool = False) -> release.ReleaseCheck:
@@ -33,10 +33,13 @@ def check(cfg: Settings | None = None, *, published: bool = False) -> release.Re
 
 
 def publish(cfg: Settings | None = None) -> ReleaseOutcome:
-    """Check the candidate months that changed, publish those that pass, rebuild the agg_ marts from the release."""
+    """Check the candidate months that changed, publish those that pass, rebuild the agg_ marts from the release
+    (when it published a month, or an agg_ mart is missing: otherwise they hold the release as it is)."""
     cfg = cfg or settings()
     with psycopg.connect(warehouse.dbt_endpoint(cfg).conninfo()) as conn:
         checked = release.check(conn, cfg.project_dir, changed_only=True)
         months = release.publish(conn, checked)
-    rebuild = dbt.run(["build", "--select", PUBLISHED_MARTS], cfg)
+        marts = {r.name for r in release.relations(conn, "marts", cfg.project_dir)}
+    whole = {r.name for r in checked.relations} <= marts
+    rebuild = dbt.run(["build", "--select", PUBLISHED_MARTS], cfg) if months or not whole else None
     return ReleaseOutcome(checked, months, rebuild)
