@@ -104,12 +104,14 @@
                'all_months': row[2], 'through': [row[3], through] | max, 'keyed': keyed}) }}
 {%- endmacro %}
 
-{#- The SQL condition that a row's key is one a source listed in `refresh.keyed` changed (none when none is). -#}
+{#- The SQL condition that a row's key is one a source listed in `refresh.keyed` changed (none when none is).
+    The keys are read once into an array (`= any(array(...))`), so that even beside the month condition (`or`)
+    the planner looks them up in the key's index rather than testing every row against a subquery. -#}
 {% macro refresh_keys_condition(refresh) -%}
     {%- set conditions = [] -%}
     {%- for keyed in refresh.get('keyed') or [] -%}
-        {%- do conditions.append(keyed.column ~ " in (select key from private.changed_keys where model = '"
-                                 ~ keyed.source ~ "' and position > " ~ keyed.after ~ ")") -%}
+        {%- do conditions.append(keyed.column ~ " = any(array(select key from private.changed_keys where model = '"
+                                 ~ keyed.source ~ "' and position > " ~ keyed.after ~ "))") -%}
     {%- endfor -%}
     {{ return(('(' ~ (conditions | join(' or ')) ~ ')') if conditions else none) }}
 {%- endmacro %}

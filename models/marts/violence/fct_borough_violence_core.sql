@@ -17,21 +17,31 @@ categories as (
     select * from {{ ref('incident_categories') }}
 ),
 
+-- each fact filtered to the months a refresh rebuilds: `counted` is read twice, so PostgreSQL materialises it
+-- and the month filter on this model's result would not reach the facts
 street_crimes as (
     select * from {{ ref('fct_street_crimes') }}
+    where {{ refreshed_months('crime_month') }}
 ),
 
 recorded_crimes as (
+    select * from {{ ref('fct_recorded_crimes') }}
+    where {{ refreshed_months('incident_month') }}
+),
+
+every_recorded_crime as (
     select * from {{ ref('fct_recorded_crimes') }}
 ),
 
 ambulance_dispatches as (
     -- every London dispatch, those the record-level mart withholds for k-anonymity included
     select * from {{ ref('int_las_dispatches_categorised') }}
+    where {{ refreshed_months('incident_month') }}
 ),
 
 ed_attendances as (
     select * from {{ ref('fct_ed_assault_attendances') }}
+    where {{ refreshed_months('incident_month') }}
 ),
 
 police_violence as (
@@ -103,10 +113,15 @@ received as (
     from counted
 ),
 
--- the MPS feed does not cover the City of London, which the City of London Police polices
+-- the MPS feed does not cover the City of London, which the City of London Police polices: the boroughs with a
+-- recorded crime in any month (each looked up in its own partition)
 knife_crime_coverage as (
-    select distinct borough_code
-    from recorded_crimes
+    select boroughs.borough_code
+    from boroughs
+    where exists (
+        select from every_recorded_crime
+        where every_recorded_crime.borough_code = boroughs.borough_code
+    )
 ),
 
 months as (

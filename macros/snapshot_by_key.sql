@@ -1,0 +1,59 @@
+{#- A snapshot refreshed by key: during a refresh it compares only the rows of the keys its source table changed
+    since it last ran (the source records them: config change_key), with hard deletes left to
+    snapshot_by_key_closed, which closes the current rows of keys gone from the source. Its record in
+    private.built_models (fingerprint, position of the source's changes it has taken in) says what it holds;
+    without it, under another fingerprint, outside a refresh, or after a whole build of the source, it compares
+    every row. -#}
+
+{#- The query of the keys `source_model` changed since the snapshot `snapshot_name` last ran, or none when the
+    snapshot is to compare every row. -#}
+{% macro snapshot_changed_keys(snapshot_name, source_model) -%}
+    {%- set fingerprint = var('warehouse_fingerprint', none) -%}
+    {%- if not execute or fingerprint is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set schema, identifier = snapshot_name.split('.') -%}
+    {%- if adapter.get_relation(database=target.database, schema=schema, identifier=identifier) is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set built = run_query("select through_position from private.built_models where model = '" ~ snapshot_name
+                              ~ "' and fingerprint = '" ~ fingerprint ~ "' and through_position is not null") -%}
+    {%- if built.rows | length == 0 -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set through = built.rows[0][0] -%}
+    {%- set whole = run_query("select exists (select from private.changed_months where model = '" ~ source_model
+                              ~ "' and all_months and position > " ~ through ~ ")").rows[0][0] -%}
+    {{ return(none if whole else "select key from private.changed_keys where model = '" ~ source_model
+                                 ~ "' and position > " ~ through) }}
+{%- endmacro %}
+
+{#- A snapshot's post-hook: close the current rows of the keys no longer in the model `source_name` (of the keys
+    it changed, during a refresh), then record what the snapshot holds. -#}
+{% macro snapshot_by_key_closed(source_name, key) -%}
+    {%- if not execute -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set node = graph.nodes.values() | selectattr('resource_type', 'equalto', 'model')
+                   | selectattr('name', 'equalto', source_name) | first -%}
+    {%- set source = adapter.get_relation(database=node.database, schema=node.schema,
+                                          identifier=node.alias or node.name) -%}
+    {%- set snapshot_name = this.schema ~ '.' ~ this.identifier -%}
+    {%- set source_model = source.schema ~ '.' ~ source.identifier -%}
+    {%- set changed = snapshot_changed_keys(snapshot_name, source_model) -%}
+    {%- set fingerprint = var('warehouse_fingerprint', none) -%}
+    update {{ this }} as snapshot
+    set dbt_valid_to = {{ snapshot_get_time() }}
+    where
+        snapshot.dbt_valid_to is null
+        {%- if changed is not none %}
+        and snapshot.{{ key }} = any(array({{ changed }}))
+        {%- endif %}
+        and not exists (select from {{ source }} as latest where latest.{{ key }} = snapshot.{{ key }});
+    insert into private.built_models (model, fingerprint, built_at, full_build, through_position)
+    values ('{{ snapshot_name }}', {{ "'" ~ fingerprint ~ "'" if fingerprint is not none else "null" }}, now(),
+            {{ changed is none }}, ({{ recorded_through_sql([source_model]) }}))
+    on conflict (model) do update
+    set fingerprint = excluded.fingerprint, built_at = excluded.built_at, full_build = excluded.full_build,
+        through_position = excluded.through_position
+{%- endmacro %}
