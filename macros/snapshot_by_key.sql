@@ -6,7 +6,8 @@
     every row. -#}
 
 {#- The query of the keys `source_model` changed since the snapshot `snapshot_name` last ran, or none when the
-    snapshot is to compare every row. -#}
+    snapshot is to compare every row. Read as `key in (query)`, a semi-join: the snapshot has no index on the
+    key, and `= any(array(query))` would test every row against every key. -#}
 {% macro snapshot_changed_keys(snapshot_name, source_model) -%}
     {%- set fingerprint = var('warehouse_fingerprint', none) -%}
     {%- if not execute or fingerprint is none -%}
@@ -42,14 +43,16 @@
     {%- set source_model = source.schema ~ '.' ~ source.identifier -%}
     {%- set changed = snapshot_changed_keys(snapshot_name, source_model) -%}
     {%- set fingerprint = var('warehouse_fingerprint', none) -%}
+    {%- set compared = 'true' if changed is none else 'snapshot.' ~ key ~ ' in (' ~ changed ~ ')' -%}
     update {{ this }} as snapshot
     set dbt_valid_to = {{ snapshot_get_time() }}
     where
         snapshot.dbt_valid_to is null
-        {%- if changed is not none %}
-        and snapshot.{{ key }} = any(array({{ changed }}))
-        {%- endif %}
-        and not exists (select from {{ source }} as latest where latest.{{ key }} = snapshot.{{ key }});
+        and {{ compared }}
+        and not exists (
+            select from {{ source }} as latest
+            where latest.{{ key }} = snapshot.{{ key }}
+        );
     insert into private.built_models (model, fingerprint, built_at, full_build, through_position)
     values ('{{ snapshot_name }}', {{ "'" ~ fingerprint ~ "'" if fingerprint is not none else "null" }}, now(),
             {{ changed is none }}, ({{ recorded_through_sql([source_model]) }}))

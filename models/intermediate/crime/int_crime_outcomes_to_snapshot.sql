@@ -10,6 +10,4 @@ latest as (
 )
 
 select * from latest
-{%- if changed is not none %}
-where crime_pseudo_id = any(array({{ changed }}))
-{%- endif %}
+where {{ 'true' if changed is none else 'crime_pseudo_id in (' ~ changed ~ ')' }}
