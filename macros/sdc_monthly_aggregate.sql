@@ -64,18 +64,16 @@ categories as (
     where geography_level = 'borough'
 ),
 
+kept_unlisted as (
+    {{ sdc_unlisted_ward_cells('kept_grid') }}
+),
+
 unlisted_wards as (
     select distinct
-        kept_grid.geography_code as ward_code,
-        kept_grid.geography_name as ward_name,
-        kept_grid.borough_code
-    from kept_grid
-    left join lookup_wards
-        on kept_grid.geography_code = lookup_wards.ward_code and kept_grid.borough_code = lookup_wards.borough_code
-    where
-        kept_grid.geography_level = 'ward'
-        and lookup_wards.ward_code is null
-        and kept_grid.geography_code <> kept_grid.borough_code || '/no-ward'
+        geography_code as ward_code,
+        geography_name as ward_name,
+        borough_code
+    from kept_unlisted
 ),
 {%- endif %}
 

@@ -28,13 +28,7 @@
                 and geography_level in ('borough', 'ward')
         ),
         kept_unlisted as (
-            select kept.* from kept
-            left join lookup_wards
-                on kept.geography_code = lookup_wards.ward_code and kept.borough_code = lookup_wards.borough_code
-            where
-                kept.geography_level = 'ward'
-                and lookup_wards.ward_code is null
-                and kept.geography_code <> kept.borough_code || '/no-ward'
+            {{ sdc_unlisted_ward_cells('kept') }}
         ),
         kept_month as (
             select min(incident_month) as incident_month from kept
@@ -83,4 +77,16 @@
         {{ log("sdc_grid_holds " ~ this ~ ": the grid changed, built whole", info=false) }}
     {%- endif -%}
     {{ return(holds) }}
+{%- endmacro %}
+
+{#- The ward cells of `cells` (rows of a candidate, with `lookup_wards` in scope) for wards the loaded lookup
+    does not list, other than a borough's 'no ward'. -#}
+{% macro sdc_unlisted_ward_cells(cells) -%}
+    select {{ cells }}.* from {{ cells }}
+    left join lookup_wards
+        on {{ cells }}.geography_code = lookup_wards.ward_code and {{ cells }}.borough_code = lookup_wards.borough_code
+    where
+        {{ cells }}.geography_level = 'ward'
+        and lookup_wards.ward_code is null
+        and {{ cells }}.geography_code <> {{ cells }}.borough_code || '/no-ward'
 {%- endmacro %}
