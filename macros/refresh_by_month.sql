@@ -290,8 +290,15 @@
 {#- Upsert `model_name`'s row of private.built_models: the fingerprint it was built under, the position of the
     sources' recorded months it holds (none for a load-by-load table), and whether the build was whole. -#}
 {% macro record_build(model_name, through, full_build) -%}
-  {%- set fingerprint = var('warehouse_fingerprint', none) -%}
   {% call statement('record_build_' ~ model_name) -%}
+    {{ record_build_sql(model_name, through, full_build) }}
+  {%- endcall %}
+{%- endmacro %}
+
+{#- The SQL of record_build (also a snapshot's post-hook: macros/snapshot_by_key.sql); `through` may be a
+    parenthesised query. -#}
+{% macro record_build_sql(model_name, through, full_build) -%}
+    {%- set fingerprint = var('warehouse_fingerprint', none) -%}
     insert into private.built_models (model, fingerprint, built_at, full_build, through_position)
     values ('{{ model_name }}', {{ "'" ~ fingerprint ~ "'" if fingerprint is not none else "null" }}, now(),
             {{ full_build }}, {{ 'null' if through is none else through }})
@@ -307,5 +314,4 @@
     where position <= (select min(through_position) from private.built_models)
         and invocation_id is distinct from '{{ invocation_id }}'
     {%- endif %}
-  {%- endcall %}
 {%- endmacro %}

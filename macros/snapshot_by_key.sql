@@ -42,7 +42,6 @@
     {%- set snapshot_name = this.schema ~ '.' ~ this.identifier -%}
     {%- set source_model = source.schema ~ '.' ~ source.identifier -%}
     {%- set changed = snapshot_changed_keys(snapshot_name, source_model) -%}
-    {%- set fingerprint = var('warehouse_fingerprint', none) -%}
     {%- set compared = 'true' if changed is none else 'snapshot.' ~ key ~ ' in (' ~ changed ~ ')' -%}
     update {{ this }} as snapshot
     set dbt_valid_to = {{ snapshot_get_time() }}
@@ -53,10 +52,5 @@
             select from {{ source }} as latest
             where latest.{{ key }} = snapshot.{{ key }}
         );
-    insert into private.built_models (model, fingerprint, built_at, full_build, through_position)
-    values ('{{ snapshot_name }}', {{ "'" ~ fingerprint ~ "'" if fingerprint is not none else "null" }}, now(),
-            {{ changed is none }}, ({{ recorded_through_sql([source_model]) }}))
-    on conflict (model) do update
-    set fingerprint = excluded.fingerprint, built_at = excluded.built_at, full_build = excluded.full_build,
-        through_position = excluded.through_position
+    {{ record_build_sql(snapshot_name, '(' ~ recorded_through_sql([source_model]) ~ ')', changed is none) }}
 {%- endmacro %}

@@ -10,7 +10,7 @@ active_loads as (
     {{ active_loads('lfb', 'incidents') }}
 ),
 
--- materialized: each date is parsed once, not again for the month precedence below
+-- not MATERIALIZED: a load filter on the view must reach raw's BRIN index on _load_id
 renamed as (
     select
         source._load_id as load_id,
