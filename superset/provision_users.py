@@ -10,6 +10,7 @@ JSON summary.
 from __future__ import annotations
 
 import json
+import secrets
 import sys
 
 
@@ -45,8 +46,10 @@ def main() -> int:
                 raise SystemExit(f"Superset has no role(s) {missing}: has `superset init` run?")
             user = sm.find_user(username=spec["username"])
             if user is None:
+                # a person onboarded through an invitation has a Superset account already; should it be lost,
+                # a password no one knows stands until their administrator sends a new link
                 user = sm.add_user(spec["username"], spec["first_name"], spec["last_name"], spec["email"],
-                                   user_roles, password=spec["password"])
+                                   user_roles, password=spec["password"] or secrets.token_urlsafe(24))
                 if not user:
                     raise SystemExit(f"Superset refused to create user {spec['username']}")
                 summary["created"].append(spec["username"])
@@ -56,7 +59,8 @@ def main() -> int:
             user.roles = user_roles
             user.active = spec["active"]
             sm.update_user(user)
-            sm.reset_password(user.id, spec["password"])
+            if spec["password"] is not None:
+                sm.reset_password(user.id, spec["password"])
         keep = {u["username"] for u in plan["users"] if u["active"]} | {plan["provisioning_user"]}
         for user in sm.get_all_users():
             if user.username not in keep and user.active:

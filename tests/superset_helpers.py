@@ -40,13 +40,37 @@ def sql_as(cfg, username: str, query: str, params=()) -> list[tuple]:
         return conn.execute(query, params).fetchall()
 
 
-def login(base: str, username: str, password: str, accept: bool = True) -> requests.Session:
-    """A browser-like session: FAB's login form, then (optionally) the conditions page."""
+def one_time_code(username: str) -> str:
+    """The code the user's authenticator shows now, from their enrolled secret (read as the superuser), for a
+    time step SafeStats has not accepted yet (waiting for the clock when the acceptable ones are used)."""
+    from safestats import database
+    from safestats.config import settings
+    from safestats.policies import governance
+
+    with psycopg.connect(database.endpoint(settings()).conninfo(), autocommit=True) as conn:
+        return governance.current_code(conn, username)
+
+
+def pass_second_factor(s: requests.Session, base: str, username: str) -> requests.Response | None:
+    """Give the one-time code when the app asks for it (a session that is not logged in is not asked)."""
+    asked = s.get(f"{base}/second-factor/", allow_redirects=False)
+    if asked.status_code != 200:
+        return None
+    token = re.search(r'name="csrf_token" value="([^"]+)"', asked.text).group(1)
+    return s.post(f"{base}/second-factor/", data={"csrf_token": token, "code": one_time_code(username)},
+                  allow_redirects=False)
+
+
+def login(base: str, username: str, password: str, accept: bool = True, second_factor: bool = True
+          ) -> requests.Session:
+    """A browser-like session: FAB's login form, the one-time code, then (optionally) the conditions page."""
     s = requests.Session()
     page = s.get(f"{base}/login/")
     token = re.search(r'id="csrf_token"\s*value="([^"]+)"', page.text).group(1)
     s.post(f"{base}/login/", data={"username": username, "password": password, "csrf_token": token},
            allow_redirects=False)
+    if second_factor:
+        pass_second_factor(s, base, username)
     if accept:
         accept_terms(s, base)
     return s
@@ -125,6 +149,10 @@ def browser_login(browser, base: str, username: str, password: str, *, refused: 
             break
         except PlaywrightTimeout:
             page.screenshot(path=str(OUTPUT / f"login-still-on-form-{username}-{attempt}.png"))
+    if not refused and "/second-factor/" in page.url:
+        page.fill("#code", one_time_code(username))
+        page.click("button[type=submit]")
+        page.wait_for_url(lambda url: "/second-factor/" not in url, timeout=15_000)
     return context, page
 
 

@@ -71,10 +71,13 @@ def p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20, method="inclusive")[-1] if len(values) > 1 else values[0]
 
 
-def _session(base: str, username: str, password: str) -> requests.Session:
+def _session(cfg: Settings, base: str, username: str, password: str) -> requests.Session:
     s = requests.Session()
     token = re.search(r'id="csrf_token"\s*value="([^"]+)"', s.get(f"{base}/login/").text).group(1)
     s.post(f"{base}/login/", data={"username": username, "password": password, "csrf_token": token})
+    page = s.get(f"{base}/second-factor/")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    s.post(f"{base}/second-factor/", data={"csrf_token": token, "code": _code(cfg, username)})
     page = s.get(f"{base}/terms/")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
     version = re.search(r'name="version" value="([^"]+)"', page.text).group(1)
@@ -83,11 +86,22 @@ def _session(base: str, username: str, password: str) -> requests.Session:
     return s
 
 
-def _login(page, base: str, username: str, password: str) -> None:
+def _code(cfg: Settings, username: str) -> str:
+    """The user's one-time code now, as their authenticator would show it (the bench reads the secret)."""
+    from safestats.policies import governance
+
+    with psycopg.connect(database.endpoint(cfg).conninfo(), autocommit=True) as conn:
+        return governance.current_code(conn, username)
+
+
+def _login(cfg: Settings, page, base: str, username: str, password: str) -> None:
     page.goto(f"{base}/login/")
     page.wait_for_selector("input[type=password]")
     page.fill("#username", username)
     page.fill("#password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/second-factor/**")
+    page.fill("#code", _code(cfg, username))
     page.click("button[type=submit]")
     page.wait_for_url("**/terms/**")
     page.click("#accept-conditions")
@@ -110,7 +124,7 @@ def render_dashboards(cfg: Settings, base: str, username: str, password: str,
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        _login(page, base, username, password)
+        _login(cfg, page, base, username, password)
         cdp = page.context.new_cdp_session(page)
         dashboards = page.request.get(f"{base}/api/v1/dashboard/?q=(page_size:100)").json()["result"]
         for d in sorted(dashboards, key=lambda d: d["dashboard_title"]):
@@ -203,7 +217,7 @@ def measure(cfg: Settings, console: Console, repeats: int = 3,
         figures = results[label] = UserFigures()
         with console.status(f"Superset bench: rendering {username}'s dashboards"):
             made = render_dashboards(cfg, base, username, passwords[username], figures)
-        s = _session(base, username, passwords[username])
+        s = _session(cfg, base, username, passwords[username])
         with console.status(f"Superset bench: replaying {len(made)} chart-data requests as {username}"):
             replay(s, made, repeats, figures)
             rls_overhead(cfg, username, passwords[username], chart_sql(s, made), repeats, figures)

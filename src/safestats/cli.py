@@ -349,12 +349,56 @@ def cmd_sdc(args) -> int:
 def cmd_users(args) -> int:
     from safestats import demo
 
+    if args.action == "review":
+        return _users_review()
+    if args.action == "code":
+        return _users_code(args.username)
     rows = demo.demo_logins()
     if rows is None:
         err.print("[red]error:[/] not a demo install: demo logins are printed only for installs made by `make demo`")
         return 2
     for username, organisation, password in rows:
         print(f"{username}\t{organisation}\t{password}")
+    return 0
+
+
+def _users_review() -> int:
+    from datetime import date
+
+    import psycopg
+
+    from safestats import database
+    from safestats.policies import governance
+
+    with psycopg.connect(database.endpoint().conninfo()) as conn:
+        found = governance.review(conn, date.today())
+    for title, rows in found.items():
+        console.print(f"[bold]{title}[/]: {len(rows) or 'none'}")
+        for row in rows:
+            print("  " + "\t".join("-" if v is None else str(v) for v in row))
+    return 0
+
+
+def _users_code(username: str | None) -> int:
+    """The current one-time code of a demo user (demo installs only: elsewhere codes come from the person's own
+    authenticator)."""
+    import psycopg
+
+    from safestats import database, demo
+    from safestats.policies import governance
+
+    if demo.demo_logins() is None:
+        err.print("[red]error:[/] not a demo install: one-time codes come from each person's authenticator")
+        return 2
+    if not username:
+        err.print("[red]error:[/] which user? `safestats users code USERNAME`")
+        return 2
+    with psycopg.connect(database.endpoint().conninfo()) as conn:
+        try:
+            print(governance.current_code(conn, username, wait=False))
+        except LookupError as exc:
+            err.print(f"[red]error:[/] {exc}")
+            return 1
     return 0
 
 
@@ -441,7 +485,10 @@ def parser() -> argparse.ArgumentParser:
     sdc.set_defaults(func=cmd_sdc)
 
     users = sub.add_parser("users", help="named users")
-    users.add_argument("action", choices=["demo-logins"])
+    users.add_argument("action", choices=["demo-logins", "code", "review"],
+                       help="demo-logins: the demo users' passwords; code USERNAME: a demo user's one-time code "
+                            "now; review: agreements ending, users to re-certify, idle administrators")
+    users.add_argument("username", nargs="?")
     users.set_defaults(func=cmd_users)
 
     bench = sub.add_parser("bench", help="ingest speed against psql \\copy of the same file, then Superset "

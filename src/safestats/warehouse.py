@@ -36,9 +36,10 @@ def setup(cfg: Settings | None = None) -> database.Endpoint:
     cfg = cfg or settings()
     bootstrap = database.start(cfg)
     passwords = credentials.load(cfg)
-    script = _sql_file("bootstrap.sql").replace(':"dbname"', sql.Identifier(bootstrap.dbname).as_string(None))
+    dbname = sql.Identifier(bootstrap.dbname).as_string(None)
     with psycopg.connect(bootstrap.conninfo(), autocommit=True) as conn:
-        conn.execute(script)
+        for name in ("bootstrap.sql", "governance.sql"):
+            conn.execute(_sql_file(name).replace(':"dbname"', dbname))
         for role, password in passwords.items():
             conn.execute(sql.SQL("alter role {} password {}").format(sql.Identifier(role), sql.Literal(password)))
         if install_number_checks(conn) == "sql" and not cfg.database_url:

@@ -10,21 +10,25 @@ from flask_login import user_logged_in, user_logged_out
 from safestats_superset import (
     audit,
     audit_hooks,
+    audit_report,
     dictionary,
     gate,
     home,
     legacy,
     objects,
+    onboarding,
+    org_admin,
     plain_errors,
     request_guard,
     sanitise,
     saved_queries,
+    second_factor,
     sessions,
     sqllab_limit,
 )
 
-CONTROLS = ("request_guard", "session_standing", "conditions_gate", "legacy_cache_by_user", "organisation_objects",
-            "markdown_sanitiser", "object_audit", "plain_errors")
+CONTROLS = ("request_guard", "session_standing", "second_factor", "conditions_gate", "legacy_cache_by_user",
+            "organisation_objects", "markdown_sanitiser", "object_audit", "plain_errors")
 
 
 def mutate_app(app: Flask, without: frozenset[str] | set[str] = frozenset()) -> None:
@@ -38,11 +42,22 @@ def mutate_app(app: Flask, without: frozenset[str] | set[str] = frozenset()) -> 
     app.add_url_rule("/terms/", "safestats_terms", gate.terms_page, methods=["GET", "POST"])
     app.add_url_rule(home.HOME, "safestats_home", home.home_page)
     app.add_url_rule(dictionary.DICTIONARY, "safestats_dictionary", dictionary.dictionary_page)
-    # Order matters: where a request may come from, then whether its session still stands, then the terms.
+    app.add_url_rule(second_factor.PATH, "safestats_second_factor", second_factor.second_factor_page,
+                     methods=["GET", "POST"])
+    app.add_url_rule("/invite/<token>/", "safestats_invite", onboarding.invite_page, methods=["GET", "POST"])
+    app.add_url_rule(org_admin.USERS, "safestats_org_users", org_admin.users_page, methods=["GET", "POST"])
+    app.add_url_rule(org_admin.USERS + "<username>/", "safestats_org_user", org_admin.user_page)
+    app.add_url_rule(org_admin.USERS + "<username>/<action>", "safestats_org_user_action", org_admin.user_page,
+                     methods=["POST"])
+    app.add_url_rule(audit_report.PATH, "safestats_audit_report", audit_report.report_page)
+    # Order matters: where a request may come from, then whether its session still stands, then the second
+    # factor, then the terms.
     if on("request_guard"):
         app.before_request(request_guard.refuse)
     if on("session_standing"):
         app.before_request(sessions.check)
+    if on("second_factor"):
+        app.before_request(second_factor.gate)
     if on("conditions_gate"):
         app.before_request(gate.gate)
     app.before_request(home.land)
@@ -61,7 +76,8 @@ def mutate_app(app: Flask, without: frozenset[str] | set[str] = frozenset()) -> 
     @user_logged_in.connect_via(app)
     def _logged_in(sender, user, **extra):
         sessions.logged_in(user)
-        session.pop(gate.TERMS_ACCEPTED, None)   # every login passes the conditions page again
+        second_factor.logged_in()                # and the second factor, and the conditions page, again
+        session.pop(gate.TERMS_ACCEPTED, None)
         audit.try_write("login", user.username, "superset", {"method": "form", "remote_addr": request.remote_addr})
 
     @user_logged_out.connect_via(app)

@@ -22,7 +22,8 @@ from safestats_superset.conditions import page
 
 TERMS_ACCEPTED = "safestats_terms_accepted"
 # Whole paths only (fullmatch): a prefix such as /login would otherwise exempt /loginanything.
-EXEMPT = re.compile(r"/static/.+|/login/?|/logout/?|/terms/?|/health|/healthcheck|/ping|/api/v1/security/login/?")
+EXEMPT = re.compile(r"/static/.+|/login/?|/logout/?|/terms/?|/second-factor/?|/invite/[A-Za-z0-9_-]{20,100}/?"
+                    r"|/health|/healthcheck|/ping|/api/v1/security/login/?")
 
 def username() -> str | None:
     user = getattr(g, "user", None)

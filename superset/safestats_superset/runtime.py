@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import time
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
@@ -68,9 +71,57 @@ def service_passwords() -> dict:
     return _json_by_mtime(home() / "credentials.json")
 
 
+STEWARD = "safestats_user_steward"
+NAMED_USERS_SECONDS = 10.0
+_named: dict = {}
+logger = logging.getLogger("safestats.runtime")
+
+
+def organisations() -> dict:
+    """organisation slug -> its agreement in words and its Superset roles: written by `safestats superset sync`."""
+    return _json_by_mtime(superset_dir() / "organisations.json")
+
+
+def forget_named_users() -> None:
+    """After an administrator's change in this process: the next call reads the governance tables again."""
+    _named.clear()
+
+
 def named_users() -> dict:
-    """username -> {organisation, role, active}: written by `safestats superset sync` from access_policies/."""
-    return _json_by_mtime(superset_dir() / "users.json")
+    """username -> who they are ({organisation, role, active, expires_on, name, purpose} and their organisation's
+    agreement in words), from the governance tables where administrators change them; read again every
+    NAMED_USERS_SECONDS, so a change reaches every Superset worker within that. Active means: an active
+    authorisation, not expired, under an agreement in force, with a database login in this install. When the
+    tables cannot be read, nobody is a named user (every query runs as nobody; sessions end)."""
+    now = time.monotonic()
+    if _named and now - _named["at"] < NAMED_USERS_SECONDS:
+        return _named["users"]
+    try:
+        conn = connect(STEWARD)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("select * from governance.named_users()")
+                names = [c.name for c in cur.description]
+                rows = [dict(zip(names, r)) for r in cur.fetchall()]
+        finally:
+            conn.close()
+    except Exception as exc:        # fail closed, loudly
+        logger.error("the governance tables cannot be read: %s", exc)
+        return {}
+    orgs, passwords, today = organisations(), user_passwords(), date.today()
+    users = {}
+    for row in rows:
+        org = orgs.get(row["organisation"]) or {}
+        users[row["username"]] = {
+            **{k: v for k, v in org.items() if k != "superset_roles"},
+            "organisation": row["organisation"], "role": row["role"], "status": row["status"], "name": row["name"],
+            "email": row["email"], "purpose": row["purpose"], "expires_on": row["expires_on"].isoformat(),
+            "source": row["source"],
+            "active": (row["status"] == "active" and row["agreement_in_force"] and row["expires_on"] >= today
+                       and row["username"] in passwords),
+        }
+    _named.update(at=now, users=users)
+    return users
 
 
 def dictionary() -> dict:

@@ -76,6 +76,8 @@ class User:
     authorised_by: str
     authorised_on: date
     expires_on: date
+    status: str = "active"                   # invited | active | suspended (governance.users)
+    source: str = "import"                   # import (access_policies/users/) | web (an administrator)
 
 
 @dataclass

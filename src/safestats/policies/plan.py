@@ -149,11 +149,18 @@ def _plan_users(plan: Plan, live: dict, agreements: Agreements, today: date, pas
     for username, user in sorted(wanted_users.items()):
         org = agreements.organisations[user.organisation]
         role, mark = org.role, USER_MARK + org.slug
-        login = org.has_access(today)
+        login = org.has_access(today) and user.status == "active"
         until = valid_until(user.expires_on)
         login_sql = sql.SQL("login" if login else "nologin")
         live_role = live["roles"].get(username)
-        if live_role is None:
+        invited = user.status == "invited"     # no password and no organisation until they accept the invitation
+        if live_role is None and invited:
+            plan.add(f"create user {username} of {org.slug} (invited: no login until they accept)",
+                     sql.SQL("create role {} nologin inherit valid until {}").format(
+                         ident(username), sql.Literal(until.isoformat())),
+                     sql.SQL("comment on role {} is {}").format(ident(username), sql.Literal(mark)),
+                     *login_settings(username, set(), live))
+        elif live_role is None:
             password = passwords.get(username) or new_password()
             plan.new_passwords[username] = password
             state = f"{'login' if login else 'no login'} to the end of {user.expires_on}"
@@ -176,7 +183,9 @@ def _plan_users(plan: Plan, live: dict, agreements: Agreements, today: date, pas
                          sql.SQL("comment on role {} is {}").format(ident(username), sql.Literal(mark)))
             recorded = live["verifiers"].get(username)
             password, why = passwords.get(username), None
-            if password is None:
+            if invited:
+                pass
+            elif password is None:
                 password = plan.new_passwords[username] = new_password()
                 why = "new password (none on record in this install)"
             elif recorded is None:
@@ -193,10 +202,10 @@ def _plan_users(plan: Plan, live: dict, agreements: Agreements, today: date, pas
                 plan.add(f"user {username}: role settings are the platform's again (found: {found})",
                          *login_settings(username, have, live))
         groups = {g for m, g in live["members"] if m == username}
-        if role not in groups:
-            plan.add(f"user {username} joins {role}",
-                     sql.SQL("grant {} to {}").format(ident(role), ident(username)))
-        for other in sorted(groups - {role}):
+        wanted = set() if invited else {role}
+        for other in sorted(wanted - groups):
+            plan.add(f"user {username} joins {other}", sql.SQL("grant {} to {}").format(ident(other), ident(username)))
+        for other in sorted(groups - wanted):
             plan.add(f"user {username} leaves {other}",
                      sql.SQL("revoke {} from {}").format(ident(other), ident(username)))
 

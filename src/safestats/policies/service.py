@@ -10,6 +10,7 @@ from psycopg import sql
 
 from safestats import credentials, database
 from safestats.config import Settings, settings
+from safestats.policies import governance
 from safestats.policies.agreements import Agreements, load_agreements
 from safestats.policies.catalogue import MartRelation, load_catalogue
 from safestats.policies.compiler import MARTS
@@ -28,27 +29,52 @@ def load(cfg: Settings | None = None) -> Policies:
     return Policies(load_agreements(cfg.project_dir / "access_policies", catalogue), catalogue)
 
 
+def _governed(conn: psycopg.Connection, policies: Policies, actor: str) -> tuple[Policies, list[str]]:
+    """The agreements' facts recorded and the YAML users imported into the governance tables, then every named
+    user as the tables hold them (administrators' changes included)."""
+    governance.record_agreements(conn, policies.agreements)
+    imported = governance.import_users(conn, policies.agreements, actor)
+    live = governance.with_live_users(conn, policies.agreements)
+    governance.enrol_second_factors(conn, sorted(u.username for u in live.users.values() if u.source == "import"))
+    return Policies(live, policies.catalogue), imported
+
+
 def plan(cfg: Settings | None = None, today: date | None = None) -> tuple[Policies, Plan, list[str]]:
     cfg = cfg or settings()
-    policies = load(cfg)
     with psycopg.connect(database.endpoint(cfg).conninfo()) as conn:
+        policies, imported = _governed(conn, load(cfg), "safestats policies plan")
         p = make_plan(conn, policies.agreements, policies.catalogue, today or date.today(),
                       credentials.user_passwords(cfg), credentials.new_password)
-        return policies, p, rendered(p, conn)
+        lines = [f"- user {line}" for line in imported] + rendered(p, conn)
+        conn.rollback()    # a plan changes nothing, the import included
+        return policies, p, lines
 
 
 def apply(cfg: Settings | None = None, today: date | None = None) -> Plan:
-    """Make the database match access_policies/ (idempotent); new passwords go to the 0600 file."""
+    """Make the database match access_policies/ and the governance tables (idempotent); new passwords go to the
+    0600 file."""
+    cfg = cfg or settings()
+    actor = f"{getpass.getuser()} (safestats policies apply)"
+    with psycopg.connect(database.endpoint(cfg).conninfo()) as conn:
+        with conn.transaction():
+            policies, imported = _governed(conn, load(cfg), actor)
+        p = make_plan(conn, policies.agreements, policies.catalogue, today or date.today(),
+                      credentials.user_passwords(cfg), credentials.new_password)
+        for line in imported:
+            p.add(f"user {line}")
+        if p.new_passwords:
+            # saved first: a password set in the database must never be lost
+            credentials.save_user_passwords(p.new_passwords, cfg)
+        apply_plan(conn, p, policies.catalogue, actor=actor)
+    return p
+
+
+def load_live(cfg: Settings | None = None) -> Policies:
+    """The policies with the named users the governance tables hold now (read only)."""
     cfg = cfg or settings()
     policies = load(cfg)
     with psycopg.connect(database.endpoint(cfg).conninfo()) as conn:
-        p = make_plan(conn, policies.agreements, policies.catalogue, today or date.today(),
-                      credentials.user_passwords(cfg), credentials.new_password)
-        if p.new_passwords:
-            # saved first: a password set in the database must never be lost
-            credentials.save_user_passwords({**credentials.user_passwords(cfg), **p.new_passwords}, cfg)
-        apply_plan(conn, p, policies.catalogue, actor=f"{getpass.getuser()} (safestats policies apply)")
-    return p
+        return Policies(governance.with_live_users(conn, policies.agreements), policies.catalogue)
 
 
 def user_endpoint(username: str, cfg: Settings | None = None) -> database.Endpoint:

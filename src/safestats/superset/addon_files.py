@@ -1,5 +1,5 @@
 """The files Superset's add-on (superset/safestats_superset/) reads at run time, written by `safestats superset
-sync`: who each named user is (users.json: organisation, state, agreement, purpose, coverage, administrators),
+sync`: each organisation's agreement in words (organisations.json: name, reference, coverage, administrators),
 the conditions of use in force (conditions.json) and each organisation's data dictionary (dictionary.json: the
 marts relations and columns its database role reads, with their dbt descriptions)."""
 from __future__ import annotations
@@ -14,8 +14,6 @@ import yaml
 from safestats.config import Settings
 from safestats.superset import server
 
-USER_FACTS = ("organisation", "role", "active", "expires_on", "name", "purpose", "organisation_name",
-              "dsa_reference", "agreement_expires_on", "administrators", "datasets")
 PLACE_SEEDS = (("seeds", "london_boroughs.csv", "borough_code", "borough_name"),
                ("seeds", "health", "hospital_sites.csv", "site_code", "site_name"))
 
@@ -48,11 +46,11 @@ def _write_json(path: Path, data: dict) -> None:
     tmp.replace(path)
 
 
-def write_users_file(cfg: Settings, plan: dict) -> None:
-    """The identity map superset_config reads: who is a named, active user, of which organisation, under which
-    agreement and for what purpose (the conditions page shows it)."""
-    _write_json(server.paths(cfg).dir / "users.json",
-                {u["username"]: {k: u[k] for k in USER_FACTS} for u in plan["users"]})
+def write_organisations_file(cfg: Settings, plan: dict) -> None:
+    """organisations.json: each organisation's agreement in words (name, reference, end, administrators,
+    coverage) and the Superset roles of its analysts and administrators. Who its users are, Superset reads
+    from the governance tables, where administrators change them."""
+    _write_json(server.paths(cfg).dir / "organisations.json", plan["organisations"])
 
 
 def write_dictionary(cfg: Settings, relations, viewers) -> None:

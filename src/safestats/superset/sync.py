@@ -13,6 +13,7 @@ from psycopg import sql
 
 from safestats import credentials, database
 from safestats.config import Settings, settings
+from safestats.policies import governance
 from safestats.superset import access, addon_files, assets, dashboards, semantic_metrics, server
 
 ANALYST_ROLES = ("Gamma", "sql_lab")
@@ -44,7 +45,7 @@ def user_plan(cfg: Settings, today: date | None = None, catalog: str = database.
     from safestats.policies import service
 
     today = today or date.today()
-    agreements = service.load(cfg).agreements
+    agreements = service.load_live(cfg).agreements
     passwords = credentials.user_passwords(cfg)
     roles = {org_role(slug): {"schemas": [], "datasets": []} for slug in agreements.organisations}
     roles[AUDIT_REPORT_ROLE] = {"schemas": schema_perms("audit", catalog), "datasets": []}
@@ -52,11 +53,19 @@ def user_plan(cfg: Settings, today: date | None = None, catalog: str = database.
     users = []
     admins = {}
     for user in agreements.users.values():
-        if user.role == "org_admin":
+        if user.role == "org_admin" and user.status == "active":
             admins.setdefault(user.organisation, []).append(f"{user.name} <{user.email}>")
+    organisations = {
+        slug: {"organisation_name": org.name, "dsa_reference": org.dsa_reference,
+               "agreement_expires_on": org.expires_on.isoformat(), "administrators": sorted(admins.get(slug, [])),
+               "datasets": addon_files.coverage(org, places),
+               "superset_roles": {"analyst": [*ANALYST_ROLES, org_role(slug)],
+                                  "org_admin": [*ANALYST_ROLES, org_role(slug), AUDIT_REPORT_ROLE]}}
+        for slug, org in agreements.organisations.items()}
     for user in sorted(agreements.users.values(), key=lambda u: u.username):
         org = agreements.organisations[user.organisation]
-        active = org.has_access(today) and user.expires_on >= today and user.username in passwords
+        active = (org.has_access(today) and user.status == "active" and user.expires_on >= today
+                  and user.username in passwords)
         first, _, last = user.name.partition(" ")
         users.append({
             "username": user.username, "first_name": first or user.username, "last_name": last or "-",
@@ -66,12 +75,13 @@ def user_plan(cfg: Settings, today: date | None = None, catalog: str = database.
             "dsa_reference": org.dsa_reference, "agreement_expires_on": org.expires_on.isoformat(),
             "administrators": sorted(admins.get(user.organisation, [])),
             "datasets": addon_files.coverage(org, places),
-            # an inactive user still gets a password no one knows, so no stored hash lingers usable
-            "password": passwords.get(user.username) or credentials.new_password(),
-            "roles": [*ANALYST_ROLES, org_role(user.organisation)]
-            + ([AUDIT_REPORT_ROLE] if user.role == "org_admin" else []),
+            # an imported user logs in with the install's password (the demo prints it); a person onboarded
+            # through an invitation chose their own, which sync leaves alone (None)
+            "password": None if user.source == "web" else passwords.get(user.username) or credentials.new_password(),
+            "roles": organisations[user.organisation]["superset_roles"][user.role],
         })
-    return {"roles": roles, "users": users, "provisioning_user": server.PROVISIONING_USER}
+    return {"roles": roles, "users": users, "organisations": organisations,
+            "provisioning_user": server.PROVISIONING_USER}
 
 
 def grant_audit_reports(conn: psycopg.Connection, readers: list[str]) -> None:
@@ -154,7 +164,7 @@ def sync(cfg: Settings | None = None, today: date | None = None) -> SyncResult:
     ep = database.endpoint(cfg)
     plan = user_plan(cfg, today, catalog=ep.dbname)
     addon_files.publish_conditions(cfg)
-    addon_files.write_users_file(cfg, plan)
+    addon_files.write_organisations_file(cfg, plan)
     readers = [u["username"] for u in plan["users"] if u["role"] == "org_admin" and u["active"]]
     relation_metrics, virtual = semantic_assets(cfg)
     virtual += assets.declared_datasets(cfg.project_dir / "superset" / "assets")
@@ -162,6 +172,8 @@ def sync(cfg: Settings | None = None, today: date | None = None) -> SyncResult:
 
     organisations = service.load(cfg).agreements.organisations.values()
     with psycopg.connect(ep.conninfo(), autocommit=True) as conn:
+        # the platform's own account logs in through the browser with a second factor too
+        governance.enrol_second_factors(conn, [server.PROVISIONING_USER])
         grant_audit_reports(conn, readers)
         relations, files = assets.datasets(conn, cfg.project_dir, warehouse_uri(ep), relation_metrics, virtual,
                                           catalog=ep.dbname)
