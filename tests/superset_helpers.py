@@ -41,13 +41,17 @@ def sql_as(cfg, username: str, query: str, params=()) -> list[tuple]:
 
 
 def one_time_code(username: str) -> str:
-    """The code the user's authenticator shows now, from their enrolled secret (read as the superuser), for a
-    time step SafeStats has not accepted yet (waiting for the clock when the acceptable ones are used)."""
+    """The code the user's authenticator shows now, from their enrolled secret (read as the superuser).
+    A time step is accepted once per user and the tests log the same user in many times a minute, so this
+    first takes the user's last accepted step back before the steps now acceptable (test set-up, as the
+    superuser); test_org_admin shows a spent code refused with no such help."""
     from safestats import database
     from safestats.config import settings
     from safestats.policies import governance
 
     with psycopg.connect(database.endpoint(settings()).conninfo(), autocommit=True) as conn:
+        conn.execute("update governance.second_factors set last_step = least(last_step, %s) where username = %s",
+                     (int(time.time()) // governance.TOTP_STEP_SECONDS - 2, username))
         return governance.current_code(conn, username)
 
 

@@ -28,6 +28,7 @@ from superset_helpers import (
     jwt,
     last_event_id,
     login,
+    pass_second_factor,
     render_dashboard,
     sql_as,
     sqllab,
@@ -85,9 +86,12 @@ def test_conditions_come_first_at_every_login_for_pages_and_api(base, passwords,
     token = re.search(r'id="csrf_token"\s*value="([^"]+)"', s.get(f"{base}/login/").text).group(1)
     s.post(f"{base}/login/", data={"username": "camden_analyst", "password": passwords["camden_analyst"],
                                    "csrf_token": token}, allow_redirects=False)
+    assert s.get(f"{base}/api/v1/dashboard/").status_code == 401     # the second factor first (test_org_admin)
+    pass_second_factor(s, base, "camden_analyst")
     assert s.get(f"{base}/api/v1/dashboard/").status_code == 403
     kinds = [e["event_type"] for e in events(superuser, before, username="camden_analyst")]
-    assert kinds[:4] == ["login", "conditions_accepted", "logout", "login"], kinds
+    assert kinds[:6] == ["login", "second_factor_passed", "conditions_accepted", "logout", "login",
+                         "second_factor_passed"], kinds
 
 
 def test_the_conditions_page_carries_the_clauses_and_the_users_own_agreement(cfg, base, passwords, superuser):

@@ -105,6 +105,9 @@ def _serve_superset(console: Console, cfg) -> int:
     for row in demo_logins(cfg) or []:
         table.add_row(*row)
     console.print(table)
+    console.print("Every login asks for a one-time code after the password: `safestats users code USERNAME` prints "
+                  "a demo user's code now (in real use each person's authenticator app shows it). Organisation "
+                  "administrators (e.g. camden_admin) manage their users at /organisation/users/.")
     return 0
 
 

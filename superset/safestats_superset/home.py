@@ -51,11 +51,13 @@ def home_page():
     cards = "".join(f'<a class="card" href="/superset/dashboard/{escape(slug)}/">{e(title)}</a>'
                     for title, slug in _dashboards()) or "<p>No dashboard is made for your agreement yet.</p>"
     admins = ", ".join(user.get("administrators") or []) or "your organisation's SafeStats administrator"
+    admin_links = ('<a href="/organisation/users/" id="manage-users">Users</a>'
+                   '<a href="/organisation/audit/">Audit report</a>') if user.get("role") == "org_admin" else ""
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>SafeStats: {e(user.get("organisation_name"))}</title><style>{STYLE}{EXTRA_STYLE}</style></head><body>
 <header>SafeStats<span>{e(user.get("organisation_name"))}</span><nav style="float:right">
 <a href="/dashboard/list/">Dashboards</a><a href="/sqllab/">SQL Lab</a><a href="/dictionary/">Data dictionary</a>
-<a href="/tablemodelview/list/">Datasets</a>
+<a href="/tablemodelview/list/">Datasets</a>{admin_links}
 <a href="/terms/">Conditions of use</a><a href="/logout/">Log out</a></nav></header>
 <main>
 <h1>{e(user.get("organisation_name"))}</h1>

@@ -135,6 +135,8 @@ def authorise(admin: dict):
                      f.get("email", "").strip(), f.get("role", ""), f.get("purpose", ""),
                      _date(f.get("expires_on")), steward.token_sha256(token), LINK_DAYS)
     except steward.Refused as why:
+        audit.try_write("admin_action_refused", current_user.username, f"user {f.get('username', '')[:48]}",
+                        {"action": "authorise", "reason": str(why)})
         return page("Not authorised", f'<p class="error" role="alert">{e(why)}.</p>'
                                       f'<p><a href="{USERS}">Back</a></p>', status=400, nav=NAV)
     return _link_page("User authorised", f.get("name", ""), token)
@@ -175,6 +177,7 @@ def user_page(username: str, action: str | None = None):
             steward.call("set_user_status", actor, username, status, f.get("reason", ""))
             superset_active(username, status == "active")
     except steward.Refused as why:
+        audit.try_write("admin_action_refused", actor, f"user {username[:48]}", {"action": action, "reason": str(why)})
         return page("Not done", f'<p class="error" role="alert">{e(why)}.</p><p><a href="{USERS}">Back</a></p>',
                     status=400, nav=NAV)
     return redirect(USERS)

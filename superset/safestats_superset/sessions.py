@@ -90,6 +90,8 @@ def standing(username: str, fresh: bool = False) -> str | None:
     cached = _standing.get(username)
     if cached and not fresh and now - cached[0] < _check_seconds():
         return cached[1]
+    if fresh:
+        runtime.forget_named_users()    # a login reads who the user is now (someone onboarded a second ago)
     reason = _standing_now(username)
     _standing[username] = (now, reason)
     return reason
