@@ -171,7 +171,8 @@ def test_renewal_suspension_and_removal_take_effect_in_postgresql_and_superset(c
         assert time.monotonic() - started < 60, "the suspended user's session still works after a minute"
         time.sleep(2)
     print(f"suspension ended the open session after {time.monotonic() - started:.1f} s")
-    assert login(base, "camden_cycle", NEW_PASSWORD).get(f"{base}/api/v1/dashboard/").status_code == 401
+    assert login(base, "camden_cycle", NEW_PASSWORD, accept=False).get(f"{base}/api/v1/dashboard/"
+                                                                         ).status_code == 401
 
     assert act(admin, base, "camden_cycle", "reinstate").status_code == 302
     assert login_role(superuser, "camden_cycle")[0] is True
@@ -182,7 +183,8 @@ def test_renewal_suspension_and_removal_take_effect_in_postgresql_and_superset(c
     can_login, _, groups = login_role(superuser, "camden_cycle")
     assert can_login is False and groups == []
     time.sleep(11)
-    assert login(base, "camden_cycle", NEW_PASSWORD).get(f"{base}/api/v1/dashboard/").status_code == 401
+    assert login(base, "camden_cycle", NEW_PASSWORD, accept=False).get(f"{base}/api/v1/dashboard/"
+                                                                         ).status_code == 401
     kinds = [r[0] for r in superuser.execute(
         "select action from governance.user_changes where username = 'camden_cycle' order by change_id")]
     assert kinds == ["authorise", "onboard", "renew", "suspend", "reinstate", "remove"]
@@ -212,8 +214,13 @@ def test_another_organisations_administrator_is_refused_on_every_page_and_action
     token = _token(analyst, base, "/terms/")
     assert analyst.post(f"{base}{USERS}", data={"csrf_token": token, "username": "camden_sneak"}).status_code == 403
     assert analyst.post(f"{base}{USERS}camden_admin/suspend", data={"csrf_token": token}).status_code == 403
-    # nor may an administrator act on themselves
+    # nor may an administrator act on themselves, or reach Superset's own user API
     admin = login(base, ADMIN, passwords[ADMIN])
+    assert admin.get(f"{base}/api/v1/security/users/").status_code in (401, 403, 404)
+    assert admin.post(f"{base}/api/v1/security/users/", json={
+        "username": "camden_api_user", "first_name": "A", "last_name": "B", "email": "a@b.c", "active": True,
+        "roles": [1], "password": "x" * 20}).status_code in (401, 403, 404)
+    assert admin.get(f"{base}/users/list/").status_code in (302, 401, 403, 404)
     resp = act(admin, base, ADMIN, "renew", purpose="x", expires_on="2028-01-01")
     assert resp.status_code == 400 and "cannot change their own authorisation" in resp.text
     assert superuser.execute("select max(change_id) from governance.user_changes").fetchone()[0] == before
@@ -387,3 +394,20 @@ def test_yaml_users_are_imported_and_an_administrators_change_is_theirs(cfg, sup
                       " expires_on, status, action, authorised_by, changed_by, source) select username,"
                       " organisation, name, email, role, purpose, expires_on, 'removed', 'remove', %s, %s, 'web'"
                       " from governance.users where username = 'camden_yaml_probe'", (ADMIN, ADMIN))
+
+
+def test_the_platform_team_sees_agreements_ending_users_to_recertify_and_idle_administrators(superuser):
+    today = date.today()
+    later = today + timedelta(days=200)
+    found = governance.review(superuser, later)
+    ending = {r[0] for r in found["agreements ending within 90 days"]}
+    agreements = dict(superuser.execute("select organisation, expires_on from governance.agreements").fetchall())
+    assert "islington" in ending                        # ended 2025-03-31
+    assert ending == {o for o, end in agreements.items() if end <= later + timedelta(days=90)}
+    stale = {r[0] for r in found["users not re-certified within 12 months"]}
+    assert "camden_analyst" in stale                    # authorised on 2025-02-10 (its YAML)
+    assert "camden_browser_new" not in stale            # authorised today, in the browser test
+    idle = {r[0] for r in found["administrators with no login for 90 days"]}
+    assert {"camden_admin", "hackney_admin"} <= idle    # 200 days on, their logins today are too old
+    idle_now = {r[0] for r in governance.review(superuser, today)["administrators with no login for 90 days"]}
+    assert not {"camden_admin", "hackney_admin"} & idle_now

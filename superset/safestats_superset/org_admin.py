@@ -86,7 +86,7 @@ def users_page():
         body.append(
             f'<tr data-username="{e(r["username"])}"><td><a href="{e(target)}">{e(r["username"])}</a><br>'
             f'{e(r["name"])}</td><td>{e(r["role"])}</td><td>{e(r["purpose"])}</td><td>{e(r["authorised_by"])}<br>'
-            f'{e(r["authorised_at"] and r["authorised_at"].strftime("%Y-%m-%d"))}</td><td>{e(r["expires_on"])}</td>'
+            f'{e(r["authorised_on"])}</td><td>{e(r["expires_on"])}</td>'
             f'<td>{e(r["last_login"] and r["last_login"].strftime("%Y-%m-%d %H:%M"))}</td>'
             f'<td class="status">{e(r["status"])}{"" if r["second_factor"] else " (no second factor)"}</td>'
             f'<td>{"".join(actions)}</td></tr>')
@@ -155,7 +155,8 @@ def user_page(username: str, action: str | None = None):
             return page("Not available", f"<p>no user {e(username)} in your organisation.</p>", status=404, nav=NAV)
         rows = "".join(f"<tr><td>{e(h['changed_at'].strftime('%Y-%m-%d %H:%M'))}</td><td>{e(h['action'])}</td>"
                        f"<td>{e(h['status'])}</td><td>{e(h['role'])}</td><td>{e(h['purpose'])}</td>"
-                       f"<td>{e(h['expires_on'])}</td><td>{e(h['authorised_by'])}</td><td>{e(h['changed_by'])}</td>"
+                       f"<td>{e(h['expires_on'])}</td><td>{e(h['authorised_by'])} ({e(h['authorised_on'])})</td>"
+                       f"<td>{e(h['changed_by'])}</td>"
                        f"<td>{e(h['reason'])}</td></tr>" for h in history)
         return page(f"{username}: history", f"""<table class="list" id="history"><tr><th>When</th><th>Change</th>
 <th>Status</th><th>Role</th><th>Purpose</th><th>Ends</th><th>Authorised by</th><th>Changed by</th><th>Reason</th></tr>

@@ -33,4 +33,4 @@ def page(title: str, body: str, *, status: int = 200, wide: bool = False, nav: s
 <style>{STYLE}{EXTRA_STYLE}</style></head><body><header>SafeStats<span>{e(title)}</span>
 <nav style="float:right">{nav}</nav></header>
 <main{' class="wide"' if wide else ''}><h1>{e(title)}</h1>{body}</main></body></html>"""
-    return html, status
+    return html, status, {"Cache-Control": "no-store"}   # links and keys are shown once: never cached

@@ -32,12 +32,12 @@ def record_agreements(conn: psycopg.Connection, agreements: Agreements) -> None:
              org.checklist_passed_on))
 
 
-FACTS = ("organisation", "name", "email", "role", "purpose", "expires_on", "authorised_by")
+FACTS = ("organisation", "name", "email", "role", "purpose", "expires_on", "authorised_by", "authorised_on")
 
 
 def _latest(conn: psycopg.Connection) -> dict[str, dict]:
     cur = conn.execute("select username, organisation, name, email, role, purpose, expires_on, authorised_by,"
-                       " status, source, changed_at from governance.users")
+                       " authorised_on, status, source, changed_at from governance.users")
     names = [c.name for c in cur.description]
     return {row[0]: dict(zip(names, row)) for row in cur.fetchall()}
 
@@ -60,19 +60,19 @@ def import_users(conn: psycopg.Connection, agreements: Agreements, actor: str) -
             continue
         conn.execute(
             "insert into governance.user_changes (username, organisation, name, email, role, purpose, expires_on,"
-            " status, action, authorised_by, changed_by, source) values"
-            " (%s, %s, %s, %s, %s, %s, %s, 'active', 'import', %s, %s, %s)",
+            " status, action, authorised_by, authorised_on, changed_by, source) values"
+            " (%s, %s, %s, %s, %s, %s, %s, 'active', 'import', %s, %s, %s, %s)",
             (user.username, user.organisation, user.name, user.email, user.role, user.purpose, user.expires_on,
-             user.authorised_by, actor, source))
+             user.authorised_by, user.authorised_on, actor, source))
         done.append(f"{user.username}: imported from {source}")
     for username, have in sorted(latest.items()):
         if (have["source"].startswith("access_policies/") and have["status"] != "removed"
                 and username not in agreements.users):
             conn.execute(
                 "insert into governance.user_changes (username, organisation, name, email, role, purpose,"
-                " expires_on, status, action, authorised_by, changed_by, source, reason)"
+                " expires_on, status, action, authorised_by, authorised_on, changed_by, source, reason)"
                 " select username, organisation, name, email, role, purpose, expires_on, 'removed', 'import',"
-                " authorised_by, %s, source, %s from governance.users where username = %s",
+                " authorised_by, authorised_on, %s, source, %s from governance.users where username = %s",
                 (actor, f"no longer in {have['source']}", username))
             conn.execute("delete from governance.second_factors where username = %s", (username,))
             done.append(f"{username}: removed (no longer in {have['source']})")
@@ -101,7 +101,7 @@ def with_live_users(conn: psycopg.Connection, agreements: Agreements) -> Agreeme
         if have["status"] == "removed" or org is None:
             continue
         users[username] = User(username, have["organisation"], have["name"], have["email"], have["role"],
-                               have["purpose"], have["authorised_by"], have["changed_at"].date(),
+                               have["purpose"], have["authorised_by"], have["authorised_on"],
                                min(have["expires_on"], org.expires_on), status=have["status"],
                                source="web" if have["source"] == "web" else "import")
     return replace(agreements, users=users)
@@ -137,11 +137,9 @@ def review(conn: psycopg.Connection, today: date) -> dict[str, list[tuple]]:
         " where expires_on <= %s::date + %s order by expires_on, organisation",
         (today, REVIEW_AGREEMENT_DAYS)).fetchall()
     stale = conn.execute(
-        "select u.username, u.organisation, u.role, max(c.changed_at)::date from governance.users as u"
-        " join governance.user_changes as c on c.username = u.username"
-        "  and c.action in ('authorise', 'renew', 'import', 'onboard')"
-        " where u.status in ('active', 'suspended') group by 1, 2, 3"
-        " having max(c.changed_at) < %s::date - %s order by 4, 1", (today, RECERTIFY_DAYS)).fetchall()
+        "select username, organisation, role, authorised_on from governance.users"
+        " where status in ('active', 'suspended') and authorised_on < %s::date - %s order by 4, 1",
+        (today, RECERTIFY_DAYS)).fetchall()
     idle = conn.execute(
         "select u.username, u.organisation, (select max(e.event_time)::date from audit.events as e"
         "  where e.username = u.username and e.event_type = 'login') as last_login"

@@ -31,6 +31,7 @@ create table if not exists governance.user_changes (
     status text not null check (status in ('invited', 'active', 'suspended', 'removed')),
     action text not null,
     authorised_by text not null,
+    authorised_on date not null default current_date,
     changed_by text not null,
     changed_at timestamptz not null default now(),
     source text not null,
@@ -227,9 +228,9 @@ security definer
 set search_path = pg_catalog
 as $$
     insert into governance.user_changes (username, organisation, name, email, role, purpose, expires_on, status,
-                                         action, authorised_by, changed_by, source, reason)
+                                         action, authorised_by, authorised_on, changed_by, source, reason)
     values (u.username, u.organisation, u.name, u.email, u.role, u.purpose, u.expires_on, u.status, u.action,
-            u.authorised_by, u.changed_by, u.source, u.reason);
+            u.authorised_by, coalesce(u.authorised_on, current_date), u.changed_by, u.source, u.reason);
 $$;
 
 -- Authorise a new user: recorded as invited, their login created without LOGIN, and a one-time link
@@ -261,8 +262,19 @@ begin
     if user_role not in ('analyst', 'org_admin') then
         raise exception 'role % is not analyst or org_admin', user_role using errcode = 'check_violation';
     end if;
-    u := row(null, target, org, btrim(full_name), btrim(email), user_role, btrim(purpose),
-             governance.checked_expiry(org, expires_on), 'invited', 'authorise', actor, actor, now(), 'web', null);
+    u.username := target;
+    u.organisation := org;
+    u.name := btrim(full_name);
+    u.email := btrim(email);
+    u.role := user_role;
+    u.purpose := btrim(purpose);
+    u.expires_on := governance.checked_expiry(org, expires_on);
+    u.status := 'invited';
+    u.action := 'authorise';
+    u.authorised_by := actor;
+    u.authorised_on := current_date;
+    u.changed_by := actor;
+    u.source := 'web';
     perform governance.record(u);
     perform governance.apply_login(target);
     insert into governance.invitations (token_sha256, username, kind, created_by, expires_at)
@@ -290,6 +302,7 @@ begin
     u.expires_on := governance.checked_expiry(u.organisation, expires_on);
     u.action := 'renew';
     u.authorised_by := actor;
+    u.authorised_on := current_date;
     u.changed_by := actor;
     u.source := 'web';
     u.reason := null;
@@ -465,15 +478,14 @@ $$;
 -- and their last login.
 create or replace function governance.organisation_users(actor text)
 returns table (username text, name text, email text, role text, purpose text, status text, expires_on date,
-               authorised_by text, authorised_at timestamptz, last_login timestamptz, second_factor boolean)
+               authorised_by text, authorised_on date, last_login timestamptz, second_factor boolean)
 language sql
 stable
 security definer
 set search_path = pg_catalog
 as $$
     select u.username, u.name, u.email, u.role, u.purpose, u.status, u.expires_on, u.authorised_by,
-           (select max(c.changed_at) from governance.user_changes as c
-            where c.username = u.username and c.action in ('authorise', 'renew', 'import')),
+           u.authorised_on,
            (select max(e.event_time) from audit.events as e where e.username = u.username and e.event_type = 'login'),
            exists (select from governance.second_factors as s where s.username = u.username)
     from governance.users as u
@@ -484,14 +496,14 @@ $$;
 -- A user's change history, for an administrator of their organisation: who authorised them, when and why.
 create or replace function governance.user_history(actor text, target text)
 returns table (changed_at timestamptz, action text, status text, role text, purpose text, expires_on date,
-               authorised_by text, changed_by text, reason text)
+               authorised_by text, authorised_on date, changed_by text, reason text)
 language sql
 stable
 security definer
 set search_path = pg_catalog
 as $$
-    select c.changed_at, c.action, c.status, c.role, c.purpose, c.expires_on, c.authorised_by, c.changed_by,
-           c.reason
+    select c.changed_at, c.action, c.status, c.role, c.purpose, c.expires_on, c.authorised_by, c.authorised_on,
+           c.changed_by, c.reason
     from governance.user_changes as c
     where c.username = target and c.organisation = governance.acting_admin(actor)
     order by c.change_id;
