@@ -76,7 +76,7 @@ def superset_account(username: str, password: str) -> None:
         account = sm.add_user(username, first or username, last or "-", user["email"], roles, password=password)
     else:
         account.first_name, account.last_name, account.email = first or username, last or "-", user["email"]
-        account.roles, account.active = roles, True
+        account.roles, account.active = roles, user["status"] == "active"   # a suspended user stays so
         sm.update_user(account)
         sm.reset_password(account.id, password)
     db.session.commit()

@@ -15,8 +15,13 @@ def token_sha256(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+READS = frozenset({"invitation", "second_factor_secret", "named_users", "organisation_users", "user_history",
+                   "organisation_activity"})
+
+
 def call(function: str, *args, rows: bool = False):
-    """`select * from governance.<function>(args...)` in one transaction: every row, or the first value."""
+    """`select * from governance.<function>(args...)` in one transaction: every row, or the first value. After a
+    change, this worker reads the named users again at once (others within runtime.NAMED_USERS_SECONDS)."""
     import psycopg2
 
     placeholders = ", ".join(["%s"] * len(args))
@@ -35,4 +40,5 @@ def call(function: str, *args, rows: bool = False):
         raise
     finally:
         conn.close()
-        runtime.forget_named_users()
+        if function not in READS:
+            runtime.forget_named_users()

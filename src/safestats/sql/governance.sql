@@ -88,6 +88,9 @@ begin
 end
 $$;
 alter role safestats_user_steward nosuperuser nocreatedb nocreaterole nobypassrls noinherit;
+-- its calls carry one-time secrets (a new user's database password, a TOTP key): a failed call is not logged
+-- with its statement text
+alter role safestats_user_steward set log_min_error_statement = 'panic';
 grant connect on database :"dbname" to safestats_user_steward;
 
 -- The organisation of an active administrator, or an error: acting needs an org_admin whose authorisation and
