@@ -61,7 +61,8 @@ def pass_second_factor(s: requests.Session, base: str, username: str) -> request
     if asked.status_code != 200:
         return None
     token = re.search(r'name="csrf_token" value="([^"]+)"', asked.text).group(1)
-    return s.post(f"{base}/second-factor/", data={"csrf_token": token, "code": one_time_code(username)},
+    # FAB finds users case-insensitively; the code is the account's (usernames are lower-case)
+    return s.post(f"{base}/second-factor/", data={"csrf_token": token, "code": one_time_code(username.lower())},
                   allow_redirects=False)
 
 

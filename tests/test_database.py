@@ -70,7 +70,8 @@ def test_credentials_file_is_private(cfg):
     mode = stat.S_IMODE(os.stat(cfg.credentials_file).st_mode)
     assert mode == 0o600
     assert set(credentials.load(cfg)) == {"safestats_loader", "safestats_dbt", "safestats_audit_writer",
-                                          "safestats_superset_nobody", "safestats_login_keeper"}
+                                          "safestats_superset_nobody", "safestats_login_keeper",
+                                          "safestats_user_steward"}
 
 
 def test_service_roles_hold_no_special_powers(superuser):

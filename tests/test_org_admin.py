@@ -22,6 +22,7 @@ from superset_helpers import (
     accept_terms,
     browser_login,
     events,
+    jwt,
     last_event_id,
     login,
     one_time_code,
@@ -116,6 +117,9 @@ def test_an_administrator_invites_a_user_who_enrols_a_second_factor_and_sees_the
     page.wait_for_selector("#invitation-link")
     link = page.inner_text("#invitation-link").strip()
     page.screenshot(path=str(OUTPUT / "org-admin-02-link.png"))
+    page.goto(f"{base}/organisation/audit/")
+    assert page.locator("#activity td", has_text=ADMIN).count() >= 1
+    page.screenshot(path=str(OUTPUT / "org-admin-05-audit-report.png"), full_page=True)
     context.close()
 
     invitee = browser.new_context(viewport={"width": 1200, "height": 1000})
@@ -130,7 +134,18 @@ def test_an_administrator_invites_a_user_who_enrols_a_second_factor_and_sees_the
     tab.wait_for_selector("text=is ready")
     invitee.close()
 
-    context, page = browser_login(browser, base, "camden_browser_new", NEW_PASSWORD)
+    context = browser.new_context(viewport={"width": 1200, "height": 800})
+    page = context.new_page()
+    page.goto(f"{base}/login/")
+    page.wait_for_selector("input[type=password]", timeout=30_000)
+    page.wait_for_load_state("networkidle")
+    page.fill("#username", "camden_browser_new")
+    page.fill("#password", NEW_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/second-factor/**", timeout=30_000)
+    page.screenshot(path=str(OUTPUT / "org-admin-06-second-factor.png"))
+    page.fill("#code", one_time_code("camden_browser_new"))
+    page.click("button[type=submit]")
     page.wait_for_url("**/terms/**", timeout=30_000)
     page.click("#accept-conditions")
     page.wait_for_url("**/home/**", timeout=30_000)
@@ -214,6 +229,10 @@ def test_another_organisations_administrator_is_refused_on_every_page_and_action
     token = _token(analyst, base, "/terms/")
     assert analyst.post(f"{base}{USERS}", data={"csrf_token": token, "username": "camden_sneak"}).status_code == 403
     assert analyst.post(f"{base}{USERS}camden_admin/suspend", data={"csrf_token": token}).status_code == 403
+    # administrators authorise analysts only (the platform team, administrators): no second account of one's own
+    camden = login(base, ADMIN, passwords[ADMIN])
+    resp = authorise(camden, base, "camden_sock_puppet", role="org_admin")
+    assert resp.status_code == 400 and "the platform team authorises administrators" in resp.text
     # nor may an administrator act on themselves, or reach Superset's own user API
     admin = login(base, ADMIN, passwords[ADMIN])
     assert admin.get(f"{base}/api/v1/security/users/").status_code in (401, 403, 404)
@@ -313,6 +332,47 @@ def test_the_platforms_own_account_gives_a_code_too(cfg, base):
     assert s.get(f"{base}/api/v1/dashboard/").status_code == 401
     pass_second_factor(s, base, server.PROVISIONING_USER)
     assert s.get(f"{base}/api/v1/dashboard/").status_code != 401
+
+
+def test_ten_wrong_codes_in_a_row_make_the_account_wait_whatever_the_session(base, passwords, superuser):
+    onboarded(base, login(base, ADMIN, passwords[ADMIN]), "camden_guessed")
+    for _ in range(2):      # each login ends after five; the count is the account's
+        s = login(base, "camden_guessed", NEW_PASSWORD, accept=False, second_factor=False)
+        token = _token(s, base, "/second-factor/")
+        for _ in range(5):
+            s.post(f"{base}/second-factor/", data={"csrf_token": token, "code": "000000"})
+    s = login(base, "camden_guessed", NEW_PASSWORD, accept=False, second_factor=False)
+    token = _token(s, base, "/second-factor/")
+    resp = s.post(f"{base}/second-factor/", data={"csrf_token": token, "code": one_time_code("camden_guessed")})
+    assert "too many wrong codes" in resp.text
+    assert s.get(f"{base}/api/v1/dashboard/").status_code == 401
+
+
+def test_a_token_in_any_form_of_authorization_header_passes_no_gate(base, weakened, passwords):
+    """The JWT library reads `Bearer<TAB>token` and comma-separated lists too: any Authorization header is judged
+    as a token (only the provisioning account's are honoured), never as an anonymous or cookie request."""
+    token = jwt(base, "camden_analyst", passwords["camden_analyst"])["Authorization"].split(" ", 1)[1]
+    forms = (f"Bearer\t{token}", f",Bearer {token}", f"Basic eA==, Bearer {token}", f"bearer  {token}")
+    assert requests.get(f"{weakened}/api/v1/dashboard/", headers={"Authorization": forms[0]}).status_code == 200
+    for form in forms:
+        for path in ("/api/v1/dashboard/", "/api/v1/dataset/", "/api/v1/me/"):
+            assert requests.get(f"{base}{path}", headers={"Authorization": form}).status_code in (401, 403), \
+                (form[:8], path)
+
+
+def test_a_next_address_never_leaves_the_app(base, passwords):
+    s = login(base, "camden_analyst", passwords["camden_analyst"], accept=False)
+    page = s.get(f"{base}/terms/")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    version = re.search(r'name="version" value="([^"]+)"', page.text).group(1)
+    resp = s.post(f"{base}/terms/", data={"csrf_token": token, "version": version, "next": "/\\evil.example/x"},
+                  allow_redirects=False)
+    assert resp.status_code == 302 and resp.headers["Location"] in ("/home/", f"{base}/home/"), resp.headers
+    again = login(base, "camden_analyst", passwords["camden_analyst"], accept=False, second_factor=False)
+    token = _token(again, base, "/second-factor/")
+    resp = again.post(f"{base}/second-factor/?next=/%09/evil.example", allow_redirects=False,
+                      data={"csrf_token": token, "code": one_time_code("camden_analyst")})
+    assert resp.status_code == 302 and "evil" not in resp.headers["Location"], resp.headers
 
 
 def test_without_the_second_factor_control_a_password_alone_is_enough(weakened, passwords):

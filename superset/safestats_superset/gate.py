@@ -10,7 +10,7 @@ since a token never passes the conditions page.
 from __future__ import annotations
 
 import re
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from flask import g, jsonify, redirect, request, session
 from flask_login import current_user
@@ -32,8 +32,15 @@ def username() -> str | None:
     return getattr(user, "username", None) if getattr(user, "is_authenticated", False) else None
 
 
-def _local(target: str | None) -> str:
-    return target if target and target.startswith("/") and not target.startswith("//") else "/home/"
+def local_path(target: str | None) -> str:
+    """Where to go next, if it is a path of this app; otherwise home. Browsers read `/\\host` as `//host`, and
+    drop tabs and newlines: a path with a backslash or any control character is not taken."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return "/home/"
+    if "\\" in target or any(ord(c) < 32 or ord(c) == 127 for c in target):
+        return "/home/"
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else "/home/"
 
 
 UNPUBLISHED = ("No conditions of use are published, so SafeStats cannot be used: contact the platform team.")
@@ -45,7 +52,7 @@ def terms_page():
     conditions = runtime.conditions()
     if not conditions:
         return UNPUBLISHED, 503
-    next_url = _local(request.values.get("next"))
+    next_url = local_path(request.values.get("next"))
     if request.method == "POST":
         try:    # Superset's CSRFProtect checks first (a failure redirects to /login/); this check does
             # not depend on app-wide settings such as WTF_CSRF_EXEMPT_LIST
@@ -68,7 +75,9 @@ def terms_page():
 
 
 def has_bearer() -> bool:
-    return request.headers.get("Authorization", "").strip()[:7].lower() == "bearer "
+    """Any Authorization header: the JWT library reads more forms than `Bearer <token>` (a tab, a comma-separated
+    list), and a request it would authenticate must never pass as a cookie or anonymous one."""
+    return bool(request.headers.get("Authorization", "").strip())
 
 
 def gate():

@@ -43,11 +43,15 @@ def password_problem(password: str, confirm: str, username: str, name: str) -> s
     return None
 
 
-def save_database_password(username: str, password: str) -> None:
-    """user_credentials.json (0600) as `safestats policies apply` writes it: under its lock file, renamed over."""
+def accept(digest: str, secret: str, username: str) -> None:
+    """The invitation accepted in the database with a new database password, and that password written to
+    user_credentials.json (0600, as `safestats policies apply` writes it), both under the file's lock: of two
+    submissions of one link, the one the database refuses writes nothing."""
+    password = secrets.token_urlsafe(24)
     path = runtime.home() / "user_credentials.json"
     with open(path.with_suffix(".lock"), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        steward.call("accept_invitation", digest, secret, password)
         stored = json.loads(path.read_text()) if path.exists() else {}
         stored[username] = password
         tmp = path.with_name(path.name + ".tmp")
@@ -112,9 +116,7 @@ def invite_page(token: str):
                        "above and that your device's clock is right")
         if problem is None:
             try:
-                database_password = secrets.token_urlsafe(24)
-                save_database_password(username, database_password)
-                steward.call("accept_invitation", digest, secret, database_password)
+                accept(digest, secret, username)
                 steward.call("use_second_factor_step", username, step)
                 superset_account(username, password)
             except steward.Refused as refused:

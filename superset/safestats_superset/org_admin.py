@@ -14,7 +14,7 @@ from flask_login import current_user
 from flask_wtf.csrf import generate_csrf, validate_csrf
 from wtforms.validators import ValidationError
 
-from safestats_superset import audit, runtime, steward
+from safestats_superset import audit, runtime, sessions, steward
 from safestats_superset.pages import e, page
 
 USERS = "/organisation/users/"
@@ -72,7 +72,7 @@ def users_page():
     for r in rows:
         target = f"{USERS}{r['username']}/"
         actions = []
-        if r["username"] != current_user.username and r["status"] != "removed":
+        if r["role"] == "analyst" and r["status"] != "removed":
             actions.append(_form(
                 target + "renew", "Renew",
                 f'<input name="purpose" placeholder="Purpose, restated" required aria-label="purpose">'
@@ -96,14 +96,14 @@ def users_page():
 <table class="list" id="users"><tr><th>User</th><th>Role</th><th>Purpose</th><th>Authorised by</th><th>Ends</th>
 <th>Last login</th><th>Status</th><th>Actions</th></tr>{''.join(body) or '<tr><td colspan="8">Nobody.</td></tr>'}
 </table>
-<h2>Authorise a new user</h2>
+<h2>Authorise a new analyst</h2>
+<p class="version">Administrators are authorised and changed by the SafeStats platform team.</p>
 <form method="post" action="{USERS}" id="authorise">
 <input type="hidden" name="csrf_token" value="{generate_csrf()}">
 <label for="username">Username</label><input id="username" name="username" required pattern="[a-z][a-z0-9_]{{2,47}}">
 <label for="name">Full name</label><input id="name" name="name" required>
 <label for="email">E-mail</label><input id="email" name="email" type="email" required>
-<label for="role">Role</label><select id="role" name="role"><option value="analyst">analyst</option>
-<option value="org_admin">org_admin</option></select>
+<input type="hidden" name="role" value="analyst">
 <label for="purpose">Purpose of access</label><input id="purpose" name="purpose" required>
 <label for="expires_on">Access ends on (at the latest {e(agreement_ends)})</label>
 <input id="expires_on" name="expires_on" type="date" max="{e(agreement_ends)}" required>
@@ -172,11 +172,14 @@ def user_page(username: str, action: str | None = None):
         elif action == "reset-second-factor":
             token = secrets.token_urlsafe(32)
             steward.call("reset_second_factor", actor, username, steward.token_sha256(token), LINK_DAYS)
+            sessions.revoke(username)
             return _link_page("Second factor reset", username, token)
         else:
             status = {"suspend": "suspended", "remove": "removed", "reinstate": "active"}[action]
             steward.call("set_user_status", actor, username, status, f.get("reason", ""))
             superset_active(username, status == "active")
+            if status != "active":
+                sessions.revoke(username)
     except steward.Refused as why:
         audit.try_write("admin_action_refused", actor, f"user {username[:48]}", {"action": action, "reason": str(why)})
         return page("Not done", f'<p class="error" role="alert">{e(why)}.</p><p><a href="{USERS}">Back</a></p>',

@@ -17,7 +17,7 @@ from flask_wtf.csrf import generate_csrf, validate_csrf
 from wtforms.validators import ValidationError
 
 from safestats_superset import audit, sessions, steward
-from safestats_superset.gate import has_bearer
+from safestats_superset.gate import has_bearer, local_path
 from safestats_superset.pages import e, page
 
 PASSED = "safestats_second_factor"
@@ -61,21 +61,26 @@ def accepted_step(secret: str, code: str, now: float | None = None) -> int | Non
 
 
 def verify(username: str, code: str) -> str | None:
-    """None when the code is good (its step now used up); otherwise why not."""
-    secret = steward.call("second_factor_secret", username)
-    if not secret:
+    """None when the code is good (its step now used up); otherwise why not, the failure counted for the user
+    (in the database, across sessions: ten in a row make the account wait 15 minutes)."""
+    found = steward.call("second_factor", username, rows=True)
+    if not found:
         return "no second factor is enrolled for this account: ask your administrator for a new link"
+    secret, locked_until = found[0]["secret"], found[0]["locked_until"]
+    if locked_until is not None:
+        return (f"too many wrong codes: try again after {locked_until:%H:%M} UTC, or ask your administrator "
+                "for a new link")
     step = accepted_step(secret, code)
+    if step is not None and steward.call("use_second_factor_step", username, step):
+        return None
+    steward.call("second_factor_failed", username)
     if step is None:
         return "that code is not right: check your authenticator's clock and try the code it shows now"
-    if not steward.call("use_second_factor_step", username, step):
-        return "that code has been used already: wait for the next one"
-    return None
+    return "that code has been used already: wait for the next one"
 
 
 def _next_url() -> str:
-    target = request.values.get("next") or "/home/"
-    return target if target.startswith("/") and not target.startswith("//") else "/home/"
+    return local_path(request.values.get("next"))
 
 
 def second_factor_page():

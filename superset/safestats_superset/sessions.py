@@ -105,6 +105,12 @@ def logged_in(user) -> None:
     session[LOGIN_AT] = time.time()
 
 
+def revoke(username: str) -> None:
+    """Every session of the user begun before now ends at its next request (an administrator suspended or
+    removed them, or reset their second factor)."""
+    _revocations().set(username, time.time())
+
+
 def logged_out(user) -> None:
     """Logging out ends every session of the user, in every browser, not only this one."""
     if user is not None and getattr(user, "username", None):

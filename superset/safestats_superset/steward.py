@@ -15,7 +15,7 @@ def token_sha256(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-READS = frozenset({"invitation", "second_factor_secret", "named_users", "organisation_users", "user_history",
+READS = frozenset({"invitation", "second_factor", "named_users", "organisation_users", "user_history",
                    "organisation_activity"})
 
 

@@ -37,6 +37,7 @@ create table if not exists governance.user_changes (
     source text not null,
     reason text
 );
+alter table governance.user_changes add column if not exists authorised_on date not null default current_date;
 create index if not exists user_changes_latest on governance.user_changes (username, change_id desc);
 
 create or replace function governance.refuse_change() returns trigger
@@ -67,6 +68,10 @@ create table if not exists governance.second_factors (
     enrolled_at timestamptz not null default now(),
     last_step bigint not null default 0
 );
+-- wrong codes in a row, whatever the session: past the limit the account waits (a six-digit code would otherwise
+-- fall to a script that logs in again after each few tries)
+alter table governance.second_factors add column if not exists failures integer not null default 0;
+alter table governance.second_factors add column if not exists locked_until timestamptz;
 
 -- One-time links: only the SHA-256 of the token is kept, so this table cannot be used to onboard anyone.
 create table if not exists governance.invitations (
@@ -100,7 +105,7 @@ returns text
 language plpgsql
 stable
 security definer
-set search_path = pg_catalog
+set search_path = pg_catalog, pg_temp
 as $$
 declare
     org text;
@@ -118,14 +123,16 @@ begin
 end
 $$;
 
--- The latest row of a user of the actor's own organisation, or an error (the same one whether the user is
+-- The latest row of an analyst of the actor's own organisation, or an error (the same one whether the user is
 -- another organisation's or does not exist: an administrator learns nothing about other organisations).
+-- Administrators are the platform team's to authorise and change (access_policies/users/): an administrator
+-- who could make or reset another could make a second account for themselves, or take over a colleague's.
 create or replace function governance.own_user(actor text, target text)
 returns governance.user_changes
 language plpgsql
 stable
 security definer
-set search_path = pg_catalog
+set search_path = pg_catalog, pg_temp
 as $$
 declare
     found governance.user_changes;
@@ -139,6 +146,10 @@ begin
     if found.username is null then
         raise exception 'no user % in your organisation', target using errcode = 'no_data_found';
     end if;
+    if found.role <> 'analyst' then
+        raise exception '% is an administrator: the platform team changes administrators', target
+            using errcode = 'insufficient_privilege';
+    end if;
     return found;
 end
 $$;
@@ -149,7 +160,7 @@ returns date
 language plpgsql
 stable
 security definer
-set search_path = pg_catalog
+set search_path = pg_catalog, pg_temp
 as $$
 declare
     agreement_ends date;
@@ -170,7 +181,7 @@ create or replace function governance.audit(actor text, org text, event_type tex
 returns void
 language sql
 security definer
-set search_path = pg_catalog
+set search_path = pg_catalog, pg_temp
 as $$
     insert into audit.events (username, organisation, event_type, object, detail)
     values (actor, org, event_type, 'user ' || target, detail);
@@ -182,7 +193,7 @@ create or replace function governance.apply_login(target text)
 returns void
 language plpgsql
 security definer
-set search_path = pg_catalog
+set search_path = pg_catalog, pg_temp
 as $$
 declare
     u governance.user_changes;
@@ -228,12 +239,26 @@ create or replace function governance.record(u governance.user_changes)
 returns void
 language sql
 security definer
-set search_path = pg_catalog
+set search_path = pg_catalog, pg_temp
 as $$
     insert into governance.user_changes (username, organisation, name, email, role, purpose, expires_on, status,
                                          action, authorised_by, authorised_on, changed_by, source, reason)
     values (u.username, u.organisation, u.name, u.email, u.role, u.purpose, u.expires_on, u.status, u.action,
             u.authorised_by, coalesce(u.authorised_on, current_date), u.changed_by, u.source, u.reason);
+$$;
+
+-- A one-time link as Superset makes it: a SHA-256 in hex, valid for one to seven days.
+create or replace function governance.checked_link(token_sha256 text, link_days integer)
+returns void
+language plpgsql
+immutable
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+    if token_sha256 !~ '^[0-9a-f]{64}$' or link_days is null or link_days not between 1 and 7 then
+        raise exception 'a one-time link is a SHA-256 valid for 1 to 7 days' using errcode = 'check_violation';
+    end if;
+end
 $$;
 
 -- Authorise a new user: recorded as invited, their login created without LOGIN, and a one-time link
@@ -245,7 +270,7 @@ create or replace function governance.authorise_user(
 returns void
 language plpgsql
 security definer
-set search_path = pg_catalog
+set search_path = pg_catalog, pg_temp
 as $$
 declare
     org text := governance.acting_admin(actor);
@@ -262,9 +287,11 @@ begin
     if coalesce(btrim(full_name), '') = '' or coalesce(btrim(purpose), '') = '' or email !~ '^[^@\s]+@[^@\s]+$' then
         raise exception 'a name, an e-mail address and a purpose are needed' using errcode = 'check_violation';
     end if;
-    if user_role not in ('analyst', 'org_admin') then
-        raise exception 'role % is not analyst or org_admin', user_role using errcode = 'check_violation';
+    if user_role is distinct from 'analyst' then
+        raise exception 'administrators authorise analysts; the platform team authorises administrators'
+            using errcode = 'insufficient_privilege';
     end if;
+    perform governance.checked_link(token_sha256, link_days);
     u.username := target;
     u.organisation := org;
     u.name := btrim(full_name);
@@ -293,7 +320,7 @@ create or replace function governance.renew_user(actor text, target text, purpos
 returns void
 language plpgsql
 security definer
-set search_path = pg_catalog
+set search_path = pg_catalog, pg_temp
 as $$
 declare
     u governance.user_changes := governance.own_user(actor, target);
@@ -322,7 +349,7 @@ create or replace function governance.set_user_status(actor text, target text, n
 returns void
 language plpgsql
 security definer
-set search_path = pg_catalog
+set search_path = pg_catalog, pg_temp
 as $$
 declare
     u governance.user_changes := governance.own_user(actor, target);
@@ -334,6 +361,10 @@ begin
     end if;
     if new_status = 'active' and u.status <> 'suspended' then
         raise exception 'only a suspended user can be reinstated' using errcode = 'check_violation';
+    end if;
+    if new_status = 'suspended' and u.status <> 'active' then
+        raise exception 'only an active user can be suspended (an invited user can be removed)'
+            using errcode = 'check_violation';
     end if;
     u.status := new_status;
     u.action := verb;
@@ -357,11 +388,12 @@ create or replace function governance.reset_second_factor(actor text, target tex
 returns void
 language plpgsql
 security definer
-set search_path = pg_catalog
+set search_path = pg_catalog, pg_temp
 as $$
 declare
     u governance.user_changes := governance.own_user(actor, target);
 begin
+    perform governance.checked_link(token_sha256, link_days);
     delete from governance.second_factors as s where s.username = target;
     update governance.invitations set used_at = now() where username = target and used_at is null;
     insert into governance.invitations (token_sha256, username, kind, created_by, expires_at)
@@ -377,7 +409,7 @@ returns table (username text, name text, organisation text, kind text, expires_a
 language sql
 stable
 security definer
-set search_path = pg_catalog
+set search_path = pg_catalog, pg_temp
 as $$
     select i.username, u.name, a.name, i.kind, i.expires_at
     from governance.invitations as i
@@ -393,7 +425,7 @@ create or replace function governance.accept_invitation(token_sha256 text, totp_
 returns text
 language plpgsql
 security definer
-set search_path = pg_catalog
+set search_path = pg_catalog, pg_temp
 as $$
 declare
     inv governance.invitations;
@@ -413,7 +445,8 @@ begin
     end if;
     update governance.invitations set used_at = now() where governance.invitations.token_sha256 = inv.token_sha256;
     insert into governance.second_factors (username, secret) values (u.username, totp_secret)
-    on conflict (username) do update set secret = excluded.secret, enrolled_at = now(), last_step = 0;
+    on conflict (username) do update set secret = excluded.secret, enrolled_at = now(), last_step = 0, failures = 0,
+                                         locked_until = null;
     if u.status = 'invited' then
         u.status := 'active';
         u.action := 'onboard';
@@ -434,14 +467,30 @@ begin
 end
 $$;
 
-create or replace function governance.second_factor_secret(target text)
-returns text
+-- The user's secret, and until when they must wait after too many wrong codes (null: they need not).
+create or replace function governance.second_factor(target text)
+returns table (secret text, locked_until timestamptz)
 language sql
 stable
 security definer
-set search_path = pg_catalog
+set search_path = pg_catalog, pg_temp
 as $$
-    select s.secret from governance.second_factors as s where s.username = target;
+    select s.secret, case when s.locked_until > now() then s.locked_until end
+    from governance.second_factors as s where s.username = target;
+$$;
+
+-- A wrong code: counted per user; the tenth in a row makes the account wait 15 minutes (and each after it).
+create or replace function governance.second_factor_failed(target text)
+returns integer
+language sql
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+    update governance.second_factors as s
+    set failures = s.failures + 1,
+        locked_until = case when s.failures + 1 >= 10 then now() + interval '15 minutes' else s.locked_until end
+    where s.username = target
+    returning s.failures;
 $$;
 
 -- A code's time step is accepted once per user: true when this step is newer than the last accepted.
@@ -449,11 +498,11 @@ create or replace function governance.use_second_factor_step(target text, step b
 returns boolean
 language sql
 security definer
-set search_path = pg_catalog
+set search_path = pg_catalog, pg_temp
 as $$
     with used as (
-        update governance.second_factors as s set last_step = step
-        where s.username = target and s.last_step < step
+        update governance.second_factors as s set last_step = step, failures = 0, locked_until = null
+        where s.username = target and s.last_step < step and (s.locked_until is null or s.locked_until <= now())
         returning 1
     )
     select exists (select from used);
@@ -466,7 +515,7 @@ returns table (username text, organisation text, role text, status text, name te
 language sql
 stable
 security definer
-set search_path = pg_catalog
+set search_path = pg_catalog, pg_temp
 as $$
     select u.username, u.organisation, u.role, u.status, u.name, u.email, u.purpose, u.expires_on,
            coalesce(a.signed_on <= current_date and a.expires_on >= current_date
@@ -485,7 +534,7 @@ returns table (username text, name text, email text, role text, purpose text, st
 language sql
 stable
 security definer
-set search_path = pg_catalog
+set search_path = pg_catalog, pg_temp
 as $$
     select u.username, u.name, u.email, u.role, u.purpose, u.status, u.expires_on, u.authorised_by,
            u.authorised_on,
@@ -503,7 +552,7 @@ returns table (changed_at timestamptz, action text, status text, role text, purp
 language sql
 stable
 security definer
-set search_path = pg_catalog
+set search_path = pg_catalog, pg_temp
 as $$
     select c.changed_at, c.action, c.status, c.role, c.purpose, c.expires_on, c.authorised_by, c.authorised_on,
            c.changed_by, c.reason
@@ -522,7 +571,7 @@ returns table (username text, month date, logins bigint, failed_logins bigint, c
 language plpgsql
 stable
 security definer
-set search_path = pg_catalog
+set search_path = pg_catalog, pg_temp
 as $$
 #variable_conflict use_column
 declare
@@ -566,7 +615,8 @@ grant execute on function
     governance.reset_second_factor(text, text, text, integer),
     governance.invitation(text),
     governance.accept_invitation(text, text, text),
-    governance.second_factor_secret(text),
+    governance.second_factor(text),
+    governance.second_factor_failed(text),
     governance.use_second_factor_step(text, bigint),
     governance.named_users(),
     governance.organisation_users(text),
