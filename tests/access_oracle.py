@@ -26,9 +26,9 @@ from safestats.synth import synthesise
 LONDON = ZoneInfo("Europe/London")
 MARTS = "marts"
 SERVICE_LOGINS = {"postgres", "safestats_loader", "safestats_dbt", "safestats_audit_writer",
-                  "safestats_superset_nobody", "safestats_login_keeper"}
+                  "safestats_superset_nobody", "safestats_login_keeper", "safestats_user_steward"}
 OTHER_SCHEMAS = ("raw", "staging", "suppressed", "intermediate", "snapshots", "quality", "seeds", "private", "audit",
-                 "disclosure", "release")
+                 "disclosure", "release", "governance")
 
 
 

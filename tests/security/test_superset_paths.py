@@ -351,7 +351,8 @@ def test_no_route_answers_a_session_that_has_not_accepted_the_conditions(cfg, ba
             for method in methods:
                 resp = s.request(method, url + concrete(rule), allow_redirects=False, json={}, timeout=60)
                 refused = resp.status_code in (401, 403) or (
-                    resp.status_code == 302 and resp.headers.get("Location", "").startswith(("/terms/", "/login/"))
+                    resp.status_code == 302
+                    and resp.headers.get("Location", "").startswith(("/terms/", "/login/", "/second-factor/"))
                 ) or (resp.status_code >= 400 and resp.headers.get("X-SafeStats-Refused") == "request-guard")
                 if not refused:
                     leaks.append(f"{method} {rule} -> {resp.status_code}")
