@@ -12,11 +12,10 @@ import secrets
 
 import pyotp
 from flask import request, session
-from flask_wtf.csrf import generate_csrf, validate_csrf
-from wtforms.validators import ValidationError
+from flask_wtf.csrf import generate_csrf
 
 from safestats_superset import runtime, second_factor, steward
-from safestats_superset.pages import e, page
+from safestats_superset.pages import EXPIRED_FORM, csrf_ok, e, page
 
 TOKEN = re.compile(r"[A-Za-z0-9_-]{20,100}")
 MIN_PASSWORD = 12
@@ -104,10 +103,8 @@ def invite_page(token: str):
     session[_secret_key(digest)] = secret
     message = ""
     if request.method == "POST":
-        try:
-            validate_csrf(request.form.get("csrf_token", ""))
-        except ValidationError:
-            return "The form expired or did not come from this site: reload the page.", 400
+        if not csrf_ok():
+            return EXPIRED_FORM
         password = request.form.get("password", "")
         problem = password_problem(password, request.form.get("confirm", ""), username, invitation["name"])
         step = second_factor.accepted_step(secret, request.form.get("code", ""))

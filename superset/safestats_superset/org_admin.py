@@ -11,11 +11,10 @@ from datetime import date, timedelta
 
 from flask import redirect, request
 from flask_login import current_user
-from flask_wtf.csrf import generate_csrf, validate_csrf
-from wtforms.validators import ValidationError
+from flask_wtf.csrf import generate_csrf
 
 from safestats_superset import audit, runtime, sessions, steward
-from safestats_superset.pages import e, page
+from safestats_superset.pages import csrf_ok, e, page
 
 USERS = "/organisation/users/"
 LINK_DAYS = 3
@@ -38,14 +37,6 @@ def refused():
     audit.try_write("admin_page_refused", name, request.path, {"method": request.method})
     return page("Not available", "<p>These pages are for your organisation's SafeStats administrators.</p>",
                 status=403)
-
-
-def _csrf_ok() -> bool:
-    try:
-        validate_csrf(request.form.get("csrf_token", ""))
-        return True
-    except ValidationError:
-        return False
 
 
 def _form(action: str, button: str, fields: str = "", warn: bool = False) -> str:
@@ -126,7 +117,7 @@ for {LINK_DAYS} days). With it they choose a password and set up their second fa
 
 
 def authorise(admin: dict):
-    if not _csrf_ok():
+    if not csrf_ok():
         return page("Not done", "<p>The form expired: reload the page.</p>", status=400, nav=NAV)
     f = request.form
     token = secrets.token_urlsafe(32)
@@ -163,7 +154,7 @@ def user_page(username: str, action: str | None = None):
 {rows}</table>""", wide=True, nav=NAV)
     if request.method != "POST" or action not in ACTIONS:
         return page("Not available", "<p>Unknown action.</p>", status=405, nav=NAV)
-    if not _csrf_ok():
+    if not csrf_ok():
         return page("Not done", "<p>The form expired: reload the page.</p>", status=400, nav=NAV)
     actor, f = current_user.username, request.form
     try:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from html import escape
 
+from flask import request
+
 from safestats_superset.conditions import STYLE
 
 EXTRA_STYLE = """
@@ -34,3 +36,19 @@ def page(title: str, body: str, *, status: int = 200, wide: bool = False, nav: s
 <nav style="float:right">{nav}</nav></header>
 <main{' class="wide"' if wide else ''}><h1>{e(title)}</h1>{body}</main></body></html>"""
     return html, status, {"Cache-Control": "no-store"}   # links and keys are shown once: never cached
+
+
+EXPIRED_FORM = ("The form expired or did not come from this site: reload the page.", 400)
+
+
+def csrf_ok() -> bool:
+    """The form's CSRF token is this session's (checked here as well as by Superset's CSRFProtect, so the pages
+    do not depend on app-wide settings such as WTF_CSRF_EXEMPT_LIST)."""
+    from flask_wtf.csrf import validate_csrf
+    from wtforms.validators import ValidationError
+
+    try:
+        validate_csrf(request.form.get("csrf_token", ""))
+        return True
+    except ValidationError:
+        return False

@@ -13,12 +13,11 @@ from urllib.parse import quote
 import pyotp
 from flask import jsonify, redirect, request, session
 from flask_login import current_user, logout_user
-from flask_wtf.csrf import generate_csrf, validate_csrf
-from wtforms.validators import ValidationError
+from flask_wtf.csrf import generate_csrf
 
 from safestats_superset import audit, sessions, steward
 from safestats_superset.gate import has_bearer, local_path
-from safestats_superset.pages import e, page
+from safestats_superset.pages import EXPIRED_FORM, csrf_ok, e, page
 
 PASSED = "safestats_second_factor"
 FAILURES = "safestats_second_factor_failures"
@@ -88,10 +87,8 @@ def second_factor_page():
         return redirect("/login/")
     message = ""
     if request.method == "POST":
-        try:
-            validate_csrf(request.form.get("csrf_token", ""))
-        except ValidationError:
-            return "The form expired or did not come from this site: reload the page.", 400
+        if not csrf_ok():
+            return EXPIRED_FORM
         name = current_user.username
         try:
             problem = verify(name, request.form.get("code", ""))
