@@ -77,8 +77,8 @@ def users_page():
         body.append(
             f'<tr data-username="{e(r["username"])}"><td><a href="{e(target)}">{e(r["username"])}</a><br>'
             f'{e(r["name"])}</td><td>{e(r["role"])}</td><td>{e(r["purpose"])}</td><td>{e(r["authorised_by"])}<br>'
-            f'{e(r["authorised_on"])}</td><td>{e(r["expires_on"])}</td>'
-            f'<td>{e(r["last_login"] and r["last_login"].strftime("%Y-%m-%d %H:%M"))}</td>'
+            f'{e(r["authorised_on"])}</td><td class="date">{e(r["expires_on"])}</td>'
+            f'<td class="date">{e(r["last_login"] and r["last_login"].strftime("%Y-%m-%d %H:%M"))}</td>'
             f'<td class="status">{e(r["status"])}{"" if r["second_factor"] else " (no second factor)"}</td>'
             f'<td>{"".join(actions)}</td></tr>')
     return page(title, f"""

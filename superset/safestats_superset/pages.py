@@ -19,6 +19,7 @@ input, select, textarea { font-size: 1rem; padding: .5rem; border: 1px solid #bc
 table.list th, table.list td { border-bottom: 1px solid #e4e7eb; padding: .45rem .5rem; width: auto;
                               font-size: .92rem; }
 table.list form { display: inline; }
+table.list td.date { white-space: nowrap; }
 table.list button, .small { padding: .3rem .7rem; font-size: .85rem; }
 button.warn { background: #a61b1b; }
 nav a { color: #fff; margin-left: 1.5rem; font-size: .95rem; font-weight: 400; }
