@@ -85,6 +85,19 @@ create table if not exists governance.invitations (
 );
 revoke all on all tables in schema governance from public;
 
+-- The functions below are made afresh each run (a changed signature or result cannot be replaced in place);
+-- the trigger function stays, the tables' triggers need it.
+do $$
+declare
+    fn regprocedure;
+begin
+    for fn in select p.oid::regprocedure from pg_proc as p
+              where p.pronamespace = 'governance'::regnamespace and p.proname <> 'refuse_change' loop
+        execute format('drop function %s', fn);
+    end loop;
+end
+$$;
+
 do $$
 begin
     if not exists (select from pg_roles where rolname = 'safestats_user_steward') then
