@@ -7,6 +7,16 @@
 create schema if not exists governance;
 revoke all on schema governance from public;
 
+-- Today in London, whatever the session's time zone: expiries end at the end of a London day.
+create or replace function governance.london_today()
+returns date
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+as $$
+    select (now() at time zone 'Europe/London')::date;
+$$;
+
 create table if not exists governance.agreements (
     organisation text primary key,
     role_name text not null,
@@ -31,13 +41,14 @@ create table if not exists governance.user_changes (
     status text not null check (status in ('invited', 'active', 'suspended', 'removed')),
     action text not null,
     authorised_by text not null,
-    authorised_on date not null default current_date,
+    authorised_on date not null default governance.london_today(),
     changed_by text not null,
     changed_at timestamptz not null default now(),
     source text not null,
     reason text
 );
-alter table governance.user_changes add column if not exists authorised_on date not null default current_date;
+alter table governance.user_changes
+    add column if not exists authorised_on date not null default governance.london_today();
 create index if not exists user_changes_latest on governance.user_changes (username, change_id desc);
 
 create or replace function governance.refuse_change() returns trigger
@@ -86,13 +97,14 @@ create table if not exists governance.invitations (
 revoke all on all tables in schema governance from public;
 
 -- The functions below are made afresh each run (a changed signature or result cannot be replaced in place);
--- the trigger function stays, the tables' triggers need it.
+-- the trigger function and london_today stay: the tables' triggers and defaults need them.
 do $$
 declare
     fn regprocedure;
 begin
     for fn in select p.oid::regprocedure from pg_proc as p
-              where p.pronamespace = 'governance'::regnamespace and p.proname <> 'refuse_change' loop
+              where p.pronamespace = 'governance'::regnamespace
+                and p.proname not in ('refuse_change', 'london_today') loop
         execute format('drop function %s', fn);
     end loop;
 end
@@ -127,7 +139,8 @@ begin
     from governance.users as u
     join governance.agreements as a on a.organisation = u.organisation
     where u.username = actor and u.role = 'org_admin' and u.status = 'active'
-      and u.expires_on >= current_date and a.signed_on <= current_date and a.expires_on >= current_date
+      and u.expires_on >= governance.london_today() and a.signed_on <= governance.london_today()
+      and a.expires_on >= governance.london_today()
       and a.checklist_passed_on is not null;
     if org is null then
         raise exception '% is not an active organisation administrator', actor using errcode = 'insufficient_privilege';
@@ -179,7 +192,7 @@ declare
     agreement_ends date;
 begin
     select a.expires_on into agreement_ends from governance.agreements as a where a.organisation = org;
-    if expires_on is null or expires_on <= current_date then
+    if expires_on is null or expires_on <= governance.london_today() then
         raise exception 'the authorisation must end after today' using errcode = 'check_violation';
     end if;
     if expires_on > agreement_ends then
@@ -216,7 +229,8 @@ declare
 begin
     select * into u from governance.users where username = target;
     select * into a from governance.agreements where organisation = u.organisation;
-    can_login := u.status = 'active' and a.signed_on <= current_date and a.expires_on >= current_date
+    can_login := u.status = 'active' and a.signed_on <= governance.london_today()
+                 and a.expires_on >= governance.london_today()
                  and a.checklist_passed_on is not null;
     if not exists (select from pg_roles where rolname = target) then
         execute format('create role %I nologin inherit', target);
@@ -257,7 +271,7 @@ as $$
     insert into governance.user_changes (username, organisation, name, email, role, purpose, expires_on, status,
                                          action, authorised_by, authorised_on, changed_by, source, reason)
     values (u.username, u.organisation, u.name, u.email, u.role, u.purpose, u.expires_on, u.status, u.action,
-            u.authorised_by, coalesce(u.authorised_on, current_date), u.changed_by, u.source, u.reason);
+            u.authorised_by, coalesce(u.authorised_on, governance.london_today()), u.changed_by, u.source, u.reason);
 $$;
 
 -- A one-time link as Superset makes it: a SHA-256 in hex, valid for one to seven days.
@@ -315,7 +329,7 @@ begin
     u.status := 'invited';
     u.action := 'authorise';
     u.authorised_by := actor;
-    u.authorised_on := current_date;
+    u.authorised_on := governance.london_today();
     u.changed_by := actor;
     u.source := 'web';
     perform governance.record(u);
@@ -345,7 +359,7 @@ begin
     u.expires_on := governance.checked_expiry(u.organisation, expires_on);
     u.action := 'renew';
     u.authorised_by := actor;
-    u.authorised_on := current_date;
+    u.authorised_on := governance.london_today();
     u.changed_by := actor;
     u.source := 'web';
     u.reason := null;
@@ -391,7 +405,8 @@ begin
         delete from governance.second_factors as s where s.username = target;
         update governance.invitations set used_at = now() where username = target and used_at is null;
     end if;
-    perform governance.audit(actor, u.organisation, 'user_' || verb || (case when verb like '%e' then 'd' else 'ed' end),
+    perform governance.audit(actor, u.organisation,
+                             'user_' || verb || (case when verb like '%e' then 'd' else 'ed' end),
                              target, jsonb_build_object('reason', u.reason));
 end
 $$;
@@ -531,7 +546,7 @@ security definer
 set search_path = pg_catalog, pg_temp
 as $$
     select u.username, u.organisation, u.role, u.status, u.name, u.email, u.purpose, u.expires_on,
-           coalesce(a.signed_on <= current_date and a.expires_on >= current_date
+           coalesce(a.signed_on <= governance.london_today() and a.expires_on >= governance.london_today()
                     and a.checklist_passed_on is not null, false),
            u.source
     from governance.users as u
