@@ -1,9 +1,9 @@
 """The organisation administrator's pages, for org_admins of their own organisation only: its users (role,
-purpose, who authorised them, expiry, last login, status), authorising a new user (which makes a one-time
-link to pass on), renewing, suspending, reinstating and removing, resetting a second factor, each user's
-history, and who expires in the next 30 days. The database decides every change (governance functions: the
-actor must be an active org_admin of the user's organisation, not the user, and no expiry may pass the
-agreement's) and audits it; these pages only ask."""
+purpose, who authorised them, expiry, last login, status), authorising a new analyst (which makes a one-time
+link to pass on), renewing, suspending, reinstating and removing analysts, resetting a second factor, each
+user's history, and who expires in the next 30 days. The database decides every change (governance functions:
+the actor must be an active org_admin, the user an analyst of the same organisation, and no expiry may pass the
+agreement's; administrators are the platform team's) and audits it; these pages only ask."""
 from __future__ import annotations
 
 import secrets
