@@ -387,7 +387,7 @@ def _users_code(username: str | None) -> int:
     from safestats import database, demo
     from safestats.policies import governance
 
-    if demo.demo_logins() is None:
+    if not demo.is_demo_install():
         err.print("[red]error:[/] not a demo install: one-time codes come from each person's authenticator")
         return 2
     if not username:

@@ -18,13 +18,17 @@ DEMO_LAST_MONTH = "2025-12"   # fixed, so every demo install holds the same data
 DEMO_MARKER = "demo_install"  # written under SAFESTATS_HOME by `make demo`: only then are logins printable
 
 
+def is_demo_install(cfg=None) -> bool:
+    return ((cfg or settings()).home / DEMO_MARKER).exists()
+
+
 def demo_logins(cfg=None) -> list[tuple[str, str, str]] | None:
     """(username, organisation, password) of the demo users; None when this is not a demo install."""
     from safestats import credentials
     from safestats.policies import service
 
     cfg = cfg or settings()
-    if not (cfg.home / DEMO_MARKER).exists():
+    if not is_demo_install(cfg):
         return None
     passwords = credentials.user_passwords(cfg)
     users = service.load(cfg).agreements.users.values()

@@ -184,7 +184,7 @@ def _plan_users(plan: Plan, live: dict, agreements: Agreements, today: date, pas
             recorded = live["verifiers"].get(username)
             password, why = passwords.get(username), None
             if invited:
-                pass
+                pass    # no password until they accept the invitation (governance.accept_invitation sets it)
             elif password is None:
                 password = plan.new_passwords[username] = new_password()
                 why = "new password (none on record in this install)"
