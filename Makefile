@@ -23,11 +23,13 @@ $(SUPERSET_STAMP): requirements/superset.lock
 	$(SUPERSET_VENV)/bin/pip check
 	touch $(SUPERSET_STAMP)
 
-# The browser tests and bench drive Debian's chromium (playwright's own browser download is not used).
+# The outputs' PDFs, the browser tests and the bench drive Debian's chromium (playwright's own browser download
+# is not used); the tests render the PDFs with poppler's pdftoppm.
 browser:
-	@command -v chromium >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
-	  else echo "chromium is missing: sudo apt-get install chromium"; exit 1; fi; }
+	@{ command -v chromium && command -v pdftoppm; } >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils; \
+	  else echo "chromium or pdftoppm is missing: sudo apt-get install chromium poppler-utils"; exit 1; fi; }
 
 $(STAMP): pyproject.toml requirements/main.lock
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required (set PYTHON=...)"; exit 1; }
@@ -46,7 +48,7 @@ $(CHECKS_STAMP): $(STAMP) extension/safestats_checks.c extension/safestats_check
 	cp extension/safestats_checks.control extension/safestats_checks--1.0.sql "$$($$pg_config --sharedir)/extension/"
 	touch $(CHECKS_STAMP)
 
-demo: install superset-install
+demo: install superset-install browser
 	$(BIN)/safestats demo
 
 lint: install

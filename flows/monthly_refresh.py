@@ -1,5 +1,6 @@
 """The monthly refresh: ingest every new extract, rebuild the warehouse with dbt, release the disclosure-
-controlled aggregates that pass the attacker's check, empty Superset's cache of chart results, summarise.
+controlled aggregates that pass the attacker's check, make the outputs partners receive, empty Superset's cache
+of chart results, summarise.
 
 Thin by design: each task calls the safestats package. Reruns are safe: files already loaded are
 skipped by checksum, and the warehouse rebuilds the loads that changed since it was built (all of it when
@@ -14,6 +15,7 @@ from prefect.schedules import Cron
 
 from safestats import dbt, refresh, warehouse
 from safestats.config import settings
+from safestats.outputs import build as outputs
 from safestats.sdc import service as sdc
 from safestats.summary import summary_text
 from safestats.superset import server as superset
@@ -60,6 +62,19 @@ def release_aggregates(build: dbt.DbtOutcome) -> sdc.ReleaseOutcome | None:
 
 
 @task
+def publish_outputs(files: list, build: dbt.DbtOutcome, released) -> outputs.OutputsOutcome | None:
+    """The trend reports, core dataset, hospital reports and supplier feedback this refresh's data changed."""
+    if not build.success or (released is not None and not released.ok):
+        return None     # the outputs already made stay as they are
+    made = outputs.for_refresh(files)
+    log = get_run_logger()
+    log.info("outputs: %d files made, %d sets unchanged", len(made.written), len(made.unchanged))
+    for failure in made.failures:
+        log.error("output not made: %s", failure)
+    return made
+
+
+@task
 def clear_chart_cache(build: dbt.DbtOutcome) -> int:
     """Dashboards answer from this refresh at once, not from results cached before it (for up to an hour)."""
     if not build.success:
@@ -70,8 +85,9 @@ def clear_chart_cache(build: dbt.DbtOutcome) -> int:
 
 
 @task
-def summarise(files: list, build: dbt.DbtOutcome, released) -> refresh.RefreshSummary:
-    summary = refresh.RefreshSummary(files=files, build=build, exclusions=refresh.exclusions(), release=released)
+def summarise(files: list, build: dbt.DbtOutcome, released, made) -> refresh.RefreshSummary:
+    summary = refresh.RefreshSummary(files=files, build=build, exclusions=refresh.exclusions(), release=released,
+                                     outputs=made)
     get_run_logger().info("refresh summary\n%s", summary_text(summary))
     return summary
 
@@ -86,8 +102,9 @@ def monthly_refresh(landing: str | None = None, retry_quarantined: bool = False,
     files = ingest_landing(landing, retry_quarantined)
     build = build_warehouse(full)
     released = release_aggregates(build)
+    made = publish_outputs(files, build, released)
     clear_chart_cache(build)
-    summary = summarise(files, build, released)
+    summary = summarise(files, build, released, made)
     if not summary.ok:
         raise RefreshFailed(summary)
     return summary

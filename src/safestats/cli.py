@@ -320,6 +320,31 @@ def cmd_audit(args) -> int:
     return 1
 
 
+def cmd_reports(args) -> int:
+    import re
+
+    from safestats import warehouse
+    from safestats.outputs import area, build
+    from safestats.summary import outputs_table
+
+    if args.quarter and not re.fullmatch(r"\d{4}Q[1-4]", args.quarter):
+        err.print(f"[red]error:[/] --quarter {args.quarter!r} is not a quarter like 2025Q4")
+        return 2
+    if args.month and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", args.month):
+        err.print(f"[red]error:[/] --month {args.month!r} is not a month like 2025-12")
+        return 2
+    if args.action == "list":
+        for o in area.read_manifest(area.root()):
+            console.print(f"{o.path}  [dim]{o.kind} {o.period} -> {', '.join(o.receivers)}[/]")
+        return 0
+    warehouse.setup()
+    made = build.build(kinds=tuple(args.only or build.KINDS), quarter=args.quarter, boroughs=args.borough,
+                       month=args.month, force=args.force)
+    console.print(outputs_table(made))
+    console.print(f"outputs in {area.root()}")
+    return 0 if made.ok else 1
+
+
 def cmd_sdc(args) -> int:
     from safestats.sdc import service
     from safestats.summary import release_tables
@@ -483,6 +508,19 @@ def parser() -> argparse.ArgumentParser:
     sdc.add_argument("--published", action="store_true",
                      help="check what analysts read in marts instead of this refresh's candidates")
     sdc.set_defaults(func=cmd_sdc)
+
+    rep = sub.add_parser("reports", help="the outputs partners receive: trend reports, core dataset, hospital "
+                                         "reports, supplier feedback (the refresh makes them too)")
+    rep.add_argument("action", choices=["build", "list"])
+    rep.add_argument("--quarter", help="trend reports of this quarter, e.g. 2025Q4 (default: the latest complete)")
+    rep.add_argument("--borough", action="append", metavar="CODE",
+                     help="trend reports for this borough only (GSS code, or london); repeatable")
+    rep.add_argument("--month", help="core dataset and hospital reports of this month, YYYY-MM (default: all "
+                                     "released months and the latest submission month)")
+    rep.add_argument("--only", action="append", choices=["trend", "core", "hospital", "supplier"],
+                     help="make only these outputs; repeatable")
+    rep.add_argument("--force", action="store_true", help="make them even when their inputs have not changed")
+    rep.set_defaults(func=cmd_reports)
 
     users = sub.add_parser("users", help="named users")
     users.add_argument("action", choices=["demo-logins", "code", "review"],

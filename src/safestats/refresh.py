@@ -26,11 +26,13 @@ class RefreshSummary:
     build: dbt.DbtOutcome | None = None
     exclusions: list[tuple[str, str, int]] = field(default_factory=list)   # (dataset, reason, rows)
     release: object | None = None    # safestats.sdc.service.ReleaseOutcome, once the aggregates were released
+    outputs: object | None = None    # safestats.outputs.build.OutputsOutcome, once the outputs were made
 
     @property
     def ok(self) -> bool:
         built = self.build is not None and self.build.success
-        return built and (self.release is None or self.release.ok)
+        return (built and (self.release is None or self.release.ok)
+                and (self.outputs is None or self.outputs.ok))
 
     def file_counts(self) -> Counter:
         return Counter(f.status for f in self.files)

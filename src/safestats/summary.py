@@ -59,7 +59,26 @@ def summary_tables(summary: RefreshSummary) -> Group:
             parts.append(f)
     if summary.release is not None:
         parts += release_tables(summary.release.checked, summary.release.published)
+    if summary.outputs is not None:
+        parts.append(outputs_table(summary.outputs))
     return Group(*parts)
+
+
+def outputs_table(made) -> Table:
+    """The outputs made (safestats.outputs.build.OutputsOutcome): files per kind, and any set not made."""
+    t = Table(title="Outputs" + ("" if made.ok else " (some NOT made)"), show_header=True)
+    t.add_column("output")
+    t.add_column("files", justify="right")
+    kinds: dict[str, int] = {}
+    for o in made.written:
+        kinds[o.kind] = kinds.get(o.kind, 0) + 1
+    for kind, n in sorted(kinds.items()):
+        t.add_row(kind, str(n))
+    if made.unchanged:
+        t.add_row(f"unchanged since last made: {len(made.unchanged)} set(s)", "")
+    for failure in made.failures:
+        t.add_row(f"[red]not made[/] {failure}", "")
+    return t
 
 
 def release_tables(checked, published: list[str] | None) -> list[Table]:

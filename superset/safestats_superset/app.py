@@ -18,6 +18,7 @@ from safestats_superset import (
     objects,
     onboarding,
     org_admin,
+    outputs_page,
     plain_errors,
     request_guard,
     sanitise,
@@ -50,6 +51,8 @@ def mutate_app(app: Flask, without: frozenset[str] | set[str] = frozenset()) -> 
     app.add_url_rule(org_admin.USERS + "<username>/<action>", "safestats_org_user_action", org_admin.user_page,
                      methods=["POST"])
     app.add_url_rule(audit_report.PATH, "safestats_audit_report", audit_report.report_page)
+    app.add_url_rule(outputs_page.PATH, "safestats_outputs", outputs_page.outputs_page)
+    app.add_url_rule(outputs_page.FILE + "<path:relpath>", "safestats_output_file", outputs_page.download)
     # Order matters: where a request may come from, then whether its session still stands, then the second
     # factor, then the terms.
     if on("request_guard"):

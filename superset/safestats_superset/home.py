@@ -57,7 +57,7 @@ def home_page():
 <title>SafeStats: {e(user.get("organisation_name"))}</title><style>{STYLE}{EXTRA_STYLE}</style></head><body>
 <header>SafeStats<span>{e(user.get("organisation_name"))}</span><nav style="float:right">
 <a href="/dashboard/list/">Dashboards</a><a href="/sqllab/">SQL Lab</a><a href="/dictionary/">Data dictionary</a>
-<a href="/tablemodelview/list/">Datasets</a>{admin_links}
+<a href="/tablemodelview/list/">Datasets</a><a href="/outputs/" id="outputs">Outputs</a>{admin_links}
 <a href="/terms/">Conditions of use</a><a href="/logout/">Log out</a></nav></header>
 <main>
 <h1>{e(user.get("organisation_name"))}</h1>

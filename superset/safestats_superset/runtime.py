@@ -50,7 +50,7 @@ def settings() -> dict:
     return json.loads((superset_dir() / "runtime.json").read_text())
 
 
-def _json_by_mtime(path: Path, _cache: dict = {}) -> dict:  # noqa: B006 - a cache keyed by file and mtime
+def json_by_mtime(path: Path, _cache: dict = {}) -> dict:  # noqa: B006 - a cache keyed by file and mtime
     try:
         mtime = path.stat().st_mtime_ns
     except FileNotFoundError:
@@ -64,11 +64,11 @@ def _json_by_mtime(path: Path, _cache: dict = {}) -> dict:  # noqa: B006 - a cac
 
 
 def user_passwords() -> dict:
-    return _json_by_mtime(home() / "user_credentials.json")
+    return json_by_mtime(home() / "user_credentials.json")
 
 
 def service_passwords() -> dict:
-    return _json_by_mtime(home() / "credentials.json")
+    return json_by_mtime(home() / "credentials.json")
 
 
 STEWARD = "safestats_user_steward"
@@ -79,7 +79,7 @@ logger = logging.getLogger("safestats.runtime")
 
 def organisations() -> dict:
     """organisation slug -> its agreement in words and its Superset roles: written by `safestats superset sync`."""
-    return _json_by_mtime(superset_dir() / "organisations.json")
+    return json_by_mtime(superset_dir() / "organisations.json")
 
 
 def forget_named_users() -> None:
@@ -127,7 +127,7 @@ def named_users() -> dict:
 def dictionary() -> dict:
     """organisation slug -> [{relation, description, columns: [[name, label, type, description]]}]: the tables
     and columns each organisation's database role reads, written by `safestats superset sync`."""
-    return _json_by_mtime(superset_dir() / "dictionary.json")
+    return json_by_mtime(superset_dir() / "dictionary.json")
 
 
 def organisation_of(username: str | None) -> str | None:
@@ -150,4 +150,4 @@ def connect(role: str):
 def conditions() -> dict:
     """The conditions of use in force ({version, clauses, sha256, ...}), published by `safestats superset sync`
     from access_policies/conditions_of_use.yml; empty when none are published (then no one gets past them)."""
-    return _json_by_mtime(superset_dir() / "conditions.json")
+    return json_by_mtime(superset_dir() / "conditions.json")

@@ -54,6 +54,8 @@ class Organisation:
     approved_by: str | None
     datasets: dict = field(default_factory=dict)   # dataset -> DatasetAccess
     sites: tuple[str, ...] = ()                    # hospital sites (ODS codes) the organisation runs
+    programmes: tuple[str, ...] = ()               # programmes it runs (istv: the hospitals' data quality)
+    supplies: tuple[str, ...] = ()                 # agencies whose extracts it sends (their rejects go to it)
 
     @property
     def role(self) -> str:
@@ -149,7 +151,8 @@ def load_agreements(policies_dir: Path, catalogue: dict[str, MartRelation]) -> A
             slug=slug, name=doc["name"], type=doc["type"], area=area, dsa_reference=dsa["reference"],
             signed_on=_date(dsa["signed_on"]), expires_on=_date(dsa["expires_on"]),
             checklist_passed_on=_date(onboarding["security_checklist_passed_on"]),
-            approved_by=onboarding["approved_by"], datasets=grants, sites=sites)
+            approved_by=onboarding["approved_by"], datasets=grants, sites=sites,
+            programmes=tuple(doc.get("programmes") or ()), supplies=tuple(doc.get("supplies") or ()))
 
     users: dict[str, User] = {}
     for path in sorted((policies_dir / "users").glob("*.yml")):

@@ -13,6 +13,7 @@ from psycopg import sql
 
 from safestats import credentials, database
 from safestats.config import Settings, settings
+from safestats.outputs import audience
 from safestats.policies import governance
 from safestats.superset import access, addon_files, assets, dashboards, semantic_metrics, server
 
@@ -59,6 +60,7 @@ def user_plan(cfg: Settings, today: date | None = None, catalog: str = database.
         slug: {"organisation_name": org.name, "dsa_reference": org.dsa_reference,
                "agreement_expires_on": org.expires_on.isoformat(), "administrators": sorted(admins.get(slug, [])),
                "datasets": addon_files.coverage(org, places),
+               "output_audiences": audience.audiences(org, today),
                "superset_roles": {"analyst": [*ANALYST_ROLES, org_role(slug)],
                                   "org_admin": [*ANALYST_ROLES, org_role(slug), AUDIT_REPORT_ROLE]}}
         for slug, org in agreements.organisations.items()}

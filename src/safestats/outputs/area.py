@@ -1,0 +1,108 @@
+"""The outputs area: `$SAFESTATS_HOME/outputs/`, outside any web root. Every file is written atomically and
+listed in `manifest.json` with its audience; the outputs page serves only files the manifest lists."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from safestats.config import Settings, settings
+from safestats.outputs.audience import receivers
+
+MANIFEST = "manifest.json"
+SAFE_PATH = re.compile(r"^[a-z0-9_]+(/[A-Za-z0-9_.-]+)+$")
+
+MEDIA_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".pdf": "application/pdf",
+    ".csv": "text/csv; charset=utf-8",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+@dataclass(frozen=True)
+class Output:
+    """One file an organisation may receive.
+
+    kind: trend_report, core_dataset, hospital_report, hospital_league_table, hospital_submission_gaps,
+          supplier_rejects, supplier_summary.
+    audience: who may receive it (audience.py): `partners`, `violence_core`, `site:<SITE>`, `istv_programme`,
+          `supplier:<agency>`.
+    """
+    path: str           # relative to the area, stable: the same output next refresh has the same path
+    kind: str
+    title: str
+    period: str         # 2025Q4, 2025-12, or the refresh's date for supplier feedback
+    subject: str        # london, a borough code, a site code or an agency
+    audience: str
+    receivers: list        # audience.receivers(audience): the outputs page's test
+    media_type: str
+    bytes: int
+    sha256: str
+    built_at: str
+
+
+def root(cfg: Settings | None = None) -> Path:
+    return (cfg or settings()).home / "outputs"
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.chmod(tmp, 0o640)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class Area:
+    """Writes outputs under one root and keeps their manifest."""
+
+    def __init__(self, base: Path):
+        self.base = base
+        self.written: list[Output] = []
+
+    def write(self, path: str, data: bytes | str, *, kind: str, title: str, period: str, subject: str,
+              audience: str) -> Output:
+        if not SAFE_PATH.match(path) or ".." in path:
+            raise ValueError(f"not an output path: {path!r}")
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        suffix = Path(path).suffix
+        if suffix not in MEDIA_TYPES:
+            raise ValueError(f"no media type for {path!r}")
+        _atomic_write(self.base / path, data)
+        out = Output(path=path, kind=kind, title=title, period=period, subject=subject, audience=audience,
+                     receivers=receivers(audience),
+                     media_type=MEDIA_TYPES[suffix], bytes=len(data), sha256=hashlib.sha256(data).hexdigest(),
+                     built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        self.written.append(out)
+        return out
+
+    def listed(self) -> list[Output]:
+        return read_manifest(self.base)
+
+    def save(self) -> list[Output]:
+        """The manifest: what was listed before, with this build's outputs replacing those of the same path."""
+        by_path = {o.path: o for o in read_manifest(self.base) if (self.base / o.path).is_file()}
+        by_path.update({o.path: o for o in self.written})
+        outputs = sorted(by_path.values(), key=lambda o: o.path)
+        _atomic_write(self.base / MANIFEST, json.dumps({"outputs": [asdict(o) for o in outputs]}, indent=1).encode())
+        return outputs
+
+
+def read_manifest(base: Path) -> list[Output]:
+    try:
+        data = json.loads((base / MANIFEST).read_text())
+    except FileNotFoundError:
+        return []
+    return [Output(**o) for o in data["outputs"]]

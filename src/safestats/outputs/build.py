@@ -1,0 +1,174 @@
+"""Make the outputs: on demand (`safestats reports build`) or after each refresh's release (`for_refresh`).
+
+A refresh makes what its data changed: the trend reports of the latest completed quarter, the core dataset of
+each released month, the hospital reports of the latest submission month, and the feedback on the files it
+loaded. An output whose inputs and code are those it was last made from is not made again (`state.json` keeps
+a digest of both per output set), so a rerun costs a few queries. A set that fails is reported and its
+previous files stay listed; the others are still made."""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import psycopg
+
+from safestats import warehouse
+from safestats.config import Settings, settings
+from safestats.outputs import figures
+from safestats.outputs.area import Area, Output, root
+
+KINDS = ("trend", "core", "hospital", "supplier")
+
+
+@dataclass
+class OutputsOutcome:
+    written: list[Output] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)    # output sets whose inputs had not changed
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+def _code_digest() -> str:
+    here = Path(__file__).parent
+    h = hashlib.sha256()
+    for path in sorted([*here.glob("*.py"), *here.glob("templates/*")]):
+        h.update(path.name.encode() + path.read_bytes())
+    return h.hexdigest()
+
+
+def _inputs_digest(conn, query: str, params=()) -> str:
+    rows = conn.execute(f"select md5(coalesce(string_agg(t::text, '|' order by t::text), '')) from ({query}) t",
+                        params).fetchone()[0]
+    return rows
+
+
+@contextmanager
+def _locked(base: Path):
+    base.mkdir(parents=True, exist_ok=True)
+    with open(base / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+class _State:
+    def __init__(self, base: Path, code: str):
+        self.path, self.code = base / "state.json", code
+        self.data = json.loads(self.path.read_text()) if self.path.exists() else {}
+
+    def current(self, key: str, inputs: str) -> bool:
+        return self.data.get(key) == f"{self.code}:{inputs}"
+
+    def mark(self, key: str, inputs: str) -> None:
+        self.data[key] = f"{self.code}:{inputs}"
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.data, indent=1, sort_keys=True))
+        tmp.replace(self.path)
+
+
+def _quarter_months(quarter: str) -> list[str]:
+    year, q = int(quarter[:4]), int(quarter[-1])
+    return [f"{year}-{3 * (q - 1) + m:02d}" for m in (1, 2, 3)]
+
+
+def _year_before(quarter: str) -> str:
+    return f"{int(quarter[:4]) - 1}Q{quarter[-1]}"
+
+
+def _released_digest(conn, months: list[str]) -> str:
+    """Every released cell of those months, London and borough level, of every released relation."""
+    relations = [r[0] for r in conn.execute(
+        "select table_name from information_schema.columns where table_schema = 'release'"
+        " and column_name = 'geography_level' order by 1").fetchall()]
+    parts = [_inputs_digest(conn, f"select * from release.{name} where to_char(incident_month, 'YYYY-MM') = any(%s)"
+                                  " and geography_level in ('london', 'borough')", (months,))
+             for name in relations]
+    return hashlib.sha256("".join(parts).encode()).hexdigest()
+
+
+def build(cfg: Settings | None = None, *, kinds=KINDS, quarter: str | None = None, boroughs=None,
+          month: str | None = None, load_ids: list[int] | None = None, force: bool = False) -> OutputsOutcome:
+    """Make the outputs of `kinds`. Without `quarter` or `month`, the latest ones the warehouse holds; with
+    `load_ids`, supplier feedback on those loads only (None: every load)."""
+    from safestats.outputs import core_dataset, hospital_quality, supplier_feedback, trend_report
+    from safestats.outputs.pdf import Printer
+
+    cfg = cfg or settings()
+    base = root(cfg)
+    outcome = OutputsOutcome()
+    rule = figures.default_rule(cfg)
+    with _locked(base), psycopg.connect(warehouse.dbt_endpoint(cfg).conninfo(), autocommit=True) as conn:
+        area, state = Area(base), _State(base, _code_digest())
+        printer = None
+
+        def pdfs():
+            nonlocal printer
+            if printer is None:
+                printer = Printer().__enter__()
+            return printer
+
+        def run(key: str, inputs: str, make) -> None:
+            if not force and state.current(key, inputs):
+                outcome.unchanged.append(key)
+                return
+            try:
+                made = make()
+            except Exception as exc:      # one set failing leaves its last files listed and the others made
+                outcome.failures.append(f"{key}: {type(exc).__name__}: {exc}")
+                return
+            outcome.written.extend(made)
+            area.save()
+            state.mark(key, inputs)
+
+        try:
+            if "trend" in kinds:
+                quarters = [quarter] if quarter else trend_report.completed_quarters(conn)[-1:]
+                for q in quarters:
+                    months = _quarter_months(q) + _quarter_months(_year_before(q))
+                    run(f"trend_reports/{q}" + (f"/{','.join(boroughs)}" if boroughs else ""),
+                        _released_digest(conn, months),
+                        lambda q=q: trend_report.build_trend_reports(conn, area, q, rule=rule, printer=pdfs(),
+                                                                     boroughs=boroughs))
+            if "core" in kinds:
+                for m in [month] if month else core_dataset.released_months(conn):
+                    inputs = _inputs_digest(conn, "select * from release.agg_borough_violence_core_monthly"
+                                                  " where incident_month <= to_date(%s, 'YYYY-MM')", (m,))
+                    run(f"core_dataset/{m}", inputs,
+                        lambda m=m: core_dataset.build_core_datasets(conn, area, m, rule=rule))
+            if "hospital" in kinds:
+                m = month or hospital_quality.latest_month(conn)
+                if m:
+                    inputs = _inputs_digest(conn, "select * from marts.fct_ed_site_data_quality"
+                                                  " where submission_month <= to_date(%s, 'YYYY-MM')", (m,))
+                    run(f"hospital_reports/{m}", inputs,
+                        lambda m=m: hospital_quality.build_hospital_reports(conn, area, m, rule=rule,
+                                                                            printer=pdfs()))
+            if "supplier" in kinds:
+                inputs = _inputs_digest(conn, "select load_id, status, sha256 from raw._loads"
+                                              " where %s::bigint[] is null or load_id = any(%s)",
+                                        (load_ids, load_ids))
+                run("supplier_feedback" + ("" if load_ids is None else f"/{inputs}"), inputs,
+                    lambda: supplier_feedback.build_supplier_feedback(
+                        conn, area, cfg.project_dir, load_ids=load_ids, refresh_date=date.today().isoformat()))
+        finally:
+            if printer is not None:
+                printer.__exit__(None, None, None)
+    return outcome
+
+
+def for_refresh(files, cfg: Settings | None = None) -> OutputsOutcome:
+    """After a refresh's release: everything its data may have changed, feedback on the files it took."""
+    load_ids = sorted({f.load_id for f in files if getattr(f, "load_id", None) is not None})
+    outcome = build(cfg, kinds=("trend", "core", "hospital"))
+    if load_ids:
+        feedback = build(cfg, kinds=("supplier",), load_ids=load_ids)
+        outcome.written += feedback.written
+        outcome.failures += feedback.failures
+    return outcome
