@@ -111,7 +111,9 @@ def _serve_superset(console: Console, cfg) -> int:
     console.print(table)
     console.print("Every login asks for a one-time code after the password: `safestats users code USERNAME` prints "
                   "a demo user's code now (in real use each person's authenticator app shows it). Organisation "
-                  "administrators (e.g. camden_admin) manage their users at /organisation/users/.")
+                  "administrators (e.g. camden_admin) manage their users at /organisation/users/. The reports and "
+                  "files each organisation receives (trend reports, core dataset, hospital reports, supplier feedback) "
+                  "are at /outputs/.")
     return 0
 
 

@@ -50,6 +50,11 @@ def _inputs_digest(conn, query: str, params=()) -> str:
     return rows
 
 
+def _exists(conn, relation: str) -> bool:
+    """A set whose source is not built yet (a warehouse without that dataset) has nothing to make."""
+    return conn.execute("select to_regclass(%s) is not null", (relation,)).fetchone()[0]
+
+
 @contextmanager
 def _locked(base: Path):
     base.mkdir(parents=True, exist_ok=True)
@@ -128,7 +133,7 @@ def build(cfg: Settings | None = None, *, kinds=KINDS, quarter: str | None = Non
             state.mark(key, inputs)
 
         try:
-            if "trend" in kinds:
+            if "trend" in kinds and _exists(conn, "release.agg_recorded_crimes_monthly"):
                 quarters = [quarter] if quarter else trend_report.completed_quarters(conn)[-1:]
                 for q in quarters:
                     months = _quarter_months(q) + _quarter_months(_year_before(q))
@@ -136,13 +141,13 @@ def build(cfg: Settings | None = None, *, kinds=KINDS, quarter: str | None = Non
                         _released_digest(conn, months),
                         lambda q=q: trend_report.build_trend_reports(conn, area, q, rule=rule, printer=pdfs(),
                                                                      boroughs=boroughs))
-            if "core" in kinds:
+            if "core" in kinds and _exists(conn, "release.agg_borough_violence_core_monthly"):
                 for m in [month] if month else core_dataset.released_months(conn):
                     inputs = _inputs_digest(conn, "select * from release.agg_borough_violence_core_monthly"
                                                   " where incident_month <= to_date(%s, 'YYYY-MM')", (m,))
                     run(f"core_dataset/{m}", inputs,
                         lambda m=m: core_dataset.build_core_datasets(conn, area, m, rule=rule))
-            if "hospital" in kinds:
+            if "hospital" in kinds and _exists(conn, "marts.fct_ed_site_data_quality"):
                 m = month or hospital_quality.latest_month(conn)
                 if m:
                     inputs = _inputs_digest(conn, "select * from marts.fct_ed_site_data_quality"
