@@ -24,7 +24,7 @@
         'fct_borough_violence_core',
         'fct_crime_perpetrators',
         'fct_crime_victims',
-        'fct_ed_site_submissions',
+        'fct_ed_site_data_quality',
         'fct_street_crimes_lsoa_monthly',
         'fct_street_crimes_monthly',
         'istv_assault_attendances_exclusions',

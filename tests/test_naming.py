@@ -37,6 +37,8 @@ NO_EXCLUSIONS = {"ons_lsoa_ward_lookup": "reference data: every row is kept",
 # Fact marts that are not a dataset's business name, and why.
 OTHER_FACTS = {
     "fct_ed_site_submissions": "the A&E submission log (which sites sent which months), not a dataset",
+    "fct_ed_site_data_quality": "the A&E data quality per site and month (completeness, codes, timing), not a "
+                                "dataset",
     "fct_borough_violence_core": "derived from the other marts' released cells (declared under `derived`)",
 }
 # Datasets without a semantic model of their own, and why.

@@ -1,0 +1,452 @@
+"""The hospital data-quality reports of the ISTV feed (ISB 1594): one report a month per emergency department
+site, which the ISTV programme team sends to the hospital, a London league table of the sites and the list of
+sites whose files keep going missing or arriving late.
+
+The counts come from `marts.fct_ed_site_data_quality` (unsuppressed counts of assault attendances), and the
+rejected rows' reasons from `raw._rejects`, grouped into categories with the values they quote taken out. None
+of it went through the release, so every count is printed as the rule allows (`figures.shown_count`: 1 to the
+threshold withheld, the rest rounded) and each page's tagged counts are checked before it is written. A
+percentage is computed from the shown counts, and withheld when the count it describes is."""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from html.parser import HTMLParser
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from safestats.outputs import audience
+from safestats.outputs.area import Area, Output
+from safestats.outputs.figures import check_counts, shown_count
+
+TEMPLATES = Path(__file__).parent / "templates"
+MART = "marts.fct_ed_site_data_quality"
+DATASET = "istv_assault_attendances"
+HISTORY_MONTHS = 6      # the submission record a site report shows
+GAP_MONTHS = 3          # the months the league table and the submission gaps look back over
+GAP_LIMIT = 2           # missed or late in this many of them puts a site on the gaps list
+WEAKEST = 3             # fields named in a report's "what to fix"
+MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+               "November", "December")
+
+
+@dataclass(frozen=True)
+class Field:
+    """An ISB 1594 field: its blank rows out of the rows it applies to, both columns of the mart."""
+    name: str
+    status: str         # Mandatory (a blank row is rejected) or Required (may be blank when not known)
+    blank: str
+    out_of: str = "rows_checked"
+    note: str = ""
+
+
+FIELDS = (
+    Field("Site code", "Mandatory", "site_code_mismatch_rows", note="blank or not the site that sent the file"),
+    Field("Reporting period start date", "Mandatory", "period_start_date_missing_rows"),
+    Field("Reporting period end date", "Mandatory", "period_end_date_missing_rows"),
+    Field("Arrival date", "Mandatory", "arrival_date_missing_rows"),
+    Field("Arrival time", "Mandatory", "arrival_time_missing_rows"),
+    Field("Assault date", "Required", "assault_date_missing_rows"),
+    Field("Assault time", "Required", "assault_time_missing_rows"),
+    Field("Assault method", "Mandatory", "assault_method_missing_rows"),
+    Field("Assault method other description", "Required", "assault_method_other_description_missing_rows",
+          out_of="assault_method_other_rows", note="of the rows with assault method 'Other'"),
+    Field("Assault location type", "Mandatory", "location_type_missing_rows"),
+    Field("Assault location description", "Required", "location_description_missing_rows"),
+)
+# Codes that say little: the share of rows giving them (out of the loaded rows).
+VAGUE_CODES = (("Assault method 'Other' (98)", "assault_method_other_rows"),
+               ("Assault method 'Not known' (99 or unlisted)", "assault_method_unknown_rows"),
+               ("Location type 'Other' (98)", "location_type_other_rows"),
+               ("Location type 'Not known' (99 or unlisted)", "location_type_unknown_rows"))
+TIMING = (("Assault after the arrival", "assault_after_arrival_rows"),
+          ("Assault more than 7 days before the arrival", "assault_over_7_days_before_arrival_rows"))
+
+
+# -- months ------------------------------------------------------------------------------------------------------
+
+def _shift(month: str, by: int) -> str:
+    year, mon = int(month[:4]), int(month[5:7]) - 1 + by
+    return f"{year + mon // 12:04d}-{mon % 12 + 1:02d}"
+
+
+def _months_to(month: str, n: int) -> list[str]:
+    """The n months ending with `month`, oldest first."""
+    return [_shift(month, -k) for k in range(n - 1, -1, -1)]
+
+
+def month_label(month: str) -> str:
+    return f"{MONTH_NAMES[int(month[5:7]) - 1]} {month[:4]}"
+
+
+def _short_month(month: str) -> str:
+    return f"{MONTH_NAMES[int(month[5:7]) - 1][:3]} {month[:4]}"
+
+
+# -- figures as printed ------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Count:
+    """A count as printed: `value` (rounded) or None (withheld, 1 to the threshold)."""
+    value: int | None
+
+    @property
+    def withheld(self) -> bool:
+        return self.value is None
+
+
+@dataclass(frozen=True)
+class Share:
+    """A count and its percentage of a total, both as printed: the percentage comes from the shown counts and is
+    withheld with its count (or when the total shown is 0)."""
+    count: Count
+    pct: float | None
+
+    @classmethod
+    def of(cls, n: int, total: int, rule) -> "Share":
+        count, whole = Count(shown_count(n, rule)), shown_count(total, rule)
+        pct = None if count.withheld or not whole else min(100.0, 100.0 * count.value / whole)
+        return cls(count, pct)
+
+
+def pct_label(pct: float | None) -> str:
+    if pct is None:
+        return "withheld"
+    if 0 < pct < 0.5:
+        return "under 0.5%"
+    return f"{pct:.0f}%" if pct in (0, 100) else f"{pct:.1f}%"
+
+
+# -- rejects -----------------------------------------------------------------------------------------------------
+
+def reason_category(reason: str) -> str:
+    """A reject reason without the values it quotes: the text before the first quote and after the last, so
+    `Arrival time "25:10" is not a time of day` is `Arrival time ... is not a time of day`. Values are quoted
+    and labels never are, so nothing a file sent survives."""
+    first, last = reason.find('"'), reason.rfind('"')
+    if first < 0:
+        return reason.strip()
+    if reason.count('"') > 2:      # several problems in one row: their labels and values cannot be told apart
+        return "several problems in one row (the site's rejects report lists each)"
+    head, tail = reason[:first].strip(), reason[last + 1:].strip() if last > first else ""
+    return " ".join(p for p in (head, "...", tail) if p)
+
+
+def rejects_by_category(conn, month: str) -> dict[str, dict[str, int]]:
+    """site code -> reason category -> rejected rows, of the current loads of the month (exact counts)."""
+    rows = conn.execute(
+        "select upper(l.agency), r.reason, count(*) from raw._rejects r join raw._loads l using (load_id)"
+        " where l.dataset = %s and l.status = 'loaded' and l.period = to_date(%s, 'YYYY-MM')"
+        " group by 1, 2", (DATASET, month)).fetchall()
+    found: dict[str, dict[str, int]] = {}
+    for site, reason, n in rows:
+        by_category = found.setdefault(site, {})
+        category = reason_category(reason)
+        by_category[category] = by_category.get(category, 0) + n
+    return found
+
+
+# -- reading the mart --------------------------------------------------------------------------------------------
+
+def latest_month(conn) -> str | None:
+    """The latest submission month in the mart."""
+    row = conn.execute(f"select to_char(max(submission_month), 'YYYY-MM') from {MART}").fetchone()
+    return row[0] if row else None
+
+
+@dataclass
+class Site:
+    code: str
+    name: str
+    trust: str
+    months: dict[str, dict] = field(default_factory=dict)     # 'YYYY-MM' -> the mart's row
+
+
+def load_sites(conn, month: str, back: int = HISTORY_MONTHS) -> dict[str, Site]:
+    """Every site, with its rows of the mart for the `back` months to `month`."""
+    sites = {code: Site(code, name, trust) for code, name, trust in conn.execute(
+        "select site_code, site_name, trust_name from marts.dim_hospital_site order by site_code").fetchall()}
+    cur = conn.execute(
+        f"select to_char(submission_month, 'YYYY-MM') as month, * from {MART}"
+        " where submission_month between to_date(%s, 'YYYY-MM') and to_date(%s, 'YYYY-MM')",
+        (_shift(month, 1 - back), month))
+    names = [d.name for d in cur.description]
+    for values in cur.fetchall():
+        row = dict(zip(names, values))
+        site = sites.get(row["site_code"])
+        if site is not None:
+            site.months[row["month"]] = row
+    return sites
+
+
+def submission_status(row: dict | None) -> str:
+    if row is None or not row["submitted"]:
+        return "missing"
+    if not row["loaded"]:
+        return "not loaded"
+    return "late" if row["arrived_late"] else "on time"
+
+
+# -- the site report ---------------------------------------------------------------------------------------------
+
+@dataclass
+class FieldRow:
+    field: Field
+    blank: Share
+    applies_to: Count
+
+    @property
+    def complete_pct(self) -> float | None:
+        return None if self.blank.pct is None else 100.0 - self.blank.pct
+
+
+@dataclass
+class SiteReport:
+    site: Site
+    month: str
+    row: dict | None
+    history: list[tuple[str, str]]
+    received: Count
+    loaded: Count
+    rejected: Count
+    fields: list[FieldRow]
+    vague: list[tuple[str, Share]]
+    dated: Count
+    timing: list[tuple[str, Share]]
+    rejects: list[tuple[str, Count]]
+    fixes: list[str]
+
+    @property
+    def has_rows(self) -> bool:
+        return bool(self.row and self.row["rows_checked"])
+
+
+def _fixes(report: SiteReport) -> list[str]:
+    """The few things most worth fixing, weakest first, from the figures as printed."""
+    fixes = []
+    status = submission_status(report.row)
+    if status == "missing":
+        fixes.append(f"No file came for {month_label(report.month)}: send it, or tell the programme team why not.")
+    elif status == "not loaded":
+        fixes.append("The file for the month could not be loaded: check its name and layout against ISB 1594.")
+    elif status == "late":
+        fixes.append("The file came late: send each month's file within the following month.")
+    weak = sorted((f for f in report.fields if f.blank.pct), key=lambda f: -f.blank.pct)[:WEAKEST]
+    for f in weak:
+        fixes.append(f"{f.field.name} ({f.field.status.lower()}) is blank in {pct_label(f.blank.pct)} of "
+                     f"{'the rows it applies to' if f.field.out_of != 'rows_checked' else 'rows'}.")
+    vague = sorted(((label, s) for label, s in report.vague if s.pct and s.pct >= 10), key=lambda v: -v[1].pct)
+    for label, share in vague[:2]:
+        fixes.append(f"{label} in {pct_label(share.pct)} of rows: record the specific code where it is known.")
+    for label, share in report.timing:
+        if share.count.value:
+            fixes.append(f"{label} in {pct_label(share.pct)} of dated rows: check the assault and arrival dates.")
+    if report.rejects:
+        top = report.rejects[0][0]
+        fixes.append(f"Rows were rejected, most often for: {top}.")
+    return fixes
+
+
+def site_report(site: Site, month: str, rejects: dict[str, int], rule) -> SiteReport:
+    row = site.months.get(month)
+    get = (lambda col: int(row[col] or 0)) if row else (lambda col: 0)
+    checked = get("rows_checked")
+    fields = [FieldRow(f, Share.of(get(f.blank), get(f.out_of), rule), Count(shown_count(get(f.out_of), rule)))
+              for f in FIELDS]
+    vague = [(label, Share.of(get(col), checked, rule)) for label, col in VAGUE_CODES]
+    timing = [(label, Share.of(get(col), get("assault_dated_rows"), rule)) for label, col in TIMING]
+    shown_rejects = sorted(((category, Count(shown_count(n, rule))) for category, n in rejects.items()),
+                           key=lambda r: (-(r[1].value or 0), r[0]))
+    history = [(m, submission_status(site.months.get(m))) for m in _months_to(month, HISTORY_MONTHS)]
+    report = SiteReport(site, month, row, history, Count(shown_count(get("rows_received"), rule)),
+                        Count(shown_count(get("rows_loaded"), rule)), Count(shown_count(get("rows_rejected"), rule)),
+                        fields, vague, Count(shown_count(get("assault_dated_rows"), rule)), timing, shown_rejects, [])
+    report.fixes = _fixes(report)
+    return report
+
+
+# -- the league table and the gaps -------------------------------------------------------------------------------
+
+@dataclass
+class LeagueRow:
+    site: Site
+    status: str
+    received: Count
+    cells: Count            # the field values the month's rows should hold
+    blank: Share            # of them, blank
+    unknown_method: Share
+    on_time: int            # months of the last GAP_MONTHS whose file came on time (not a count of people)
+    rank: int | None = None
+
+    @property
+    def score(self) -> float | None:
+        """Overall completeness: the share of field values given, out of all the month's rows should hold."""
+        return None if self.blank.pct is None else 100.0 - self.blank.pct
+
+
+def league_row(site: Site, month: str, rule) -> LeagueRow:
+    row = site.months.get(month)
+    get = (lambda col: int(row[col] or 0)) if row else (lambda col: 0)
+    cells = sum(get(f.out_of) for f in FIELDS)
+    blank = sum(get(f.blank) for f in FIELDS)
+    on_time = sum(submission_status(site.months.get(m)) == "on time" for m in _months_to(month, GAP_MONTHS))
+    return LeagueRow(site, submission_status(row), Count(shown_count(get("rows_received"), rule)),
+                     Count(shown_count(cells, rule)), Share.of(blank, cells, rule),
+                     Share.of(get("assault_method_unknown_rows"), get("rows_checked"), rule), on_time)
+
+
+def rank_league(rows: list[LeagueRow]) -> list[LeagueRow]:
+    """Highest score first (a withheld number of blanks is fewer than the threshold: near-complete, ranked
+    first together); sites without loaded rows last, unranked. Ties share a rank."""
+    def key(r: LeagueRow):
+        if not r.cells.value:
+            return (2, 0.0)
+        return (0, 0.0) if r.blank.count.withheld else (1, -(r.score or 0.0))
+    ordered = sorted(rows, key=lambda r: (key(r), -r.on_time, r.site.name))
+    previous, rank = None, 0
+    for position, r in enumerate(ordered, 1):
+        if key(r)[0] == 2:
+            continue
+        if key(r) != previous:
+            rank, previous = position, key(r)
+        r.rank = rank
+    return ordered
+
+
+def submission_gaps(sites: dict[str, Site], month: str) -> list[dict]:
+    """Sites whose file was missing or late in GAP_LIMIT or more of the last GAP_MONTHS months."""
+    months = _months_to(month, GAP_MONTHS)
+    gaps = []
+    for site in sorted(sites.values(), key=lambda s: s.name):
+        statuses = [submission_status(site.months.get(m)) for m in months]
+        missed = sum(s in ("missing", "not loaded") for s in statuses)
+        late = sum(s == "late" for s in statuses)
+        if missed + late >= GAP_LIMIT:
+            gaps.append({"site_code": site.code, "site_name": site.name, "trust_name": site.trust,
+                         "months_missing": missed, "months_late": late,
+                         **{m: s for m, s in zip(months, statuses)}})
+    return gaps
+
+
+# -- rendering and checking --------------------------------------------------------------------------------------
+
+def _environment() -> Environment:
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined,
+                      trim_blocks=True, lstrip_blocks=True)
+    env.filters["thousands"] = lambda n: f"{n:,}"
+    env.filters["pct"] = pct_label
+    env.filters["month"] = month_label
+    env.filters["short_month"] = _short_month
+    return env
+
+
+class _Counts(HTMLParser):
+    """The text of every element with class `count`."""
+
+    def __init__(self):
+        super().__init__()
+        self.found: list[str] = []
+        self._open: list[list[str] | None] = []
+
+    def handle_starttag(self, tag, attrs):
+        classes = (dict(attrs).get("class") or "").split()
+        self._open.append([] if "count" in classes else None)
+
+    def handle_endtag(self, tag):
+        if self._open:
+            text = self._open.pop()
+            if text is not None:
+                self.found.append("".join(text))
+
+    def handle_data(self, data):
+        for text in self._open:
+            if text is not None:
+                text.append(data)
+
+
+def tagged_counts(html: str) -> list[int]:
+    """Every count a page prints (each tagged `class="count"`), as numbers."""
+    parser = _Counts()
+    parser.feed(html)
+    parser.close()
+    out = []
+    for text in parser.found:
+        digits = re.sub(r"[,\s]", "", text)
+        if not digits.isdigit():
+            raise ValueError(f"a tagged count that is not a number: {text!r}")
+        out.append(int(digits))
+    return out
+
+
+def _checked(html: str, rule, where: str) -> str:
+    check_counts(tagged_counts(html), rule, where)
+    return html
+
+
+def render_site_report(report: SiteReport, *, rule, built: date) -> str:
+    return _checked(_environment().get_template("hospital_report.html.j2").render(
+        r=report, site=report.site, month=report.month, rule=rule, built=built, fields=FIELDS,
+        gap_months=GAP_MONTHS), rule, f"hospital report {report.month} {report.site.code}")
+
+
+def render_league_table(rows: list[LeagueRow], month: str, *, rule, built: date) -> str:
+    return _checked(_environment().get_template("hospital_league_table.html.j2").render(
+        rows=rows, month=month, rule=rule, built=built, gap_months=GAP_MONTHS,
+        months=_months_to(month, GAP_MONTHS)), rule, f"hospital league table {month}")
+
+
+def render_gaps(gaps: list[dict], month: str, *, built: date) -> tuple[str, str]:
+    months = _months_to(month, GAP_MONTHS)
+    html = _environment().get_template("hospital_submission_gaps.html.j2").render(
+        gaps=gaps, month=month, months=months, built=built, gap_months=GAP_MONTHS, gap_limit=GAP_LIMIT)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, ["site_code", "site_name", "trust_name", "months_missing", "months_late", *months],
+                            lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(gaps)
+    return html, out.getvalue()
+
+
+# -- the build ---------------------------------------------------------------------------------------------------
+
+def build_hospital_reports(conn, area: Area, month: str, *, rule, printer,
+                           sites: list[str] | None = None) -> list[Output]:
+    """For the month 'YYYY-MM': per site, hospital_reports/<YYYY-MM>/<SITE>.html and .pdf (kind='hospital_report',
+    audience='site:<SITE>', subject=SITE); a London league table hospital_reports/<YYYY-MM>/league_table.html
+    and .pdf (kind='hospital_league_table', audience='istv_programme', subject='london'); and the list of sites
+    that missed or were late in two of the last three months, hospital_reports/<YYYY-MM>/submission_gaps.html
+    and .csv (kind='hospital_submission_gaps', audience='istv_programme')."""
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
+        raise ValueError(f"not a month: {month!r}")
+    built = date.today()
+    everyone = load_sites(conn, month)
+    wanted = [everyone[code.upper()] for code in sites] if sites else list(everyone.values())
+    rejects = rejects_by_category(conn, month)
+    folder = f"hospital_reports/{month}"
+    written: list[Output] = []
+
+    def write(name: str, data, kind: str, title: str, subject: str, to: str) -> None:
+        written.append(area.write(f"{folder}/{name}", data, kind=kind, title=title, period=month,
+                                  subject=subject, audience=to))
+
+    for site in wanted:
+        html = render_site_report(site_report(site, month, rejects.get(site.code, {}), rule), rule=rule, built=built)
+        title = f"ISTV data quality, {site.name}, {month_label(month)}"
+        for suffix, data in ((".html", html), (".pdf", printer.pdf(html))):
+            write(site.code + suffix, data, "hospital_report", title, site.code, audience.site(site.code))
+
+    league = rank_league([league_row(site, month, rule) for site in everyone.values()])
+    html = render_league_table(league, month, rule=rule, built=built)
+    title = f"ISTV data quality league table, London, {month_label(month)}"
+    for suffix, data in ((".html", html), (".pdf", printer.pdf(html))):
+        write("league_table" + suffix, data, "hospital_league_table", title, "london", audience.ISTV_PROGRAMME)
+
+    html, table = render_gaps(submission_gaps(everyone, month), month, built=built)
+    title = f"ISTV submission gaps, {month_label(month)}"
+    for suffix, data in ((".html", html), (".csv", table)):
+        write("submission_gaps" + suffix, data, "hospital_submission_gaps", title, "london", audience.ISTV_PROGRAMME)
+    return written
