@@ -41,3 +41,8 @@ def test_refresh_flow_end_to_end_and_rerun(flows, tmp_path, empty_raw):
     assert again.ok
     months = empty_raw.execute("select count(distinct crime_month) from marts.fct_street_crimes").fetchone()[0]
     assert months == 2
+    # the refresh made the outputs its files call for: each police file's feedback to its supplier
+    assert first.outputs is not None and first.outputs.ok, first.outputs and first.outputs.failures
+    feedback = {o.path for o in first.outputs.written if o.kind == "supplier_rejects"}
+    assert len(feedback) == 10 and all(p.startswith("supplier_feedback/") for p in feedback)
+    assert again.outputs is not None and not [o for o in again.outputs.written if o.kind == "supplier_rejects"]

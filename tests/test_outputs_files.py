@@ -48,6 +48,7 @@ def core(world, conn, tmp_path_factory):
     for _ in range(2):
         area = Area(tmp_path_factory.mktemp("core-area"))
         builds.append((area, build_core_datasets(conn, area, MONTH, rule=default_rule(world))))
+        area.save()
     return builds
 
 
@@ -89,7 +90,9 @@ def planted(world, bootstrap, contracts, tmp_path_factory):
 @pytest.fixture(scope="module")
 def feedback(world, conn, planted, tmp_path_factory):
     area = Area(tmp_path_factory.mktemp("feedback-area"))
-    return area, build_supplier_feedback(conn, area, PROJECT_DIR, load_ids=None, refresh_date=REFRESH)
+    outputs = build_supplier_feedback(conn, area, PROJECT_DIR, load_ids=None, refresh_date=REFRESH)
+    area.save()
+    return area, outputs
 
 
 def _read_csv(area: Area, path: str) -> list[dict]:

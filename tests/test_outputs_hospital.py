@@ -48,6 +48,7 @@ def built(cfg, conn, tmp_path_factory):
     area = Area(tmp_path_factory.mktemp("hospital-outputs"))
     with Printer() as printer:
         outputs = build_hospital_reports(conn, area, MONTH, rule=default_rule(cfg), printer=printer)
+    area.save()
     return area, {o.path: o for o in outputs}
 
 
@@ -115,6 +116,7 @@ def test_the_rejects_show_by_category_without_values(cfg, conn, tmp_path):
     area = Area(tmp_path)
     with Printer() as printer:
         build_hospital_reports(conn, area, month, rule=default_rule(cfg), printer=printer, sites=[site])
+    area.save()
     html = (area.base / f"hospital_reports/{month}/{site}.html").read_text()
     assert "Arrival time ... is not a time of day" in html
     assert "25:10" not in html

@@ -5,6 +5,7 @@ outputs area planted here (the reports' own content is tested in tests/test_outp
 from __future__ import annotations
 
 import re
+import shutil
 
 import psycopg
 import pytest
@@ -50,6 +51,7 @@ def _content(path: str) -> bytes:
 
 @pytest.fixture(scope="module")
 def planted(cfg, superset):
+    shutil.rmtree(root(cfg), ignore_errors=True)      # only what this module plants
     area = Area(root(cfg))
     for path, (kind, aud) in PLANTED.items():
         area.write(path, _content(path), kind=kind, title=f"Planted {kind}", period=path.split("/")[1],

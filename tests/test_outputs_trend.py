@@ -43,6 +43,7 @@ def built(cfg, bootstrap, contracts, tmp_path_factory):
         outputs = [o for q in QUARTERS
                    for o in build_trend_reports(conn, area, q, rule=default_rule(cfg), printer=printer,
                                                 boroughs=SUBJECTS)]
+    area.save()
     return area, quarters, outputs
 
 

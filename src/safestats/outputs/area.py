@@ -1,5 +1,9 @@
 """The outputs area: `$SAFESTATS_HOME/outputs/`, outside any web root. Every file is written atomically and
-listed in `manifest.json` with its audience; the outputs page serves only files the manifest lists."""
+listed in `manifest.json` with its audience; the outputs page serves only files the manifest lists.
+
+A set of outputs is published whole or not at all: `write` keeps each file in memory, `save` writes them and
+then the manifest, `discard` drops them (a set that failed half way leaves the files last published as they
+were, so what the manifest lists is always what is on disk)."""
 from __future__ import annotations
 
 import hashlib
@@ -70,6 +74,7 @@ class Area:
     def __init__(self, base: Path):
         self.base = base
         self.written: list[Output] = []
+        self._pending: dict[str, bytes] = {}
 
     def write(self, path: str, data: bytes | str, *, kind: str, title: str, period: str, subject: str,
               audience: str) -> Output:
@@ -80,7 +85,7 @@ class Area:
         suffix = Path(path).suffix
         if suffix not in MEDIA_TYPES:
             raise ValueError(f"no media type for {path!r}")
-        _atomic_write(self.base / path, data)
+        self._pending[path] = data
         out = Output(path=path, kind=kind, title=title, period=period, subject=subject, audience=audience,
                      receivers=receivers(audience),
                      media_type=MEDIA_TYPES[suffix], bytes=len(data), sha256=hashlib.sha256(data).hexdigest(),
@@ -91,8 +96,17 @@ class Area:
     def listed(self) -> list[Output]:
         return read_manifest(self.base)
 
+    def discard(self) -> None:
+        """Forget the files written since the last save (a set that failed)."""
+        self.written = [o for o in self.written if o.path not in self._pending]
+        self._pending.clear()
+
     def save(self) -> list[Output]:
-        """The manifest: what was listed before, with this build's outputs replacing those of the same path."""
+        """The files written since the last save, then the manifest: what was listed before, with this build's
+        outputs replacing those of the same path."""
+        for path, data in self._pending.items():
+            _atomic_write(self.base / path, data)
+        self._pending.clear()
         by_path = {o.path: o for o in read_manifest(self.base) if (self.base / o.path).is_file()}
         by_path.update({o.path: o for o in self.written})
         outputs = sorted(by_path.values(), key=lambda o: o.path)

@@ -126,6 +126,7 @@ def build(cfg: Settings | None = None, *, kinds=KINDS, quarter: str | None = Non
             try:
                 made = make()
             except Exception as exc:      # one set failing leaves its last files listed and the others made
+                area.discard()
                 outcome.failures.append(f"{key}: {type(exc).__name__}: {exc}")
                 return
             outcome.written.extend(made)
