@@ -20,7 +20,8 @@ SCALE = 0.03
 def _built(superuser) -> bool:
     if superuser.execute("select to_regclass('release.agg_street_crimes_monthly') is null").fetchone()[0]:
         return False
-    months = superuser.execute("select array_agg(distinct to_char(incident_month, 'YYYY-MM') order by 1)"
+    months = superuser.execute("select array_agg(distinct to_char(incident_month, 'YYYY-MM')"
+                               " order by to_char(incident_month, 'YYYY-MM'))"
                                " from release.agg_street_crimes_monthly").fetchone()[0] or []
     wanted = ["2024-10", "2024-11", "2024-12", "2025-10", "2025-11", "2025-12"]
     loaded = superuser.execute("select count(distinct dataset) from raw._loads where status = 'loaded'"

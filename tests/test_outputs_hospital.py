@@ -122,7 +122,7 @@ def test_the_rejects_show_by_category_without_values(cfg, conn, tmp_path):
     assert "25:10" not in html
     assert reason_category('Arrival time "25:10" is not a time of day') == "Arrival time ... is not a time of day"
     assert reason_category('Assault date "2025-13-01" is not a date; Arrival time "25:10 " is not a time of day'
-                           ) == "Assault date ... is not a time of day"
+                           ) == "several problems in one row (the site's rejects report lists each)"
     assert reason_category("Assault method is blank") == "Assault method is blank"
 
 

@@ -16,6 +16,7 @@ from datetime import date
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 
 from safestats import warehouse
 from safestats.config import Settings, settings
@@ -44,10 +45,10 @@ def _code_digest() -> str:
     return h.hexdigest()
 
 
-def _inputs_digest(conn, query: str, params=()) -> str:
-    rows = conn.execute(f"select md5(coalesce(string_agg(t::text, '|' order by t::text), '')) from ({query}) t",
-                        params).fetchone()[0]
-    return rows
+def _inputs_digest(conn, query, params=()) -> str:
+    """A digest of every row a query returns, in a stable order."""
+    return conn.execute(sql.SQL("select md5(coalesce(string_agg(t::text, '|' order by t::text), '')) from ({}) t")
+                        .format(sql.SQL(query) if isinstance(query, str) else query), params).fetchone()[0]
 
 
 def _exists(conn, relation: str) -> bool:
@@ -78,23 +79,14 @@ class _State:
         tmp.replace(self.path)
 
 
-def _quarter_months(quarter: str) -> list[str]:
-    year, q = int(quarter[:4]), int(quarter[-1])
-    return [f"{year}-{3 * (q - 1) + m:02d}" for m in (1, 2, 3)]
-
-
-def _year_before(quarter: str) -> str:
-    return f"{int(quarter[:4]) - 1}Q{quarter[-1]}"
-
-
 def _released_digest(conn, months: list[str]) -> str:
     """Every released cell of those months, London and borough level, of every released relation."""
     relations = [r[0] for r in conn.execute(
         "select table_name from information_schema.columns where table_schema = 'release'"
         " and column_name = 'geography_level' order by 1").fetchall()]
-    parts = [_inputs_digest(conn, f"select * from release.{name} where to_char(incident_month, 'YYYY-MM') = any(%s)"
-                                  " and geography_level in ('london', 'borough')", (months,))
-             for name in relations]
+    cells = sql.SQL("select * from {} where to_char(incident_month, 'YYYY-MM') = any(%s)"
+                    " and geography_level in ('london', 'borough')")
+    parts = [_inputs_digest(conn, cells.format(sql.Identifier("release", name)), (months,)) for name in relations]
     return hashlib.sha256("".join(parts).encode()).hexdigest()
 
 
@@ -137,7 +129,7 @@ def build(cfg: Settings | None = None, *, kinds=KINDS, quarter: str | None = Non
             if "trend" in kinds and _exists(conn, "release.agg_recorded_crimes_monthly"):
                 quarters = [quarter] if quarter else trend_report.completed_quarters(conn)[-1:]
                 for q in quarters:
-                    months = _quarter_months(q) + _quarter_months(_year_before(q))
+                    months = trend_report.quarter_months(q) + trend_report.quarter_months(trend_report.year_before(q))
                     run(f"trend_reports/{q}" + (f"/{','.join(boroughs)}" if boroughs else ""),
                         _released_digest(conn, months),
                         lambda q=q: trend_report.build_trend_reports(conn, area, q, rule=rule, printer=pdfs(),
