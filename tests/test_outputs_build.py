@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import shutil
 from collections import Counter
+from datetime import date
 
 import psycopg
 import pytest
 from outputs_world import ensure_outputs_world
 
 from safestats import warehouse
-from safestats.outputs import area, build
+from safestats.outputs import area, audience, build
+from safestats.outputs.measures import BY_KEY, CORE_RELATION
+from safestats.policies import compiler, service
 
 SUBJECTS = ["london", "E09000007"]      # two trend reports are enough here: tests/test_outputs_trend.py has more
 
@@ -77,3 +80,31 @@ def test_a_set_that_breaks_the_rule_is_not_made_and_the_others_are(world, first)
     after = {o.path: o.sha256 for o in area.read_manifest(area.root(world))}
     trend = [p for p in before if p.startswith("trend_reports/")]
     assert trend and all(after[p] == before[p] for p in trend)
+
+
+def _covers(grant, relation: str, columns, rows) -> bool:
+    """Whether a grant reads these columns of every row listed (rows None: all of London)."""
+    if grant is None or grant.relation != relation or not set(columns) <= set(grant.columns):
+        return False
+    return grant.row_codes is None or (rows is not None and set(rows) <= set(grant.row_codes))
+
+
+def test_every_edition_goes_only_to_organisations_whose_grants_cover_all_of_it():
+    """The same grants PostgreSQL enforces decide: an organisation receives a trend or core edition only when it
+    reads every relation, column and row the edition prints; one that does not, never."""
+    loaded, today = service.load(), date.today()
+    grants = compiler.compile_grants(loaded.agreements, loaded.catalogue, today)
+    organisations = loaded.agreements.organisations.values()
+    trends, cores = audience.variants(organisations, today, grants)
+    assert len(trends) >= 2 and len(cores) >= 2      # the demo agreements differ, so do their editions
+    for org in organisations:
+        mine, got = audience.granted(org, grants), set(audience.audiences(org, today, grants))
+        for edition, keys in trends.items():
+            covered = all(_covers(mine.get(BY_KEY[k].relation), BY_KEY[k].relation, [BY_KEY[k].column], None)
+                          for k in keys)
+            assert covered or edition not in got, (org.slug, keys)
+        for edition, (columns, boroughs) in cores.items():
+            covered = _covers(mine.get(CORE_RELATION), CORE_RELATION, columns, boroughs)
+            assert covered or edition not in got, (org.slug, columns, boroughs)
+    whittington = loaded.agreements.organisations["whittington-health"]
+    assert not [a for a in audience.audiences(whittington, today, grants) if a.startswith(("trend:", "core:"))]

@@ -15,28 +15,44 @@ from superset_helpers import OUTPUT, browser_login, events, last_event_id, login
 from safestats.outputs import audience
 from safestats.outputs.area import Area, root
 
+
+def _audiences_of(slug: str) -> list[str]:
+    from datetime import date
+
+    from safestats.policies import compiler, service
+
+    loaded = service.load()
+    grants = compiler.compile_grants(loaded.agreements, loaded.catalogue, date.today())
+    return audience.audiences(loaded.agreements.organisations[slug], date.today(), grants)
+
+
+def _one(slug: str, prefix: str) -> str:
+    (found,) = [a for a in _audiences_of(slug) if a.startswith(prefix)]
+    return found
+
+
+CAMDEN_TREND, MET_TREND, HACKNEY_CORE = _one("camden", "trend:"), _one("metropolitan-police", "trend:"), \
+    _one("hackney", "core:")
 PLANTED = {   # path -> (kind, audience)
-    "trend_reports/2025Q4/london.html": ("trend_report", audience.PARTNERS),
-    "trend_reports/2025Q4/london.pdf": ("trend_report", audience.PARTNERS),
-    "core_dataset/2025-12/borough-core-violence-2025-12-london.csv": ("core_dataset", audience.VIOLENCE_CORE),
+    "trend_reports/2025Q4/camden-variant/london.html": ("trend_report", CAMDEN_TREND),
+    "trend_reports/2025Q4/camden-variant/london.pdf": ("trend_report", CAMDEN_TREND),
+    "trend_reports/2025Q4/met-variant/E09000007.pdf": ("trend_report", MET_TREND),
+    "core_dataset/2025-12/hackney-variant/borough-core-violence-2025-12-london.csv": ("core_dataset", HACKNEY_CORE),
     "hospital_reports/2025-12/RKEQ4.html": ("hospital_report", audience.site("RKEQ4")),
     "hospital_reports/2025-12/RJ122.html": ("hospital_report", audience.site("RJ122")),
     "hospital_reports/2025-12/league_table.html": ("hospital_league_table", audience.ISTV_PROGRAMME),
     "supplier_feedback/metropolitan/summary-2026-01-02.csv": ("supplier_summary", audience.supplier("metropolitan")),
     "supplier_feedback/rkeq4/summary-2026-01-02.csv": ("supplier_summary", audience.supplier("rkeq4")),
 }
+CAMDEN_TRENDS = {"trend_reports/2025Q4/camden-variant/london.html", "trend_reports/2025Q4/camden-variant/london.pdf"}
 EXPECTED = {   # user -> the planted paths their organisation's agreement gives it
-    "camden_analyst": {"trend_reports/2025Q4/london.html", "trend_reports/2025Q4/london.pdf",
-                       "core_dataset/2025-12/borough-core-violence-2025-12-london.csv"},
-    "met_analyst": {"trend_reports/2025Q4/london.html", "trend_reports/2025Q4/london.pdf",
-                    "core_dataset/2025-12/borough-core-violence-2025-12-london.csv",
+    "camden_analyst": CAMDEN_TRENDS,
+    "hackney_analyst": {"core_dataset/2025-12/hackney-variant/borough-core-violence-2025-12-london.csv"},
+    "met_analyst": {"trend_reports/2025Q4/met-variant/E09000007.pdf",
                     "supplier_feedback/metropolitan/summary-2026-01-02.csv"},
-    "vru_analyst": {"trend_reports/2025Q4/london.html", "trend_reports/2025Q4/london.pdf",
-                    "core_dataset/2025-12/borough-core-violence-2025-12-london.csv",
-                    "hospital_reports/2025-12/RKEQ4.html", "hospital_reports/2025-12/RJ122.html",
-                    "hospital_reports/2025-12/league_table.html"},
-    "whittington_analyst": {"trend_reports/2025Q4/london.html", "trend_reports/2025Q4/london.pdf",
-                            "hospital_reports/2025-12/RKEQ4.html",
+    "vru_analyst": CAMDEN_TRENDS | {"hospital_reports/2025-12/RKEQ4.html", "hospital_reports/2025-12/RJ122.html",
+                                    "hospital_reports/2025-12/league_table.html"},
+    "whittington_analyst": {"hospital_reports/2025-12/RKEQ4.html",
                             "supplier_feedback/rkeq4/summary-2026-01-02.csv"},
 }
 
@@ -95,9 +111,10 @@ def test_each_organisation_sees_and_downloads_exactly_its_outputs(base, password
     assert refused == {f"/outputs/file/{p}" for p in set(PLANTED) - EXPECTED[username]}
 
 
-@pytest.mark.parametrize("path", ["unlisted/secret.csv", "../credentials.json", "..%2Fcredentials.json",
-                                  "trend_reports/2025Q4/../../credentials.json", "manifest.json", "state.json",
-                                  "%2e%2e/user_credentials.json", "trend_reports/2025Q4/london.html%00.csv"])
+@pytest.mark.parametrize("path", [
+    "unlisted/secret.csv", "../credentials.json", "..%2Fcredentials.json", "manifest.json", "state.json",
+    "trend_reports/2025Q4/camden-variant/../../../credentials.json", "%2e%2e/user_credentials.json",
+    "trend_reports/2025Q4/camden-variant/london.html%00.csv", "TREND_REPORTS/2025Q4/camden-variant/london.html"])
 def test_only_a_listed_file_is_ever_served(base, passwords, planted, path):
     s = login(base, "vru_analyst", passwords["vru_analyst"])
     resp = s.get(f"{base}/outputs/file/{path}", allow_redirects=False)
@@ -105,13 +122,21 @@ def test_only_a_listed_file_is_ever_served(base, passwords, planted, path):
     assert b"planted" not in resp.content and b"password" not in resp.content.lower()
 
 
+def test_a_head_request_is_neither_served_nor_counted_as_a_download(base, passwords, planted, superuser_conn):
+    s = login(base, "camden_analyst", passwords["camden_analyst"])
+    since = last_event_id(superuser_conn)
+    resp = s.head(f"{base}/outputs/file/trend_reports/2025Q4/camden-variant/london.html", allow_redirects=False)
+    assert resp.status_code == 405
+    assert not events(superuser_conn, since, username="camden_analyst", event_type="output_downloaded")
+
+
 def test_a_file_changed_since_it_was_listed_is_not_served(base, passwords, planted):
-    path = planted / "trend_reports/2025Q4/london.html"
+    path = planted / "trend_reports/2025Q4/camden-variant/london.html"
     original = path.read_bytes()
     try:
         path.write_bytes(original.replace(b"planted", b"altered"))
         s = login(base, "camden_analyst", passwords["camden_analyst"])
-        resp = s.get(f"{base}/outputs/file/trend_reports/2025Q4/london.html", allow_redirects=False)
+        resp = s.get(f"{base}/outputs/file/trend_reports/2025Q4/camden-variant/london.html", allow_redirects=False)
         assert resp.status_code == 409 and b"altered" not in resp.content
     finally:
         path.write_bytes(original)
@@ -120,10 +145,11 @@ def test_a_file_changed_since_it_was_listed_is_not_served(base, passwords, plant
 def test_no_output_before_the_conditions_or_without_a_named_user(base, passwords, planted):
 
 
-    anonymous = requests.get(f"{base}/outputs/file/trend_reports/2025Q4/london.html", allow_redirects=False)
+    anonymous = requests.get(f"{base}/outputs/file/trend_reports/2025Q4/camden-variant/london.html",
+                             allow_redirects=False)
     assert anonymous.status_code in (302, 401, 404) and b"planted" not in anonymous.content
     unaccepted = login(base, "camden_analyst", passwords["camden_analyst"], accept=False)
-    resp = unaccepted.get(f"{base}/outputs/file/trend_reports/2025Q4/london.html", allow_redirects=False)
+    resp = unaccepted.get(f"{base}/outputs/file/trend_reports/2025Q4/camden-variant/london.html", allow_redirects=False)
     assert resp.status_code in (302, 401, 403) and b"planted" not in resp.content
     password_only = login(base, "camden_analyst", passwords["camden_analyst"], accept=False, second_factor=False)
     resp = password_only.get(f"{base}/outputs/", allow_redirects=False)

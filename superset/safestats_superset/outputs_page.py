@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 
-from flask import Response
+from flask import Response, request
 from flask_login import current_user
 
 from safestats_superset import audit, runtime
@@ -93,6 +93,8 @@ def _size(n: int) -> str:
 
 
 def download(relpath: str):
+    if request.method != "GET":     # a HEAD would run the download (and its audit) and send nothing
+        return page("Not available", "<p>Outputs are downloaded with GET.</p>", status=405)
     granted = _granted()
     entry = next((o for o in manifest() if o["path"] == relpath), None)
     if granted is None or entry is None or not set(entry.get("receivers") or ()) & set(granted):

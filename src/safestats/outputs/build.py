@@ -20,7 +20,7 @@ from psycopg import sql
 
 from safestats import warehouse
 from safestats.config import Settings, settings
-from safestats.outputs import figures
+from safestats.outputs import audience, figures
 from safestats.outputs.area import Area, Output, root
 
 KINDS = ("trend", "core", "hospital", "supplier")
@@ -90,6 +90,31 @@ def _released_digest(conn, months: list[str]) -> str:
     return hashlib.sha256("".join(parts).encode()).hexdigest()
 
 
+def _trend_months(quarter: str) -> list[str]:
+    """The months a quarter's reports print or chart: the trend window and the same quarter a year before."""
+    from safestats.outputs import trend_report
+
+    last = date.fromisoformat(trend_report.quarter_months(quarter)[-1] + "-01")
+    window = [f"{(last.year * 12 + last.month - 1 - i) // 12}-{(last.month - 1 - i) % 12 + 1:02d}"
+              for i in range(trend_report.TREND_MONTHS)]
+    return sorted(set(window) | set(trend_report.quarter_months(trend_report.year_before(quarter))))
+
+
+def _population_digest(conn) -> str:
+    return _inputs_digest(conn, "select * from marts.dim_borough_population") if _exists(
+        conn, "marts.dim_borough_population") else ""
+
+
+def _variants(cfg: Settings) -> tuple[dict, dict]:
+    """The trend and core variants the organisations' grants call for today (audience.variants)."""
+    from safestats.policies import compiler, service
+
+    today = date.today()
+    loaded = service.load(cfg)
+    grants = compiler.compile_grants(loaded.agreements, loaded.catalogue, today)
+    return audience.variants(loaded.agreements.organisations.values(), today, grants)
+
+
 def build(cfg: Settings | None = None, *, kinds=KINDS, quarter: str | None = None, boroughs=None,
           month: str | None = None, load_ids: list[int] | None = None, force: bool = False) -> OutputsOutcome:
     """Make the outputs of `kinds`. Without `quarter` or `month`, the latest ones the warehouse holds; with
@@ -126,25 +151,28 @@ def build(cfg: Settings | None = None, *, kinds=KINDS, quarter: str | None = Non
             state.mark(key, inputs)
 
         try:
-            if "trend" in kinds and _exists(conn, "release.agg_recorded_crimes_monthly"):
+            trends, cores = _variants(cfg)
+            if "trend" in kinds and trends:
                 quarters = [quarter] if quarter else trend_report.completed_quarters(conn)[-1:]
                 for q in quarters:
-                    months = trend_report.quarter_months(q) + trend_report.quarter_months(trend_report.year_before(q))
-                    run(f"trend_reports/{q}" + (f"/{','.join(boroughs)}" if boroughs else ""),
-                        _released_digest(conn, months),
+                    inputs = _released_digest(conn, _trend_months(q)) + _population_digest(conn) + repr(trends)
+                    run(f"trend_reports/{q}" + (f"/{','.join(boroughs)}" if boroughs else ""), inputs,
                         lambda q=q: trend_report.build_trend_reports(conn, area, q, rule=rule, printer=pdfs(),
-                                                                     boroughs=boroughs))
-            if "core" in kinds and _exists(conn, "release.agg_borough_violence_core_monthly"):
+                                                                     variants=trends, boroughs=boroughs))
+            if "core" in kinds and cores and _exists(conn, "release.agg_borough_violence_core_monthly"):
                 for m in [month] if month else core_dataset.released_months(conn):
                     inputs = _inputs_digest(conn, "select * from release.agg_borough_violence_core_monthly"
                                                   " where incident_month <= to_date(%s, 'YYYY-MM')", (m,))
-                    run(f"core_dataset/{m}", inputs,
-                        lambda m=m: core_dataset.build_core_datasets(conn, area, m, rule=rule))
+                    run(f"core_dataset/{m}", inputs + repr(cores),
+                        lambda m=m: core_dataset.build_core_datasets(conn, area, m, rule=rule, variants=cores))
             if "hospital" in kinds and _exists(conn, "marts.fct_ed_site_data_quality"):
                 m = month or hospital_quality.latest_month(conn)
                 if m:
                     inputs = _inputs_digest(conn, "select * from marts.fct_ed_site_data_quality"
                                                   " where submission_month <= to_date(%s, 'YYYY-MM')", (m,))
+                    inputs += _inputs_digest(conn, "select r.load_id, r.reason from raw._rejects r join raw._loads l"
+                                                   " using (load_id) where l.dataset = 'istv_assault_attendances'"
+                                                   " and l.status = 'loaded'")
                     run(f"hospital_reports/{m}", inputs,
                         lambda m=m: hospital_quality.build_hospital_reports(conn, area, m, rule=rule,
                                                                             printer=pdfs()))

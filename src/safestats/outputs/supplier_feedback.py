@@ -6,7 +6,8 @@ this refresh's loads (rows read, loaded and rejected, the commonest problems, wh
 These files go only to the agency that sent the records, about its own records, so the counts are exact: the
 disclosure rule does not apply. Values are repeated as they arrived, identifiers included (the supplier sent
 them and needs them to find the row), except a column the contract marks as free text (`sensitivity:
-free_text`): its value is never written, in the value column or inside a reason, and the row says so. A problem
+free_text`): its value is never written, in the value column or inside a reason, and the row says so. A value
+that a spreadsheet would read as a formula is written with a leading apostrophe (`_inert`). A problem
 that names no column (a line that is not text in the file's encoding, a row of the wrong width) has no column
 and no value: the whole line may hold free text."""
 from __future__ import annotations
@@ -23,6 +24,7 @@ from jinja2 import Environment
 
 from safestats.contracts import Contract, load_contracts
 from safestats.outputs.area import Area, Output
+from safestats.outputs.audience import supplier
 
 FREE_TEXT = "free_text"
 FREE_TEXT_NOTE = "free text not repeated"
@@ -147,6 +149,12 @@ def _stem(file_name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", stem).strip("-.") or "file"
 
 
+def _inert(value: str) -> str:
+    """A value as it arrived, made inert for a spreadsheet: one starting like a formula (=, +, -, @, a tab or a
+    carriage return) gets a leading apostrophe, which spreadsheets show as text and do not evaluate."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
 def _csv(header: list[str], rows) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
@@ -260,17 +268,18 @@ def build_supplier_feedback(conn, area: Area, project_dir: Path, *, load_ids: li
                 " order by source_row_number", (load.load_id,)):
             for p in split_reason(reason, record or {}, contract, sensitivity):
                 kinds[p.generic] += p.counted
-                rows.append([load.file_name, number, p.column, p.reason, "" if p.value is None else p.value, p.note])
+                rows.append([load.file_name, number, p.column, p.reason, _inert("" if p.value is None else p.value),
+                             p.note])
         outputs.append(area.write(
             f"supplier_feedback/{agency}/{load.load_id}-{_stem(load.file_name)}-rejects.csv",
             _csv(REJECT_COLUMNS, rows), kind="supplier_rejects", title=f"Rejected rows of {load.file_name}",
-            period=load.period or refresh_date, subject=agency, audience=f"supplier:{agency}"))
+            period=load.period or refresh_date, subject=agency, audience=supplier(agency)))
     for agency, entries in sorted(by_agency.items()):
         names = {c.agencies.get(agency) for c in contracts.values()} - {None}
         agency_name = sorted(names)[0] if names else agency
         html, table = _summary(agency, agency_name, refresh_date, entries)
         common = {"kind": "supplier_summary", "title": f"Feedback on {agency_name}'s extracts, {refresh_date}",
-                  "period": refresh_date, "subject": agency, "audience": f"supplier:{agency}"}
+                  "period": refresh_date, "subject": agency, "audience": supplier(agency)}
         outputs.append(area.write(f"supplier_feedback/{agency}/summary-{refresh_date}.html", html, **common))
         outputs.append(area.write(f"supplier_feedback/{agency}/summary-{refresh_date}.csv", table, **common))
     return outputs

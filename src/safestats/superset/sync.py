@@ -14,7 +14,7 @@ from psycopg import sql
 from safestats import credentials, database
 from safestats.config import Settings, settings
 from safestats.outputs import audience
-from safestats.policies import governance
+from safestats.policies import compiler, governance
 from safestats.superset import access, addon_files, assets, dashboards, semantic_metrics, server
 
 ANALYST_ROLES = ("Gamma", "sql_lab")
@@ -46,7 +46,9 @@ def user_plan(cfg: Settings, today: date | None = None, catalog: str = database.
     from safestats.policies import service
 
     today = today or date.today()
-    agreements = service.load_live(cfg).agreements
+    live = service.load_live(cfg)
+    agreements = live.agreements
+    grants = compiler.compile_grants(agreements, live.catalogue, today)
     passwords = credentials.user_passwords(cfg)
     roles = {org_role(slug): {"schemas": [], "datasets": []} for slug in agreements.organisations}
     roles[AUDIT_REPORT_ROLE] = {"schemas": schema_perms("audit", catalog), "datasets": []}
@@ -60,7 +62,7 @@ def user_plan(cfg: Settings, today: date | None = None, catalog: str = database.
         slug: {"organisation_name": org.name, "dsa_reference": org.dsa_reference,
                "agreement_expires_on": org.expires_on.isoformat(), "administrators": sorted(admins.get(slug, [])),
                "datasets": addon_files.coverage(org, places),
-               "output_audiences": audience.audiences(org, today),
+               "output_audiences": audience.audiences(org, today, grants),
                "superset_roles": {"analyst": [*ANALYST_ROLES, org_role(slug)],
                                   "org_admin": [*ANALYST_ROLES, org_role(slug), AUDIT_REPORT_ROLE]}}
         for slug, org in agreements.organisations.items()}
