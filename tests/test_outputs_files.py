@@ -1,9 +1,11 @@
 """The borough core dataset for violence and the feedback to suppliers, built from the outputs world: the core
-files print only released cells (or sums of them), the feedback accounts for every rejected row."""
+files print only released cells (or sums of them), and a variant's files only its counts and boroughs; the
+feedback accounts for every rejected row."""
 from __future__ import annotations
 
 import csv
 import io
+import zipfile
 from pathlib import Path
 
 import psycopg
@@ -16,6 +18,7 @@ from outputs_world import ensure_outputs_world
 
 from safestats import warehouse
 from safestats.config import PROJECT_DIR
+from safestats.outputs import audience
 from safestats.outputs.area import Area
 from safestats.outputs.core_dataset import MEASURES, build_core_datasets, released_months
 from safestats.outputs.figures import default_rule
@@ -24,6 +27,10 @@ from safestats.outputs.supplier_feedback import build_supplier_feedback, sensiti
 MONTH = "2025-12"
 REFRESH = "2026-01-15"
 COUNTS = [f"{m.name}_count" for m in MEASURES]
+EVERYTHING = (tuple(COUNTS), None)
+CAMDEN_TWO = (("police_violence_count", "knife_crime_count"), ("E09000007",))
+VARIANTS = {audience.core(share): share for share in (EVERYTHING, CAMDEN_TWO)}
+ALL_ID, CAMDEN_ID = (audience.core(share).removeprefix("core:") for share in (EVERYTHING, CAMDEN_TWO))
 ISTV_HEADER = ["Site code", "Reporting period start date", "Reporting period end date", "Arrival date",
                "Arrival time", "Assault date", "Assault time", "Assault method", "Assault method other description",
                "Assault location type", "Assault location description"]
@@ -43,11 +50,11 @@ def conn(world):
 
 @pytest.fixture(scope="module")
 def core(world, conn, tmp_path_factory):
-    """The core dataset built twice, into two areas."""
+    """The core dataset's two variants built twice, into two areas."""
     builds = []
     for _ in range(2):
         area = Area(tmp_path_factory.mktemp("core-area"))
-        builds.append((area, build_core_datasets(conn, area, MONTH, rule=default_rule(world))))
+        builds.append((area, build_core_datasets(conn, area, MONTH, rule=default_rule(world), variants=VARIANTS)))
         area.save()
     return builds
 
@@ -120,7 +127,7 @@ def test_core_counts_are_released_cells_and_follow_the_rule(world, conn, core):
             continue
         rows = _read_csv(area, out.path)
         for row in rows:
-            for col in COUNTS:
+            for col in VARIANTS[out.audience][0]:
                 shown = _shown(row[col])
                 assert shown is None or not rule.breaks(shown), (out.path, col, shown)
                 if row.get("is_total") == "true":
@@ -133,25 +140,28 @@ def test_core_counts_are_released_cells_and_follow_the_rule(world, conn, core):
                     code = row.get("borough_code") or row["geography_code"]
                     assert shown == released[(row["incident_month"], code)][col], (out.path, col)
                 checked += 1
-    assert checked >= (33 + 34) * len(COUNTS)
+    assert checked >= (33 + 34) * len(COUNTS) + 2
 
 
 def test_core_files_are_named_stably_and_borough_files_hold_twelve_months(core):
     (area, first), (_, second) = core
     assert [o.path for o in first] == [o.path for o in second]
     paths = {o.path for o in first}
-    assert len(paths) == 34 * 2
-    assert f"core_dataset/{MONTH}/borough-core-violence-{MONTH}-london.csv" in paths
-    assert f"core_dataset/{MONTH}/borough-core-violence-{MONTH}-E09000007.xlsx" in paths
-    assert all(o.kind == "core_dataset" and o.audience == "violence_core" and o.period == MONTH for o in first)
-    camden = _read_csv(area, f"core_dataset/{MONTH}/borough-core-violence-{MONTH}-E09000007.csv")
-    assert camden[-1]["incident_month"] == f"{MONTH}-01"
-    assert all(r["borough_code"] == "E09000007" for r in camden) and 1 <= len(camden) <= 12
+    assert len(paths) == 34 * 2 + 2
+    assert f"core_dataset/{MONTH}/{ALL_ID}/borough-core-violence-{MONTH}-london.csv" in paths
+    assert f"core_dataset/{MONTH}/{ALL_ID}/borough-core-violence-{MONTH}-E09000007.xlsx" in paths
+    assert all(o.kind == "core_dataset" and o.period == MONTH for o in first)
+    assert all(o.path.startswith(f"core_dataset/{MONTH}/{o.audience.removeprefix('core:')}/") for o in first)
+    assert {o.audience for o in first} == set(VARIANTS)
+    for variant in (ALL_ID, CAMDEN_ID):
+        camden = _read_csv(area, f"core_dataset/{MONTH}/{variant}/borough-core-violence-{MONTH}-E09000007.csv")
+        assert camden[-1]["incident_month"] == f"{MONTH}-01"
+        assert all(r["borough_code"] == "E09000007" for r in camden) and 1 <= len(camden) <= 12
 
 
 def test_core_xlsx_has_the_data_and_its_definitions(core):
     area, outputs = core[0]
-    path = f"core_dataset/{MONTH}/borough-core-violence-{MONTH}-london.xlsx"
+    path = f"core_dataset/{MONTH}/{ALL_ID}/borough-core-violence-{MONTH}-london.xlsx"
     book = load_workbook(area.base / path)
     assert book.sheetnames == ["Data", "Definitions"]
     data = book["Data"]
@@ -163,6 +173,52 @@ def test_core_xlsx_has_the_data_and_its_definitions(core):
     assert "release.agg_borough_violence_core_monthly" in definitions
     assert "withheld" in definitions and MONTH in definitions
     assert all(col in definitions for col in table[0])
+
+
+def _text_of(area: Area, path: str) -> str:
+    """Everything a file holds as text: a CSV, or every part of an XLSX (its sheets, strings and properties)."""
+    if path.endswith(".csv"):
+        return (area.base / path).read_text(encoding="utf-8")
+    with zipfile.ZipFile(area.base / path) as book:
+        return "\n".join(book.read(name).decode("utf-8") for name in book.namelist())
+
+
+def test_a_variants_files_hold_only_its_counts_and_its_boroughs(core):
+    area, outputs = core[0]
+    columns, boroughs = CAMDEN_TWO
+    mine = [o for o in outputs if o.audience == audience.core(CAMDEN_TWO)]
+    assert {o.path for o in mine} == {f"core_dataset/{MONTH}/{CAMDEN_ID}/borough-core-violence-{MONTH}-E09000007"
+                                      f".{suffix}" for suffix in ("csv", "xlsx")}
+    assert {o.subject for o in mine} == set(boroughs)          # no London file: its total sums other boroughs
+    others = [m.name for m in MEASURES if f"{m.name}_count" not in columns]
+    assert others
+    for out in mine:
+        text = _text_of(area, out.path)
+        assert not [name for name in others if name in text], out.path
+        assert all(f"{c}_suppressed" in text and c.replace("_count", "_rate_per_1000") in text for c in columns)
+    table = _read_csv(area, mine[0].path)
+    assert list(table[0]) == ["incident_month", "borough_code", "borough_name", "population",
+                              "police_violence_count", "police_violence_count_suppressed",
+                              "police_violence_rate_per_1000", "knife_crime_count", "knife_crime_count_suppressed",
+                              "knife_crime_rate_per_1000"]
+    book = load_workbook(area.base / mine[1].path)
+    assert [c.value for c in book["Data"][1]] == list(table[0])
+    defined = {row[0].value for row in book["Definitions"].iter_rows() if row[0].value}
+    assert set(table[0]) <= defined and not [d for d in defined for name in others if name in str(d)]
+    assert {r["borough_code"] for r in table} == {"E09000007"}
+    everything = [o for o in outputs if o.audience == audience.core(EVERYTHING)]
+    assert all(all(name in _text_of(area, o.path) for name in COUNTS) for o in everything if o.subject == "london")
+
+
+def test_a_variant_that_is_not_a_core_share_is_refused(world, conn, tmp_path_factory):
+    area = Area(tmp_path_factory.mktemp("core-refused"))
+    rule = default_rule(world)
+    for variants in ({"core:x": (("population",), None)}, {"core:x": ((), None)}, {"violence_core": EVERYTHING}):
+        with pytest.raises(ValueError):
+            build_core_datasets(conn, area, MONTH, rule=rule, variants=variants)
+    with pytest.raises(ValueError):
+        build_core_datasets(conn, area, "1999-01", rule=rule, variants=VARIANTS)
+    assert area.written == []
 
 
 def test_every_reject_appears_in_its_loads_report(conn, feedback, planted):
@@ -208,7 +264,8 @@ def test_a_planted_reject_is_reported_by_row_column_and_value(feedback, planted)
     assert street.status == "loaded" and street.rows_rejected == 4
     rows = _read_csv(area, f"supplier_feedback/metropolitan/{street.load_id}-2023-01-metropolitan-street-rejects.csv")
     got = {(int(r["row_number"]), r["column"], r["value"]) for r in rows}
-    assert got == {(2, "Month", "2023-13"), (3, "Crime type", " "), (4, "Latitude", "-0.1400"),
+    # a value starting like a formula is written inert, with a leading apostrophe
+    assert got == {(2, "Month", "2023-13"), (3, "Crime type", " "), (4, "Latitude", "'-0.1400"),
                    (4, "Longitude", "51.5400"), (5, "Month", "2023-13"), (5, "Crime type", "")}
     swapped = next(r for r in rows if r["column"] == "Latitude")
     assert swapped["reason"] == 'Latitude "-0.1400" and Longitude "51.5400" are swapped'

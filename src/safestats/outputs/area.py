@@ -101,16 +101,24 @@ class Area:
         self.written = [o for o in self.written if o.path not in self._pending]
         self._pending.clear()
 
-    def save(self) -> list[Output]:
+    def save(self, replacing: str | None = None) -> list[Output]:
         """The files written since the last save, then the manifest: what was listed before, with this build's
-        outputs replacing those of the same path."""
+        outputs replacing those of the same path. With `replacing` (a folder, e.g. `trend_reports/2025Q4/`), the
+        set made now replaces the whole folder: a file listed there before and not made now (an edition no
+        agreement calls for any more) is unlisted, then deleted."""
+        made = set(self._pending)
         for path, data in self._pending.items():
             _atomic_write(self.base / path, data)
         self._pending.clear()
         by_path = {o.path: o for o in read_manifest(self.base) if (self.base / o.path).is_file()}
+        gone = [p for p in by_path if replacing and p.startswith(replacing) and p not in made]
+        for path in gone:
+            del by_path[path]
         by_path.update({o.path: o for o in self.written})
         outputs = sorted(by_path.values(), key=lambda o: o.path)
         _atomic_write(self.base / MANIFEST, json.dumps({"outputs": [asdict(o) for o in outputs]}, indent=1).encode())
+        for path in gone:
+            (self.base / path).unlink(missing_ok=True)
         return outputs
 
 

@@ -136,7 +136,7 @@ def build(cfg: Settings | None = None, *, kinds=KINDS, quarter: str | None = Non
                 printer = Printer().__enter__()
             return printer
 
-        def run(key: str, inputs: str, make) -> None:
+        def run(key: str, inputs: str, make, replacing: str | None = None) -> None:
             if not force and state.current(key, inputs):
                 outcome.unchanged.append(key)
                 return
@@ -147,7 +147,7 @@ def build(cfg: Settings | None = None, *, kinds=KINDS, quarter: str | None = Non
                 outcome.failures.append(f"{key}: {type(exc).__name__}: {exc}")
                 return
             outcome.written.extend(made)
-            area.save()
+            area.save(replacing)
             state.mark(key, inputs)
 
         try:
@@ -158,13 +158,15 @@ def build(cfg: Settings | None = None, *, kinds=KINDS, quarter: str | None = Non
                     inputs = _released_digest(conn, _trend_months(q)) + _population_digest(conn) + repr(trends)
                     run(f"trend_reports/{q}" + (f"/{','.join(boroughs)}" if boroughs else ""), inputs,
                         lambda q=q: trend_report.build_trend_reports(conn, area, q, rule=rule, printer=pdfs(),
-                                                                     variants=trends, boroughs=boroughs))
+                                                                     variants=trends, boroughs=boroughs),
+                        replacing=None if boroughs else f"trend_reports/{q}/")
             if "core" in kinds and cores and _exists(conn, "release.agg_borough_violence_core_monthly"):
                 for m in [month] if month else core_dataset.released_months(conn):
                     inputs = _inputs_digest(conn, "select * from release.agg_borough_violence_core_monthly"
                                                   " where incident_month <= to_date(%s, 'YYYY-MM')", (m,))
                     run(f"core_dataset/{m}", inputs + repr(cores),
-                        lambda m=m: core_dataset.build_core_datasets(conn, area, m, rule=rule, variants=cores))
+                        lambda m=m: core_dataset.build_core_datasets(conn, area, m, rule=rule, variants=cores),
+                        replacing=f"core_dataset/{m}/")
             if "hospital" in kinds and _exists(conn, "marts.fct_ed_site_data_quality"):
                 m = month or hospital_quality.latest_month(conn)
                 if m:

@@ -1,13 +1,17 @@
-"""The borough core dataset for violence as files: for each released month, one CSV and one XLSX per borough
-(the borough's last twelve released months, one row a month) and one for London (every borough for the month
-and a London total). Everything is read from `release.agg_borough_violence_core_monthly`, whose counts are
-released cells, so the files print nothing the release did not: a London total is a sum of released borough
-cells, flagged incomplete where a borough's cell was withheld. File names depend only on the month and the
-area, so next refresh's file replaces this one."""
+"""The borough core dataset for violence as files: for each released month and each variant (the counts and
+boroughs one organisation's grant on `agg_borough_violence_core_monthly` gives, `audience.core_share`), one CSV
+and one XLSX per borough (the borough's last twelve released months, one row a month) and, for a variant of all
+boroughs, one for London (every borough for the month and a London total). A variant's files hold only its counts,
+with their companions and definitions, and only its boroughs: a London total sums every borough, so a variant
+limited to some boroughs gets no London file. Everything is read from `release.agg_borough_violence_core_monthly`,
+whose counts are released cells, so the files print nothing the release did not: a London total is a sum of
+released borough cells, flagged incomplete where a borough's cell was withheld. File names depend only on the
+month, the variant and the area, so next refresh's file replaces this one."""
 from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal
@@ -20,7 +24,7 @@ from safestats.sdc.attacker import Rule
 
 SOURCE = "release.agg_borough_violence_core_monthly"
 KIND = "core_dataset"
-AUDIENCE = "violence_core"
+VARIANT = re.compile(r"^core:([a-z0-9_-]+)$")
 TRAILING_MONTHS = 12
 TITLE = "Borough core dataset for violence"
 
@@ -43,11 +47,23 @@ MEASURES = (
 )
 
 
-def _count_columns() -> list[str]:
-    return [f"{m.name}_count" for m in MEASURES]
+def _measures(columns) -> tuple[Measure, ...]:
+    """The measures of a variant's count columns, in file order; a column that is not a core count is refused."""
+    known = {f"{m.name}_count" for m in MEASURES}
+    unknown = sorted(set(columns) - known)
+    if unknown or not columns:
+        raise ValueError(f"not a set of core counts: {tuple(columns)!r}")
+    return tuple(m for m in MEASURES if f"{m.name}_count" in columns)
 
 
-def _columns(london: bool) -> list[tuple[str, str]]:
+def _variant_id(audience: str) -> str:
+    match = VARIANT.match(audience)
+    if not match:
+        raise ValueError(f"not a core dataset audience: {audience!r}")
+    return match.group(1)
+
+
+def _columns(london: bool, measures: tuple[Measure, ...]) -> list[tuple[str, str]]:
     """The file's columns and each one's definition, in order."""
     cols = [("incident_month", "The month (its first day, YYYY-MM-DD)."),
             ("geography_code", "GSS code of the borough (E09...), or 'london' on the London total row."),
@@ -58,7 +74,7 @@ def _columns(london: bool) -> list[tuple[str, str]]:
             ("borough_name", "Name of the borough.")]
     cols.append(("population", "ONS mid-year population estimate of the borough current for the month"
                  + (" (London: the sum of the boroughs)." if london else ".")))
-    for m in MEASURES:
+    for m in measures:
         cols.append((f"{m.name}_count", f"Count of {m.what}. Blank where withheld or not received."))
         cols.append((f"{m.name}_count_suppressed", f"True where {m.name}_count is withheld by the disclosure rule."))
         if london:
@@ -209,48 +225,56 @@ def _xlsx(columns: list[tuple[str, str]], rows: list[dict], *, title: str, month
         notes.append([name, definition])
     notes.column_dimensions["A"].width = 44
     notes.column_dimensions["B"].width = 110
+    wrap = Alignment(wrap_text=True, vertical="top")     # one style for every cell: a refresh makes many files
     for row in notes.iter_rows():
         for cell in row:
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
+            cell.alignment = wrap
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
 
 
-def _write_pair(area: Area, stem: str, columns: list[tuple[str, str]], rows: list[dict], *, month: str,
-                subject: str, title: str, rule: Rule, built: str) -> list[Output]:
-    check_counts([r[c] for r in rows for c in _count_columns()], rule, f"{stem}.csv")
+def _write_pair(area: Area, path: str, columns: list[tuple[str, str]], rows: list[dict], *, counts: list[str],
+                month: str, subject: str, title: str, audience: str, rule: Rule, built: str) -> list[Output]:
+    check_counts([r[c] for r in rows for c in counts], rule, f"{path}.csv")
     names = [c for c, _ in columns]
-    folder = f"core_dataset/{month}/{stem}"
-    common = {"kind": KIND, "title": title, "period": month, "subject": subject, "audience": AUDIENCE}
-    return [area.write(f"{folder}.csv", _csv(names, rows), **common),
-            area.write(f"{folder}.xlsx", _xlsx(columns, rows, title=title, month=month, rule=rule, built=built),
+    common = {"kind": KIND, "title": title, "period": month, "subject": subject, "audience": audience}
+    return [area.write(f"{path}.csv", _csv(names, rows), **common),
+            area.write(f"{path}.xlsx", _xlsx(columns, rows, title=title, month=month, rule=rule, built=built),
                        **common)]
 
 
-def build_core_datasets(conn, area: Area, month: str, *, rule: Rule) -> list[Output]:
-    """For released month 'YYYY-MM': per borough and for London, a CSV and an XLSX of the released core measures
-    with rates: core_dataset/<YYYY-MM>/borough-core-violence-<YYYY-MM>-<E09...|london>.csv and .xlsx
-    (kind='core_dataset', audience='violence_core', period=month, subject=code)."""
+def build_core_datasets(conn, area: Area, month: str, *, rule: Rule, variants: dict[str, tuple]) -> list[Output]:
+    """For released month 'YYYY-MM' and each variant (audience 'core:<id>' -> (count columns, borough codes or
+    None for all of London), as `audience.variants` gives): per borough of the variant, and for London when it has
+    every borough, a CSV and an XLSX of the variant's released counts with rates:
+    core_dataset/<YYYY-MM>/<id>/borough-core-violence-<YYYY-MM>-<E09...|london>.csv and .xlsx
+    (kind='core_dataset', audience=the variant's, period=month, subject=code)."""
     if month not in released_months(conn):
         raise ValueError(f"{month} is not a released month of {SOURCE}")
+    chosen = {aud: (_variant_id(aud), _measures(columns), boroughs)
+              for aud, (columns, boroughs) in sorted(variants.items())}
     last = _month_start(month)
     rows = _rows(conn, _months_back(month, TRAILING_MONTHS - 1), last)
     built = datetime.now(timezone.utc).date().isoformat()
     by_borough: dict[str, list[dict]] = {}
     for r in rows:
         by_borough.setdefault(r["borough_code"], []).append(r)
+    # every row with every measure, made once; a variant's file picks its columns from them
+    boroughs_now = {code: (history[-1]["borough_name"], [_borough_row(r) for r in history])
+                    for code, history in sorted(by_borough.items()) if history[-1]["incident_month"] == last}
+    london = _london_rows([r for r in rows if r["incident_month"] == last], last)
     outputs = []
-    borough_columns = _columns(london=False)
-    for code, history in sorted(by_borough.items()):
-        if history[-1]["incident_month"] != last:
-            continue
-        name = history[-1]["borough_name"]
-        outputs += _write_pair(area, f"borough-core-violence-{month}-{code}", borough_columns,
-                               [_borough_row(r) for r in history], month=month, subject=code,
-                               title=f"{TITLE}: {name}, {month}", rule=rule, built=built)
-    month_rows = [r for r in rows if r["incident_month"] == last]
-    outputs += _write_pair(area, f"borough-core-violence-{month}-london", _columns(london=True),
-                           _london_rows(month_rows, last), month=month, subject="london",
-                           title=f"{TITLE}: London, {month}", rule=rule, built=built)
+    for aud, (variant, measures, boroughs) in chosen.items():
+        folder = f"core_dataset/{month}/{variant}/borough-core-violence-{month}"
+        counts = [f"{m.name}_count" for m in measures]
+        common = {"counts": counts, "month": month, "audience": aud, "rule": rule, "built": built}
+        borough_columns = _columns(False, measures)
+        for code, (name, history) in boroughs_now.items():
+            if boroughs is None or code in boroughs:
+                outputs += _write_pair(area, f"{folder}-{code}", borough_columns, history, subject=code,
+                                       title=f"{TITLE}: {name}, {month}", **common)
+        if boroughs is None:
+            outputs += _write_pair(area, f"{folder}-london", _columns(True, measures), london, subject="london",
+                                   title=f"{TITLE}: London, {month}", **common)
     return outputs

@@ -5,12 +5,18 @@ sites whose files keep going missing or arriving late.
 The counts come from `marts.fct_ed_site_data_quality` (unsuppressed counts of assault attendances), and the
 rejected rows' reasons from `raw._rejects`, grouped into categories with the values they quote taken out. None
 of it went through the release, so every count is printed as the rule allows (`figures.shown_count`: 1 to the
-threshold withheld, the rest rounded) and each page's tagged counts are checked before it is written. A
-percentage is computed from the shown counts, and withheld when the count it describes is."""
+threshold withheld, the rest rounded) and each page's tagged counts are checked before it is written.
+
+A figure tied to others by an identity (received = loaded + rejected, rejected = the sum of its reasons, the
+league's field values and blanks = sums over the fields) is never rounded on its own: the rounding of each part
+and of the whole would pin the exact counts between them. Such a figure is the sum of the parts as shown, and
+withheld when any part is; a figure that would be the complement of shown ones (the rows with an assault date)
+is not printed. A percentage is computed from the shown counts, and withheld when the count it describes is."""
 from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -99,6 +105,16 @@ class Count:
         return self.value is None
 
 
+def shown(n: int, rule) -> Count:
+    return Count(shown_count(n, rule))
+
+
+def total_of(parts) -> Count:
+    """A total as the sum of its parts as shown, so it tells nothing they do not: withheld if any part is."""
+    parts = list(parts)
+    return Count(None) if any(p.withheld for p in parts) else Count(sum(p.value for p in parts))
+
+
 @dataclass(frozen=True)
 class Share:
     """A count and its percentage of a total, both as printed: the percentage comes from the shown counts and is
@@ -134,6 +150,36 @@ def reason_category(reason: str) -> str:
         return "several problems in one row (the site's rejects report lists each)"
     head, tail = reason[:first].strip(), reason[last + 1:].strip() if last > first else ""
     return " ".join(p for p in (head, "...", tail) if p)
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """The rejected rows as printed: their total and the reasons listed with their counts."""
+    total: Count
+    reasons: list[tuple[str, Count]]
+    reasons_withheld: bool = False      # rows were rejected but listing their reasons would tell too much
+
+
+def shown_rejects(by_category: dict[str, int], rows_rejected: int, rule) -> Rejected:
+    """The reasons sum to the rejected rows, so the two are never rounded apart. One reason: its count is the
+    total's. Several, all shown: the total is their sum. Several with one withheld: every reason's count is
+    withheld (so 'withheld' no longer bounds a reason by the threshold) and the total is rounded on its own; the
+    reasons are still listed only when that cannot narrow the total or a reason (each listed reason is at least
+    one row, and none can exceed what the total leaves after the others)."""
+    total = shown(rows_rejected, rule)
+    if not by_category:
+        return Rejected(total, [])
+    counts = {category: shown(n, rule) for category, n in by_category.items()}
+    exact = sum(by_category.values()) == rows_rejected
+    if len(counts) == 1 and exact:
+        return Rejected(total, [(next(iter(counts)), total)])
+    if exact and not any(c.withheld for c in counts.values()):
+        reasons = sorted(counts.items(), key=lambda r: (-r[1].value, r[0]))
+        return Rejected(total_of(counts.values()), reasons)
+    k, half = len(counts), rule.rounding_base // 2
+    if total.withheld or k > min(total.value - half, total.value + half + 1 - rule.threshold):
+        return Rejected(total, [], reasons_withheld=True)
+    return Rejected(total, [(category, Count(None)) for category in sorted(counts)])
 
 
 def rejects_by_category(conn, month: str) -> dict[str, dict[str, int]]:
@@ -215,9 +261,8 @@ class SiteReport:
     rejected: Count
     fields: list[FieldRow]
     vague: list[tuple[str, Share]]
-    dated: Count
     timing: list[tuple[str, Share]]
-    rejects: list[tuple[str, Count]]
+    rejects: Rejected
     fixes: list[str]
 
     @property
@@ -244,27 +289,32 @@ def _fixes(report: SiteReport) -> list[str]:
         fixes.append(f"{label} in {pct_label(share.pct)} of rows: record the specific code where it is known.")
     for label, share in report.timing:
         if share.count.value:
-            fixes.append(f"{label} in {pct_label(share.pct)} of dated rows: check the assault and arrival dates.")
-    if report.rejects:
-        top = report.rejects[0][0]
-        fixes.append(f"Rows were rejected, most often for: {top}.")
+            fixes.append(f"{label} in {pct_label(share.pct)} of rows: check the assault and arrival dates.")
+    reasons = report.rejects.reasons
+    if len(reasons) == 1:
+        fixes.append(f"Rows were rejected for: {reasons[0][0]}.")
+    elif reasons and not reasons[0][1].withheld:
+        fixes.append(f"Rows were rejected, most often for: {reasons[0][0]}.")
+    elif reasons or report.rejects.reasons_withheld:
+        fixes.append("Rows were rejected: see the reasons below and the site's rejects report.")
     return fixes
 
 
 def site_report(site: Site, month: str, rejects: dict[str, int], rule) -> SiteReport:
+    """Every count rounded on its own except the totals of shown parts (received, and rejected when its reasons
+    are all shown); the timing checks as shares of the loaded rows, since the dated rows would be the loaded rows
+    less the blank assault dates."""
     row = site.months.get(month)
     get = (lambda col: int(row[col] or 0)) if row else (lambda col: 0)
     checked = get("rows_checked")
-    fields = [FieldRow(f, Share.of(get(f.blank), get(f.out_of), rule), Count(shown_count(get(f.out_of), rule)))
-              for f in FIELDS]
+    fields = [FieldRow(f, Share.of(get(f.blank), get(f.out_of), rule), shown(get(f.out_of), rule)) for f in FIELDS]
     vague = [(label, Share.of(get(col), checked, rule)) for label, col in VAGUE_CODES]
-    timing = [(label, Share.of(get(col), get("assault_dated_rows"), rule)) for label, col in TIMING]
-    shown_rejects = sorted(((category, Count(shown_count(n, rule))) for category, n in rejects.items()),
-                           key=lambda r: (-(r[1].value or 0), r[0]))
+    timing = [(label, Share.of(get(col), checked, rule)) for label, col in TIMING]
+    rejected = shown_rejects(rejects, get("rows_rejected"), rule)
+    loaded = shown(get("rows_loaded"), rule)
     history = [(m, submission_status(site.months.get(m))) for m in _months_to(month, HISTORY_MONTHS)]
-    report = SiteReport(site, month, row, history, Count(shown_count(get("rows_received"), rule)),
-                        Count(shown_count(get("rows_loaded"), rule)), Count(shown_count(get("rows_rejected"), rule)),
-                        fields, vague, Count(shown_count(get("assault_dated_rows"), rule)), timing, shown_rejects, [])
+    report = SiteReport(site, month, row, history, total_of((loaded, rejected.total)), loaded, rejected.total,
+                        fields, vague, timing, rejected, [])
     report.fixes = _fixes(report)
     return report
 
@@ -275,37 +325,78 @@ def site_report(site: Site, month: str, rejects: dict[str, int], rule) -> SiteRe
 class LeagueRow:
     site: Site
     status: str
-    received: Count
-    cells: Count            # the field values the month's rows should hold
-    blank: Share            # of them, blank
+    received: Count         # as the site's report prints it
+    cells: Count            # the field values the month's rows should hold: the sum of the report's shown figures
+    blank: Count            # of them, blank: likewise
+    score_range: tuple[float, float] | None     # completeness, lowest and highest the shown figures allow
     unknown_method: Share
     on_time: int            # months of the last GAP_MONTHS whose file came on time (not a count of people)
     rank: int | None = None
 
     @property
+    def has_rows(self) -> bool:
+        return self.score_range is not None
+
+    @property
     def score(self) -> float | None:
-        """Overall completeness: the share of field values given, out of all the month's rows should hold."""
-        return None if self.blank.pct is None else 100.0 - self.blank.pct
+        """Overall completeness, when the shown figures give it exactly (no part withheld)."""
+        if self.score_range is None or self.score_range[0] != self.score_range[1]:
+            return None
+        return self.score_range[0]
+
+    @property
+    def score_mid(self) -> float:
+        return 0.0 if self.score_range is None else sum(self.score_range) / 2
 
 
-def league_row(site: Site, month: str, rule) -> LeagueRow:
-    row = site.months.get(month)
+def _bounds(c: Count, rule) -> tuple[int, int]:
+    """The least and most a shown count stands for, as far as the score goes: a withheld count 1 to the
+    threshold, a rounded one taken as printed (the score is worked out from the shown counts)."""
+    return (1, rule.threshold) if c.withheld else (c.value, c.value)
+
+
+def completeness_range(fields: list[FieldRow], rule) -> tuple[float, float] | None:
+    """The share of field values given, out of all the month's rows should hold, from the report's shown figures
+    only: each withheld figure taken as anything from 1 to the threshold, so the score is a range then."""
+    cells = [_bounds(f.applies_to, rule) for f in fields]
+    blank = [_bounds(f.blank.count, rule) for f in fields if f.applies_to.value != 0]
+    cells_lo, cells_hi = sum(c[0] for c in cells), sum(c[1] for c in cells)
+    if not cells_hi:
+        return None
+    blank_lo, blank_hi = sum(b[0] for b in blank), sum(b[1] for b in blank)
+    low = max(0.0, 100.0 * (1 - blank_hi / cells_lo)) if cells_lo else 0.0
+    high = max(0.0, 100.0 * (1 - blank_lo / cells_hi))
+    return low, high
+
+
+def score_label(r: LeagueRow) -> str:
+    if r.score_range is None:
+        return "–"
+    low, high = r.score_range
+    if low == high:
+        return pct_label(low)
+    low, high = math.floor(low), math.ceil(high)
+    return f"{low}%" if low == high else f"{low}–{high}%"
+
+
+def league_row(site: Site, month: str, rule, rejects: dict[str, int] | None = None) -> LeagueRow:
+    """A site's line, every figure taken from its report as printed: the totals are sums of shown figures."""
+    report = site_report(site, month, rejects or {}, rule)
+    row = report.row
     get = (lambda col: int(row[col] or 0)) if row else (lambda col: 0)
-    cells = sum(get(f.out_of) for f in FIELDS)
-    blank = sum(get(f.blank) for f in FIELDS)
     on_time = sum(submission_status(site.months.get(m)) == "on time" for m in _months_to(month, GAP_MONTHS))
-    return LeagueRow(site, submission_status(row), Count(shown_count(get("rows_received"), rule)),
-                     Count(shown_count(cells, rule)), Share.of(blank, cells, rule),
+    applies = [f for f in report.fields if f.applies_to.value != 0]
+    return LeagueRow(site, submission_status(row), report.received,
+                     total_of(f.applies_to for f in report.fields), total_of(f.blank.count for f in applies),
+                     completeness_range(report.fields, rule) if report.has_rows else None,
                      Share.of(get("assault_method_unknown_rows"), get("rows_checked"), rule), on_time)
 
 
 def rank_league(rows: list[LeagueRow]) -> list[LeagueRow]:
-    """Highest score first (a withheld number of blanks is fewer than the threshold: near-complete, ranked
-    first together); sites without loaded rows last, unranked. Ties share a rank."""
+    """Highest score first, a score range by its middle; sites without loaded rows last, unranked. Ties share a
+    rank."""
     def key(r: LeagueRow):
-        if not r.cells.value:
-            return (2, 0.0)
-        return (0, 0.0) if r.blank.count.withheld else (1, -(r.score or 0.0))
+        return (2, 0.0) if not r.has_rows else (0, -round(r.score_mid, 1))
     ordered = sorted(rows, key=lambda r: (key(r), -r.on_time, r.site.name))
     previous, rank = None, 0
     for position, r in enumerate(ordered, 1):
@@ -341,6 +432,7 @@ def _environment() -> Environment:
     env.filters["pct"] = pct_label
     env.filters["month"] = month_label
     env.filters["short_month"] = _short_month
+    env.filters["score"] = score_label
     return env
 
 
@@ -439,7 +531,7 @@ def build_hospital_reports(conn, area: Area, month: str, *, rule, printer,
         for suffix, data in ((".html", html), (".pdf", printer.pdf(html))):
             write(site.code + suffix, data, "hospital_report", title, site.code, audience.site(site.code))
 
-    league = rank_league([league_row(site, month, rule) for site in everyone.values()])
+    league = rank_league([league_row(site, month, rule, rejects.get(site.code, {})) for site in everyone.values()])
     html = render_league_table(league, month, rule=rule, built=built)
     title = f"ISTV data quality league table, London, {month_label(month)}"
     for suffix, data in ((".html", html), (".pdf", printer.pdf(html))):
