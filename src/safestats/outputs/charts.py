@@ -1,6 +1,10 @@
-"""The trend reports' charts as PNG bytes, drawn off-screen (no display, no pyplot state), so a build can make a
-hundred of them quickly and embed each in its report as a data: URI. Charts draw released cells only and print
-no counts: the figures a reader can quote are in the report's table, where each one is tagged and checked."""
+"""The trend reports' charts as PNG bytes, drawn off-screen (no display, no pyplot state), so a build can make
+hundreds of them quickly and embed each in its report as a data: URI. Charts draw released cells only and print
+no counts: the figures a reader can quote are in the report's table, where each one is tagged and checked.
+
+A report's monthly trends are small multiples composed on the page from one panel per measure, so a build draws
+a place's panel for a measure once and every edition holding that measure reuses it. Layouts are fixed margins,
+never measured by a layout engine: measuring costs more than drawing."""
 from __future__ import annotations
 
 import base64
@@ -10,9 +14,11 @@ from dataclasses import dataclass
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, MaxNLocator
+from matplotlib.font_manager import FontProperties
+from matplotlib.textpath import TextToPath
+from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
 
-DPI = 110
+DPI = 100
 AREA = "#1f4e79"        # the report's own area: a borough, or London in London's report
 LONDON = "#9aa5b1"      # London beside a borough
 QUARTER = "#dce8f5"     # the report's quarter, shaded
@@ -21,6 +27,8 @@ FALL = "#2a7f7f"
 INK = "#333333"
 GRID = "#e3e3e3"
 FONT = {"font.family": "DejaVu Sans", "font.size": 8}
+PANEL_SIZE = (3.6, 1.5)   # inches: two a row across the page's width, shown at about their own size
+LABEL_SIZE = 8
 
 
 @dataclass(frozen=True)
@@ -35,7 +43,6 @@ def _png(fig: Figure) -> bytes:
     out = io.BytesIO()
     FigureCanvasAgg(fig)
     fig.savefig(out, format="png", dpi=DPI, pil_kwargs={"compress_level": 3})
-    fig.clear()
     return out.getvalue()
 
 
@@ -59,53 +66,56 @@ def _month_label(month: str, first: bool = False) -> str:
     return names[int(mon) - 1] + ("\n" + year if mon == "01" or (first and int(mon) <= 10) else "")
 
 
-def monthly_trends(series: list[Series], quarter_months: list[str], area_name: str) -> bytes:
-    """Small multiples: each measure's monthly count over the window, the report's quarter shaded. Each panel has
-    its own scale (anti-social behaviour runs to thousands, knife crime to tens), starting at zero."""
+def monthly_panel(series: Series, quarter_months: list[str]) -> bytes:
+    """One measure's monthly count over the window, the report's quarter shaded, on its own scale from zero (a
+    small multiple: anti-social behaviour runs to thousands, knife crime to tens). Every panel has one size, so a
+    page lays any number of them out in a grid."""
     with _rc():
-        cols = 2
-        rows = math.ceil(len(series) / cols)
-        height = 1.3 * rows + 0.2
-        fig = Figure(figsize=(7.2, height))
-        # fixed margins: laying out seven panels by measuring them costs more than drawing them
-        fig.subplots_adjust(left=0.065, right=0.99, top=1 - 0.22 / height, bottom=0.38 / height, wspace=0.16,
-                            hspace=0.62)
-        axes = fig.subplots(rows, cols, squeeze=False)
-        for i, ax in enumerate(axes.flat):
-            if i >= len(series):
-                ax.axis("off")
-                ax.text(0.02, 0.55, f"{area_name}: monthly counts of released cells.\n"
-                        "Shaded: the report's quarter.\nGaps: month withheld or not available.",
-                        transform=ax.transAxes, fontsize=7.5, color=INK, va="center")
-                continue
-            s = series[i]
-            x = list(range(len(s.months)))
-            ys = [math.nan if v is None else v for v in s.values]
-            shaded = [j for j, m in enumerate(s.months) if m in quarter_months]
-            if shaded:
-                ax.axvspan(min(shaded) - 0.5, max(shaded) + 0.5, color=QUARTER, linewidth=0)
-            ax.plot(x, ys, color=AREA, linewidth=1.6, marker="o", markersize=2.5)
-            ax.set_title(s.label, loc="left", fontsize=8.5, color=INK, fontweight="bold", pad=3)
-            ax.set_xlim(-0.5, max(len(x), 1) - 0.5)
-            ax.set_xticks(x, [_month_label(m, j == 0) for j, m in enumerate(s.months)], fontsize=6.5)
-            top = max([v for v in s.values if v is not None], default=0)
-            ax.set_ylim(0, max(top * 1.15, 10))
-            ax.yaxis.set_major_locator(MaxNLocator(nbins=3, integer=True))
-            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
-            _style(ax)
+        width, height = PANEL_SIZE
+        fig = Figure(figsize=PANEL_SIZE)
+        fig.subplots_adjust(left=0.45 / width, right=1 - 0.08 / width, top=1 - 0.26 / height,
+                            bottom=0.36 / height)
+        ax = fig.add_subplot()
+        x = list(range(len(series.months)))
+        ys = [math.nan if v is None else v for v in series.values]
+        shaded = [j for j, m in enumerate(series.months) if m in quarter_months]
+        if shaded:
+            ax.axvspan(min(shaded) - 0.5, max(shaded) + 0.5, color=QUARTER, linewidth=0)
+        ax.plot(x, ys, color=AREA, linewidth=1.6, marker="o", markersize=2.5)
+        ax.set_title(series.label, loc="left", fontsize=8.5, color=INK, fontweight="bold", pad=3)
+        ax.set_xlim(-0.5, max(len(x), 1) - 0.5)
+        ax.xaxis.set_major_locator(FixedLocator(x))
+        ax.set_xticklabels([_month_label(m, j == 0) for j, m in enumerate(series.months)], fontsize=6.5)
+        top = max([v for v in series.values if v is not None], default=0)
+        ax.set_ylim(0, max(top * 1.15, 10))
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=3, integer=True))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+        _style(ax)
         return _png(fig)
+
+
+def _label_width(labels: list[str]) -> float:
+    """The widest label's width in inches, from the font's own metrics (no drawing)."""
+    prop = FontProperties(family=FONT["font.family"], size=LABEL_SIZE)
+    measure = TextToPath()
+    return max(measure.get_text_width_height_descent(s, prop, ismath=False)[0] for s in labels) / 72
 
 
 def comparisons(labels: list[str], changes: list[float | None] | None, area_rates: list[float | None] | None,
                 london_rates: list[float | None] | None, *, last_label: str) -> bytes:
     """One figure, a panel each for what there is to compare, sharing the measures' labels: the per cent change on
     the same quarter last year (rises and falls in two colours), and a borough's rate per 1,000 residents against
-    London's (an index, London = 100, so measures of very different size share one axis)."""
+    London's (an index, London = 100, so measures of very different size share one axis). One measure or five,
+    the bars keep their thickness: the figure's height follows the number of measures."""
     panels = [p for p, on in (("change", changes is not None), ("rate", area_rates is not None)) if on]
     if not panels:
         raise ValueError("nothing to compare")
     with _rc():
-        fig = Figure(figsize=(7.2, 0.3 * len(labels) + 0.8), layout="constrained")
+        width, height = 7.2, 0.3 * len(labels) + 0.75
+        left = _label_width(labels) + 0.15
+        fig = Figure(figsize=(width, height))
+        fig.subplots_adjust(left=left / width, right=1 - 0.12 / width, top=1 - 0.3 / height, bottom=0.3 / height,
+                            wspace=0.08)
         axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
         y = list(range(len(labels)))[::-1]
         for ax, panel in zip(axes, panels):
@@ -117,8 +127,8 @@ def comparisons(labels: list[str], changes: list[float | None] | None, area_rate
             ax.grid(axis="y", visible=False)
             ax.grid(axis="x", color=GRID, linewidth=0.6)
             ax.set_ylim(-0.6, len(labels) - 0.4)
-        axes[0].set_yticks(y, labels)
-        axes[0].tick_params(axis="y", labelsize=8)
+        axes[0].yaxis.set_major_locator(FixedLocator(y))
+        axes[0].set_yticklabels(labels, fontsize=LABEL_SIZE)
         return _png(fig)
 
 

@@ -1,10 +1,16 @@
 """The quarterly community-safety trend reports: one for London and one per borough, each an HTML page and its
-PDF, for every partner. Every count in them is a sum of released cells (`release.*`), tagged in the HTML with the
-cells it sums so it can be re-derived, and checked against the disclosure rule before the file is written.
-Changes are per cent, rates per 1,000 residents: neither is a count the rule would have to withhold."""
+PDF, in one edition per set of measures (`audience.trend`): an organisation receives the edition of the measures
+its agreement gives it London-wide, and an edition holds those measures only, in its table, commentary, charts
+and notes. Every count in them is a sum of released cells (`release.*`), tagged in the HTML with the cells it
+sums so it can be re-derived, and checked against the disclosure rule, and against the edition's measures,
+before the file is written. Changes are per cent, rates per 1,000 residents: neither is a count the rule would
+have to withhold."""
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from html.parser import HTMLParser
@@ -13,10 +19,10 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from psycopg import sql
 
-from safestats.outputs import charts
+from safestats.outputs import audience, charts
 from safestats.outputs.area import Area, Output
-from safestats.outputs.audience import PARTNERS
 from safestats.outputs.figures import check_counts
+from safestats.outputs.measures import BY_KEY, MEASURES, Measure
 
 LONDON = "london"
 QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
@@ -26,43 +32,24 @@ MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "
 TREND_MONTHS = 13
 TEMPLATES = Path(__file__).parent / "templates"
 
-MPS = "Metropolitan Police Service"
-MPS_CRIME = "Recorded crime, by offence"
+EDITION_NOTE = "This edition holds the measures your organisation's agreement gives it London-wide."
 
 
-@dataclass(frozen=True)
-class Measure:
-    key: str
-    label: str          # as a table row starts
-    phrase: str         # mid-sentence
-    relation: str       # in schema release
-    column: str
-    category_level: str
-    category_code: str
-    agency: str
-    dataset: str
-    of_residents: bool = True   # False where counted at a site (a hospital), so a rate is not one of residents
-
-
-MEASURES = (
-    Measure("violence_with_injury", "Violence with injury", "violence with injury", "agg_recorded_crimes_monthly",
-            "recorded_crime_count", "category", "violence_with_injury", MPS, MPS_CRIME),
-    Measure("knife_crime", "Knife crime", "knife crime", "agg_recorded_crimes_monthly", "recorded_crime_count",
-            "category", "knife_or_sharp_instrument", MPS, "Recorded crime flagged knife or sharp instrument"),
-    Measure("robbery", "Robbery", "robbery", "agg_recorded_crimes_monthly", "recorded_crime_count", "category",
-            "robbery", MPS, MPS_CRIME),
-    Measure("anti_social_behaviour", "Anti-social behaviour", "anti-social behaviour", "agg_asb_incidents_monthly",
-            "asb_incident_count", "all", "all", MPS, "ASB incidents reported to police"),
-    Measure("deliberate_fires", "Deliberate fires", "deliberate fires", "agg_fire_incidents_monthly",
-            "fire_incident_count", "category", "deliberate_fire", "London Fire Brigade",
-            "Incidents attended"),
-    Measure("ambulance_violence", "Ambulance violence dispatches", "ambulance dispatches to violence",
-            "agg_ambulance_violence_dispatches_monthly", "ambulance_violence_dispatch_count", "all", "all",
-            "London Ambulance Service", "Dispatches to violence-related calls"),
-    Measure("ed_assault", "A&E assault attendances", "A&E assault attendances", "agg_ed_assault_attendances_monthly",
-            "ed_assault_attendance_count", "all", "all", "NHS emergency departments (ISTV)",
-            "ISTV assault attendances", of_residents=False),
-)
+def edition_measures(keys: Sequence[str]) -> tuple[Measure, ...]:
+    """The measures of an edition's keys: known, in `MEASURES` order, one source per concept (a report never shows
+    one thing twice from two sources)."""
+    unknown = [k for k in keys if k not in BY_KEY]
+    if unknown:
+        raise ValueError(f"unknown measures {unknown} (known: {', '.join(BY_KEY)})")
+    measures = tuple(BY_KEY[k] for k in keys)
+    if list(measures) != sorted(measures, key=MEASURES.index) or len(set(keys)) != len(keys):
+        raise ValueError(f"an edition's measures are listed once each, in MEASURES order: {tuple(keys)}")
+    concepts = [m.concept for m in measures]
+    if len(set(concepts)) != len(concepts):
+        raise ValueError(f"two sources of one concept in {tuple(keys)}")
+    if not measures:
+        raise ValueError("an edition with no measures")
+    return measures
 
 
 # -- quarters and months ------------------------------------------------------------------------------------------
@@ -101,10 +88,11 @@ def _shift(month: str, by: int) -> str:
     return f"{n // 12}-{n % 12 + 1:02d}"
 
 
-def released_months(conn) -> dict[str, set[str]]:
-    """Each measure's relation -> the months it holds (a month is in `release.*` only once it was published)."""
+def released_months(conn, measures: Sequence[Measure] = MEASURES) -> dict[str, set[str]]:
+    """Each measure's relation -> the months it holds (a month is in `release.*` only once it was published; a
+    relation not built or not released holds none)."""
     found = {}
-    for relation in sorted({m.relation for m in MEASURES}):
+    for relation in sorted({m.relation for m in measures}):
         if conn.execute("select to_regclass(%s) is null", (f"release.{relation}",)).fetchone()[0]:
             found[relation] = set()
             continue
@@ -114,10 +102,14 @@ def released_months(conn) -> dict[str, set[str]]:
     return found
 
 
-def completed_quarters(conn) -> list[str]:
-    """'2025Q4'-style quarters whose three months are all released for every measure's relation (release.*)."""
-    months = released_months(conn).values()
-    common = set.intersection(*map(set, months)) if months else set()
+def completed_quarters(conn, keys: Sequence[str] | None = None) -> list[str]:
+    """'2025Q4'-style quarters whose three months are all released (release.*) in every relation of the measures
+    `keys` (an edition's; None: every measure) that holds any month. A relation not built or released yet holds
+    none and is left out, so one missing source does not stop the others' reports; its measure reads
+    `not available` in them."""
+    measures = MEASURES if keys is None else edition_measures(keys)
+    months = [held for held in released_months(conn, measures).values() if held]
+    common = set.intersection(*months) if months else set()
     quarters = {f"{m[:4]}Q{(int(m[5:]) - 1) // 3 + 1}" for m in common}
     return sorted(q for q in quarters if set(quarter_months(q)) <= common)
 
@@ -272,19 +264,23 @@ def _change(this: QuarterCount, last: QuarterCount) -> tuple[float | None, str]:
 class Report:
     place: Place
     quarter: str
-    rows: list[Row]
+    rows: list[Row]             # one per measure of the report's edition, in MEASURES order
     sentences: list[list[tuple[str, QuarterCount | None]]] = field(default_factory=list)
-    figures: list[dict[str, str]] = field(default_factory=list)
+    figures: list[dict] = field(default_factory=list)
 
     @property
     def is_london(self) -> bool:
         return self.place.subject == LONDON
 
+    @property
+    def measures(self) -> tuple[Measure, ...]:
+        return tuple(r.measure for r in self.rows)
 
-def report_rows(data: Released, place: Place, quarter: str) -> list[Row]:
+
+def report_rows(data: Released, place: Place, quarter: str, measures: Sequence[Measure]) -> list[Row]:
     london = data.places[LONDON]
     rows = []
-    for m in MEASURES:
+    for m in measures:
         this = quarter_count(data, m, place, quarter)
         last = quarter_count(data, m, place, year_before(quarter))
         change, note = _change(this, last)
@@ -373,29 +369,41 @@ def _join(items: list[str]) -> str:
 
 # -- charts -------------------------------------------------------------------------------------------------------
 
-def _trend_window(data: Released, quarter: str) -> list[str]:
+def _trend_window(data: Released, quarter: str, measures: Sequence[Measure]) -> list[str]:
+    """The trend months: the 13 to the quarter's end, less the leading months none of the measures holds."""
     end = quarter_months(quarter)[-1]
     window = [_shift(end, -i) for i in range(TREND_MONTHS - 1, -1, -1)]
-    held = set().union(*data.months.values()) if data.months else set()
+    held = set().union(*(data.months.get(m.relation, set()) for m in measures))
     while window and window[0] not in held and window[0] not in quarter_months(quarter):
         window.pop(0)
     return window
 
 
-def report_figures(data: Released, report: Report) -> list[dict[str, str]]:
-    place, quarter = report.place, report.quarter
-    window = _trend_window(data, quarter)
-    series = []
-    for m in MEASURES:
-        cells = data.cells[m.key]
-        series.append(charts.Series(m.label, window, [cells.get((place.code, mo)) for mo in window]))
-    this_label, last_label = quarter_label(quarter), quarter_label(year_before(quarter))
+def report_figures(data: Released, report: Report, panels: dict | None = None) -> list[dict]:
+    """The report's figures: a monthly panel per measure, laid out on the page as small multiples, and the
+    comparisons of its rows. A panel depends only on the place, the measure and the months, so `panels` (kept
+    across one build) lets every edition holding a measure reuse the panel the first one drew."""
+    place, quarter, measures = report.place, report.quarter, report.measures
+    window = _trend_window(data, quarter, measures)
+    panels = {} if panels is None else panels
+    images = []
+    for m in measures:
+        key = (place.code, m.key, quarter, tuple(window))
+        if key not in panels:
+            cells = data.cells[m.key]
+            series = charts.Series(m.label, window, [cells.get((place.code, mo)) for mo in window])
+            panels[key] = charts.data_uri(charts.monthly_panel(series, quarter_months(quarter)))
+        images.append({"src": panels[key], "alt": f"{m.label}, monthly counts, {place.name}"})
+    key = "Shaded: the report's quarter. Gaps: a month withheld or not available."
     figures = [{
-        "src": charts.data_uri(charts.monthly_trends(series, quarter_months(quarter), place.name)),
+        "panels": images,
+        "key": f"{place.name}: monthly counts of released cells. {key}",
         "caption": f"Monthly counts, {_month_label(window[0])} to {_month_label(window[-1])}, {place.name}. "
-                   "Each panel has its own scale.",
+                   + ("Each panel has its own scale." if len(images) > 1 else "")
+                   + ("" if len(images) % 2 else f" {key}"),
     }]
     rows = report.rows
+    this_label, last_label = quarter_label(quarter), quarter_label(year_before(quarter))
     changes = [r.change for r in rows] if any(r.change is not None for r in rows) else None
     versus = not report.is_london and any(r.rate is not None and r.london_rate for r in rows)
     if changes is None and not versus:
@@ -406,8 +414,9 @@ def report_figures(data: Released, report: Report) -> list[dict[str, str]]:
                        "released in full in both quarters.")
     if versus:
         caption.append(f"{'Right' if changes is not None else 'Bars'}: {place.name}'s rate per 1,000 residents "
-                       f"as a percentage of London's, {this_label} (figures: {place.name} v London). A&E attendances "
-                       "are counted at the hospital, so that rate is not one of residents.")
+                       f"as a percentage of London's, {this_label} (figures: {place.name} v London).")
+        caption += [f"{m.label} are counted at the hospital, so that rate is not one of residents."
+                    for m in measures if not m.of_residents]
     figures.append({
         "src": charts.data_uri(charts.comparisons(
             [r.measure.label for r in rows], changes, [r.rate for r in rows] if versus else None,
@@ -419,6 +428,7 @@ def report_figures(data: Released, report: Report) -> list[dict[str, str]]:
 
 # -- rendering and checking ---------------------------------------------------------------------------------------
 
+@functools.cache
 def _environment() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True)
@@ -429,18 +439,22 @@ def _environment() -> Environment:
 
 
 def render(data: Released, report: Report, *, rule, built: date) -> str:
+    """The report's page: its measures only, and the notes of their sources only."""
     quarter = report.quarter
     last = year_before(quarter)
+    measures = report.measures
     return _environment().get_template("trend_report.html.j2").render(
-        report=report, place=report.place, rows=report.rows, measures=MEASURES, rule=rule,
+        report=report, place=report.place, rows=report.rows, measures=measures,
+        keys={m.key for m in measures}, relations={m.relation for m in measures}, rule=rule,
         title=title(report.place, quarter), quarter=quarter, this_label=quarter_label(quarter),
         last_label=quarter_label(last), this_long=_long_label(quarter), months=quarter_months(quarter),
-        last_months=quarter_months(last), window=_trend_window(data, quarter),
+        last_months=quarter_months(last), window=_trend_window(data, quarter, measures),
         any_partial=any(r.this.state == "partial" or r.last.state == "partial" or r.london_partial
                         for r in report.rows),
         missing_last=[r.measure for r in report.rows if r.last.state == "missing"],
         missing_this=[r.measure for r in report.rows if r.this.state == "missing"],
-        population_note=data.population_note, release_note=data.release_note, built=built)
+        edition_note=EDITION_NOTE, population_note=data.population_note, release_note=data.release_note,
+        built=built)
 
 
 def _long_label(quarter: str) -> str:
@@ -493,38 +507,86 @@ def tagged_counts(html: str) -> list[tuple[dict[str, str], int]]:
     return out
 
 
+def _cells_of(measure: Measure) -> tuple[str, str, str]:
+    return measure.relation, measure.category_level, measure.category_code
+
+
+def check_edition(counts: list[tuple[dict[str, str], int]], measures: Sequence[Measure], where: str) -> None:
+    """Refuses a page that prints a count of cells outside its edition's measures: its readers' agreements may not
+    cover them."""
+    allowed = {_cells_of(m) for m in measures}
+    outside = sorted({(a.get("data-relation"), a.get("data-category-level"), a.get("data-category"))
+                      for a, _ in counts} - allowed, key=str)
+    if outside:
+        raise ValueError(f"{where}: counts of cells outside the edition's measures: {outside}")
+
+
 # -- the build ----------------------------------------------------------------------------------------------------
 
-def build_report(data: Released, subject: str, *, rule, built: date | None = None) -> tuple[Report, str]:
-    """One report's HTML, its counts checked against the rule."""
+def build_report(data: Released, subject: str, keys: Sequence[str], *, rule, built: date | None = None,
+                 panels: dict | None = None) -> tuple[Report, str]:
+    """One report of the edition of measures `keys`: its HTML, every count checked against the rule and against
+    the edition's measures. `panels`: the monthly panels drawn so far in this build (`report_figures`)."""
+    measures = edition_measures(keys)
     place = data.places[subject]
-    report = Report(place, data.quarter, report_rows(data, place, data.quarter))
+    report = Report(place, data.quarter, report_rows(data, place, data.quarter, measures))
     report.sentences = commentary(report)
-    report.figures = report_figures(data, report)
+    report.figures = report_figures(data, report, panels)
     html = render(data, report, rule=rule, built=built or date.today())
-    check_counts([n for _, n in tagged_counts(html)], rule, f"trend report {data.quarter} {subject}")
+    counts = tagged_counts(html)
+    where = f"trend report {data.quarter} {subject} ({', '.join(keys)})"
+    check_counts([n for _, n in counts], rule, where)
+    check_edition(counts, measures, where)
     return report, html
 
 
-def _report_html(data: Released, rule, subject: str) -> tuple[str, str]:
+def _report_html(data: Released, rule, subject: str, keys: Sequence[str], panels: dict) -> tuple[str, str]:
     """(title, checked HTML) of one report."""
-    report, html = build_report(data, subject, rule=rule)
+    report, html = build_report(data, subject, keys, rule=rule, panels=panels)
     return title(report.place, data.quarter), html
 
 
-def build_trend_reports(conn, area: Area, quarter: str, *, rule, printer,
+def edition_subjects(data: Released, measures: Sequence[Measure]) -> list[str]:
+    """London and every borough with a released cell of one of the measures."""
+    codes = {code for m in measures for code, _ in data.cells[m.key]}
+    return [LONDON, *(s for s in data.boroughs() if s in codes)]
+
+
+def build_trend_reports(conn, area: Area, quarter: str, *, rule, printer, variants: dict[str, tuple[str, ...]],
                         boroughs: list[str] | None = None) -> list[Output]:
-    """Writes trend_reports/<quarter>/<london|E09...>.html and .pdf for London and every borough in the released
-    cells, or only the subjects listed ('london' or borough codes)."""
+    """Writes trend_reports/<quarter>/<edition>/<london|E09...>.html and .pdf, for each edition of `variants`
+    (audience `trend:<edition>` -> its measure keys, `audience.variants`), for London and every borough with a
+    released cell of the edition's measures, or only the subjects listed ('london' or borough codes).
+
+    One thread draws the charts and renders each page while this one prints the page before it (Chromium
+    prints in its own process, so the two overlap); the panels are drawn once per place and measure."""
+    editions = {}
+    for aud, keys in variants.items():
+        if aud != audience.trend(tuple(keys)):
+            raise ValueError(f"{aud!r} is not the audience of the edition {tuple(keys)}")
+        editions[aud] = edition_measures(keys)
     data = load(conn, quarter)
-    subjects = [LONDON, *data.boroughs()] if boroughs is None else list(boroughs)
-    unknown = [s for s in subjects if s not in data.places]
-    if unknown:
-        raise ValueError(f"no released cells for {unknown} (known: london and {len(data.places) - 1} boroughs)")
+    if boroughs is None:
+        subjects = {aud: edition_subjects(data, measures) for aud, measures in editions.items()}
+    else:
+        unknown = [s for s in boroughs if s not in data.places]
+        if unknown:
+            raise ValueError(f"no released cells for {unknown} (known: london and {len(data.places) - 1} boroughs)")
+        subjects = {aud: list(boroughs) for aud in editions}
+    order = list(dict.fromkeys(s for listed in subjects.values() for s in listed))
+    jobs = [(aud, subject) for subject in order for aud in editions if subject in subjects[aud]]
+    panels: dict = {}
     outputs = []
-    for subject in subjects:
-        name, html = _report_html(data, rule, subject)
-        meta = dict(kind="trend_report", title=name, period=quarter, subject=subject, audience=PARTNERS)
-        outputs.append(area.write(f"trend_reports/{quarter}/{subject}.html", html, **meta))
-        outputs.append(area.write(f"trend_reports/{quarter}/{subject}.pdf", printer.pdf(html), **meta))
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="trend-pages") as pages:
+        made = [pages.submit(_report_html, data, rule, subject, variants[aud], panels) for aud, subject in jobs]
+        try:
+            for (aud, subject), page in zip(jobs, made):
+                name, html = page.result()
+                path = f"trend_reports/{quarter}/{aud.removeprefix('trend:')}/{subject}"
+                meta = dict(kind="trend_report", title=name, period=quarter, subject=subject, audience=aud)
+                outputs.append(area.write(f"{path}.html", html, **meta))
+                outputs.append(area.write(f"{path}.pdf", printer.pdf(html), **meta))
+        finally:
+            for page in made:
+                page.cancel()
     return outputs
