@@ -67,7 +67,9 @@ def outputs_page():
         groups[o["kind"]].append(o)
     sections = []
     for kind, heading in KINDS:
-        items = sorted(groups.get(kind, []), key=lambda o: (o["period"], o["subject"], o["path"]), reverse=True)
+        # the latest period first; within it London, then places by name
+        items = sorted(sorted(groups.get(kind, []), key=lambda o: (o["subject"] != "london", o["title"], o["path"])),
+                       key=lambda o: o["period"], reverse=True)
         if not items:
             continue
         by_doc = defaultdict(list)
