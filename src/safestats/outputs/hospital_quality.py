@@ -20,12 +20,11 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import date
-from html.parser import HTMLParser
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from safestats.outputs import audience
+from safestats.outputs import audience, figures
 from safestats.outputs.area import Area, Output
 from safestats.outputs.figures import check_counts, shown_count
 
@@ -436,42 +435,9 @@ def _environment() -> Environment:
     return env
 
 
-class _Counts(HTMLParser):
-    """The text of every element with class `count`."""
-
-    def __init__(self):
-        super().__init__()
-        self.found: list[str] = []
-        self._open: list[list[str] | None] = []
-
-    def handle_starttag(self, tag, attrs):
-        classes = (dict(attrs).get("class") or "").split()
-        self._open.append([] if "count" in classes else None)
-
-    def handle_endtag(self, tag):
-        if self._open:
-            text = self._open.pop()
-            if text is not None:
-                self.found.append("".join(text))
-
-    def handle_data(self, data):
-        for text in self._open:
-            if text is not None:
-                text.append(data)
-
-
 def tagged_counts(html: str) -> list[int]:
     """Every count a page prints (each tagged `class="count"`), as numbers."""
-    parser = _Counts()
-    parser.feed(html)
-    parser.close()
-    out = []
-    for text in parser.found:
-        digits = re.sub(r"[,\s]", "", text)
-        if not digits.isdigit():
-            raise ValueError(f"a tagged count that is not a number: {text!r}")
-        out.append(int(digits))
-    return out
+    return [n for _, n in figures.tagged_counts(html)]
 
 
 def _checked(html: str, rule, where: str) -> str:

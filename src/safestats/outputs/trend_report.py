@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
-from html.parser import HTMLParser
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
@@ -21,7 +20,7 @@ from psycopg import sql
 
 from safestats.outputs import audience, charts
 from safestats.outputs.area import Area, Output
-from safestats.outputs.figures import check_counts
+from safestats.outputs.figures import check_counts, tagged_counts
 from safestats.outputs.measures import BY_KEY, MEASURES, Measure
 
 LONDON = "london"
@@ -464,47 +463,6 @@ def _long_label(quarter: str) -> str:
 
 def title(place: Place, quarter: str) -> str:
     return f"Community safety trends, {place.name}, {quarter_label(quarter)}"
-
-
-class _Counts(HTMLParser):
-    """The tagged counts of a page: each element with class `count`, its attributes and its text."""
-
-    def __init__(self):
-        super().__init__()
-        self.found: list[tuple[dict[str, str], str]] = []
-        self._open: list[tuple[str, dict[str, str] | None, list[str]]] = []
-
-    def handle_starttag(self, tag, attrs):
-        attrs = {k: v or "" for k, v in attrs}
-        tagged = "count" in attrs.get("class", "").split()
-        self._open.append((tag, attrs if tagged else None, []))
-
-    def handle_endtag(self, tag):
-        while self._open:
-            name, attrs, text = self._open.pop()
-            if attrs is not None:
-                self.found.append((attrs, "".join(text)))
-            if name == tag:
-                break
-
-    def handle_data(self, data):
-        for _, attrs, text in self._open:
-            if attrs is not None:
-                text.append(data)
-
-
-def tagged_counts(html: str) -> list[tuple[dict[str, str], int]]:
-    """Every count a page prints, as (its tag's attributes, the number): '1,250†' reads as 1250."""
-    parser = _Counts()
-    parser.feed(html)
-    parser.close()
-    out = []
-    for attrs, text in parser.found:
-        digits = re.sub(r"[,\s†]", "", text)
-        if not digits.isdigit():
-            raise ValueError(f"a tagged count that is not a number: {text!r}")
-        out.append((attrs, int(digits)))
-    return out
 
 
 def _cells_of(measure: Measure) -> tuple[str, str, str]:
