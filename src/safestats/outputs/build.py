@@ -163,7 +163,9 @@ def build(cfg: Settings | None = None, *, kinds=KINDS, quarter: str | None = Non
             if "core" in kinds and cores and _exists(conn, "release.agg_borough_violence_core_monthly"):
                 for m in [month] if month else core_dataset.released_months(conn):
                     inputs = _inputs_digest(conn, "select * from release.agg_borough_violence_core_monthly"
-                                                  " where incident_month <= to_date(%s, 'YYYY-MM')", (m,))
+                                                  " where incident_month > to_date(%s, 'YYYY-MM') - %s::interval"
+                                                  " and incident_month <= to_date(%s, 'YYYY-MM')",
+                                            (m, f"{core_dataset.TRAILING_MONTHS} months", m))
                     run(f"core_dataset/{m}", inputs + repr(cores),
                         lambda m=m: core_dataset.build_core_datasets(conn, area, m, rule=rule, variants=cores),
                         replacing=f"core_dataset/{m}/")
