@@ -6,7 +6,9 @@ then the manifest, `discard` drops them (a set that failed half way leaves the f
 were, so what the manifest lists is always what is on disk)."""
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import os
 import re
@@ -53,6 +55,15 @@ class Output:
 
 def root(cfg: Settings | None = None) -> Path:
     return (cfg or settings()).home / "outputs"
+
+
+def csv_bytes(header: list[str], rows) -> bytes:
+    """Every CSV output's form: UTF-8, a header row, CRLF line ends (as spreadsheets and RFC 4180 expect)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue().encode("utf-8")
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

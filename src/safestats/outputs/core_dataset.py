@@ -9,7 +9,6 @@ released borough cells, flagged incomplete where a borough's cell was withheld. 
 month, the variant and the area, so next refresh's file replaces this one."""
 from __future__ import annotations
 
-import csv
 import io
 import re
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from psycopg.rows import dict_row
 
-from safestats.outputs.area import Area, Output
+from safestats.outputs.area import Area, Output, csv_bytes
 from safestats.outputs.figures import check_counts
 from safestats.sdc.attacker import Rule
 
@@ -166,15 +165,6 @@ def _cell_text(value) -> str:
     return str(value)
 
 
-def _csv(columns: list[str], rows: list[dict]) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([_cell_text(row[c]) for c in columns])
-    return buffer.getvalue().encode("utf-8")
-
-
 def _xlsx(columns: list[tuple[str, str]], rows: list[dict], *, title: str, month: str, rule: Rule,
           built: str) -> bytes:
     from openpyxl import Workbook
@@ -239,7 +229,8 @@ def _write_pair(area: Area, path: str, columns: list[tuple[str, str]], rows: lis
     check_counts([r[c] for r in rows for c in counts], rule, f"{path}.csv")
     names = [c for c, _ in columns]
     common = {"kind": KIND, "title": title, "period": month, "subject": subject, "audience": audience}
-    return [area.write(f"{path}.csv", _csv(names, rows), **common),
+    table = csv_bytes(names, [[_cell_text(row[c]) for c in names] for row in rows])
+    return [area.write(f"{path}.csv", table, **common),
             area.write(f"{path}.xlsx", _xlsx(columns, rows, title=title, month=month, rule=rule, built=built),
                        **common)]
 

@@ -14,8 +14,6 @@ withheld when any part is; a figure that would be the complement of shown ones (
 is not printed. A percentage is computed from the shown counts, and withheld when the count it describes is."""
 from __future__ import annotations
 
-import csv
-import io
 import math
 import re
 from dataclasses import dataclass, field
@@ -25,7 +23,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from safestats.outputs import audience, figures
-from safestats.outputs.area import Area, Output
+from safestats.outputs.area import Area, Output, csv_bytes
 from safestats.outputs.figures import check_counts, shown_count
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -457,16 +455,12 @@ def render_league_table(rows: list[LeagueRow], month: str, *, rule, built: date)
         months=_months_to(month, GAP_MONTHS)), rule, f"hospital league table {month}")
 
 
-def render_gaps(gaps: list[dict], month: str, *, built: date) -> tuple[str, str]:
+def render_gaps(gaps: list[dict], month: str, *, built: date) -> tuple[str, bytes]:
     months = _months_to(month, GAP_MONTHS)
     html = _environment().get_template("hospital_submission_gaps.html.j2").render(
         gaps=gaps, month=month, months=months, built=built, gap_months=GAP_MONTHS, gap_limit=GAP_LIMIT)
-    out = io.StringIO()
-    writer = csv.DictWriter(out, ["site_code", "site_name", "trust_name", "months_missing", "months_late", *months],
-                            lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(gaps)
-    return html, out.getvalue()
+    columns = ["site_code", "site_name", "trust_name", "months_missing", "months_late", *months]
+    return html, csv_bytes(columns, [[gap[c] for c in columns] for gap in gaps])
 
 
 # -- the build ---------------------------------------------------------------------------------------------------

@@ -12,8 +12,6 @@ that names no column (a line that is not text in the file's encoding, a row of t
 and no value: the whole line may hold free text."""
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -23,7 +21,7 @@ import yaml
 from jinja2 import Environment
 
 from safestats.contracts import Contract, load_contracts
-from safestats.outputs.area import Area, Output
+from safestats.outputs.area import Area, Output, csv_bytes
 from safestats.outputs.audience import supplier
 
 FREE_TEXT = "free_text"
@@ -155,14 +153,6 @@ def _inert(value: str) -> str:
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
-def _csv(header: list[str], rows) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return buffer.getvalue().encode("utf-8")
-
-
 SUMMARY_HTML = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{{ title }}</title>
 <style>
@@ -236,7 +226,7 @@ def _summary(agency: str, agency_name: str, refresh_date: str, entries: list[dic
                   load.error or ""]
         kinds = e["kinds"].most_common()
         rows += [[*common, reason, n] for reason, n in kinds] if kinds else [[*common, "", ""]]
-    return html, _csv(SUMMARY_COLUMNS, rows)
+    return html, csv_bytes(SUMMARY_COLUMNS, rows)
 
 
 def build_supplier_feedback(conn, area: Area, project_dir: Path, *, load_ids: list[int] | None,
@@ -272,7 +262,7 @@ def build_supplier_feedback(conn, area: Area, project_dir: Path, *, load_ids: li
                              p.note])
         outputs.append(area.write(
             f"supplier_feedback/{agency}/{load.load_id}-{_stem(load.file_name)}-rejects.csv",
-            _csv(REJECT_COLUMNS, rows), kind="supplier_rejects", title=f"Rejected rows of {load.file_name}",
+            csv_bytes(REJECT_COLUMNS, rows), kind="supplier_rejects", title=f"Rejected rows of {load.file_name}",
             period=load.period or refresh_date, subject=agency, audience=supplier(agency)))
     for agency, entries in sorted(by_agency.items()):
         names = {c.agencies.get(agency) for c in contracts.values()} - {None}
