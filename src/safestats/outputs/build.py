@@ -151,7 +151,7 @@ def build(cfg: Settings | None = None, *, kinds=KINDS, quarter: str | None = Non
             state.mark(key, inputs)
 
         try:
-            trends, cores = _variants(cfg)
+            trends, cores = _variants(cfg) if {"trend", "core"} & set(kinds) else ({}, {})
             if "trend" in kinds and trends:
                 quarters = [quarter] if quarter else trend_report.completed_quarters(conn)[-1:]
                 for q in quarters:
