@@ -1,6 +1,6 @@
 """The monthly refresh: ingest every new extract, rebuild the warehouse with dbt, release the disclosure-
 controlled aggregates that pass the attacker's check, make the outputs partners receive, empty Superset's cache
-of chart results, summarise.
+of chart results, summarise; every run leaves a machine-readable record ($SAFESTATS_HOME/runs/last.json).
 
 Thin by design: each task calls the safestats package. Reruns are safe: files already loaded are
 skipped by checksum, and the warehouse rebuilds the loads that changed since it was built (all of it when
@@ -11,9 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
+from prefect.runtime import flow_run
 from prefect.schedules import Cron
 
-from safestats import dbt, refresh, warehouse
+from safestats import dbt, refresh, run_record, warehouse
 from safestats.config import settings
 from safestats.outputs import build as outputs
 from safestats.sdc import service as sdc
@@ -98,6 +99,20 @@ def monthly_refresh(landing: str | None = None, retry_quarantined: bool = False,
     landing = landing or str(settings().landing_dir)
     if not Path(landing).is_dir():  # not worth a retry
         raise FileNotFoundError(f"landing folder {landing} does not exist")
+    run = run_record.Run(flow_run_id=flow_run.get_id())
+    try:
+        summary = _refresh(landing, retry_quarantined, full)
+    except RefreshFailed as exc:
+        run.finish(exc.summary, error=str(exc))
+        raise
+    except BaseException as exc:
+        run.finish(None, error=f"{type(exc).__name__}: {exc}")
+        raise
+    run.finish(summary)
+    return summary
+
+
+def _refresh(landing: str, retry_quarantined: bool, full: bool) -> refresh.RefreshSummary:
     prepare_warehouse()
     files = ingest_landing(landing, retry_quarantined)
     build = build_warehouse(full)

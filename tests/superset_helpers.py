@@ -40,7 +40,7 @@ def sql_as(cfg, username: str, query: str, params=()) -> list[tuple]:
         return conn.execute(query, params).fetchall()
 
 
-def one_time_code(username: str) -> str:
+def one_time_code(username: str, cfg=None) -> str:
     """The code the user's authenticator shows now, from their enrolled secret (read as the superuser).
     A time step is accepted once per user and the tests log the same user in many times a minute, so this
     first takes the user's last accepted step back before the steps now acceptable (test set-up, as the
@@ -49,25 +49,25 @@ def one_time_code(username: str) -> str:
     from safestats.config import settings
     from safestats.policies import governance
 
-    with psycopg.connect(database.endpoint(settings()).conninfo(), autocommit=True) as conn:
+    with psycopg.connect(database.endpoint(cfg or settings()).conninfo(), autocommit=True) as conn:
         conn.execute("update governance.second_factors set last_step = least(last_step, %s) where username = %s",
                      (int(time.time()) // governance.TOTP_STEP_SECONDS - 2, username))
         return governance.current_code(conn, username)
 
 
-def pass_second_factor(s: requests.Session, base: str, username: str) -> requests.Response | None:
+def pass_second_factor(s: requests.Session, base: str, username: str, cfg=None) -> requests.Response | None:
     """Give the one-time code when the app asks for it (a session that is not logged in is not asked)."""
     asked = s.get(f"{base}/second-factor/", allow_redirects=False)
     if asked.status_code != 200:
         return None
     token = re.search(r'name="csrf_token" value="([^"]+)"', asked.text).group(1)
     # FAB finds users case-insensitively; the code is the account's (usernames are lower-case)
-    return s.post(f"{base}/second-factor/", data={"csrf_token": token, "code": one_time_code(username.lower())},
+    return s.post(f"{base}/second-factor/", data={"csrf_token": token, "code": one_time_code(username.lower(), cfg)},
                   allow_redirects=False)
 
 
-def login(base: str, username: str, password: str, accept: bool = True, second_factor: bool = True
-          ) -> requests.Session:
+def login(base: str, username: str, password: str, accept: bool = True, second_factor: bool = True,
+          cfg=None) -> requests.Session:
     """A browser-like session: FAB's login form, the one-time code, then (optionally) the conditions page."""
     s = requests.Session()
     page = s.get(f"{base}/login/")
@@ -75,7 +75,7 @@ def login(base: str, username: str, password: str, accept: bool = True, second_f
     s.post(f"{base}/login/", data={"username": username, "password": password, "csrf_token": token},
            allow_redirects=False)
     if second_factor:
-        pass_second_factor(s, base, username)
+        pass_second_factor(s, base, username, cfg)
     if accept:
         accept_terms(s, base)
     return s

@@ -320,6 +320,55 @@ def cmd_audit(args) -> int:
     return 1
 
 
+def _step(text: str) -> None:
+    console.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {text}")
+
+
+def cmd_backup(args) -> int:
+    from safestats import backup
+
+    try:
+        made = backup.backup(Path(args.to), landing=not args.no_landing, say=_step)
+    except backup.BackupError as exc:
+        err.print(f"[red]backup failed:[/] {exc}")
+        return 1
+    console.print(f"backed up to {made.path}: {made.relations} tables, {made.rows:,} rows, "
+                  f"{made.bytes / 1e6:,.1f} MB in {made.seconds:.0f} s")
+    for skipped in made.skipped:
+        console.print(f"[yellow]not included:[/] {skipped}")
+    return 0
+
+
+def cmd_restore(args) -> int:
+    from safestats import backup
+
+    try:
+        done = backup.restore(Path(args.backup), say=_step)
+    except backup.BackupError as exc:
+        err.print(f"[red]restore failed:[/] {exc}")
+        return 1
+    console.print(f"restored the backup of {done.made_at} into {settings().home}: {done.relations} tables and "
+                  f"{done.rows:,} rows as counted when it was taken, {done.files} files, the audit chain "
+                  f"({done.audit_events} events) verified. Start Superset with `safestats superset start`.")
+    return 0
+
+
+def cmd_doctor(args) -> int:
+    from rich.table import Table
+
+    from safestats import doctor
+
+    findings = doctor.examine()
+    table = Table(title=f"SafeStats install at {settings().home}")
+    for column in ("check", "", "what was found", "what to do"):
+        table.add_column(column, overflow="fold")
+    colour = {doctor.OK: "green", doctor.WARN: "yellow", doctor.FAIL: "red"}
+    for f in findings:
+        table.add_row(f.check, f"[{colour[f.status]}]{f.status}[/]", f.detail, f.fix)
+    console.print(table)
+    return 1 if any(f.status == doctor.FAIL for f in findings) else 0
+
+
 def cmd_reports(args) -> int:
     import re
 
@@ -521,6 +570,20 @@ def parser() -> argparse.ArgumentParser:
                      help="make only these outputs; repeatable")
     rep.add_argument("--force", action="store_true", help="make them even when their inputs have not changed")
     rep.set_defaults(func=cmd_reports)
+
+    bk = sub.add_parser("backup", help="a consistent backup of the install (database, roles, keys, Superset's "
+                        "metadata, outputs, landing, session logs) into a new directory; safe while analysts work")
+    bk.add_argument("--to", required=True, metavar="DIR", help="a new directory, outside SAFESTATS_HOME")
+    bk.add_argument("--no-landing", action="store_true", help="leave the landing folder's extracts out")
+    bk.set_defaults(func=cmd_backup)
+    rs = sub.add_parser("restore", help="make an empty SAFESTATS_HOME the install a backup was taken of, then "
+                        "check its rows and audit chain")
+    rs.add_argument("backup", metavar="DIR")
+    rs.set_defaults(func=cmd_restore)
+
+    doc = sub.add_parser("doctor", help="check the running install (server, policies, key files, Superset, disk, "
+                         "last refresh and backup, audit chain) and say what to fix; exit 1 when something fails")
+    doc.set_defaults(func=cmd_doctor)
 
     users = sub.add_parser("users", help="named users")
     users.add_argument("action", choices=["demo-logins", "code", "review"],
