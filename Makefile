@@ -70,6 +70,7 @@ bench-history: install browser
 	$(BIN)/safestats bench --history
 
 clean:
+	-$(BIN)/safestats serve stop
 	-$(BIN)/safestats superset stop
 	-$(BIN)/safestats db stop
 	rm -rf .safestats target logs test-output

@@ -12,16 +12,16 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.runtime import flow_run
-from prefect.schedules import Cron
 
-from safestats import dbt, refresh, run_record, warehouse
+from safestats import dbt, refresh, run_record, scheduler, warehouse
 from safestats.config import settings
 from safestats.outputs import build as outputs
 from safestats.sdc import service as sdc
 from safestats.summary import summary_text
 from safestats.superset import server as superset
 
-SCHEDULE = Cron("0 2 2 * *", timezone="Europe/London")
+# prefect.yaml holds the one definition (the server's deployment is registered from it).
+SCHEDULE = scheduler.declared_schedule(Path(__file__).resolve().parents[1] / "prefect.yaml")
 
 
 class RefreshFailed(RuntimeError):
@@ -100,24 +100,26 @@ def monthly_refresh(landing: str | None = None, retry_quarantined: bool = False,
     if not Path(landing).is_dir():  # not worth a retry
         raise FileNotFoundError(f"landing folder {landing} does not exist")
     run = run_record.Run(flow_run_id=flow_run.get_id())
+    so_far = refresh.RefreshSummary()      # what the run record shows of a run that fails on the way
     try:
-        summary = _refresh(landing, retry_quarantined, full)
+        summary = _refresh(landing, retry_quarantined, full, so_far)
     except RefreshFailed as exc:
         run.finish(exc.summary, error=str(exc))
         raise
     except BaseException as exc:
-        run.finish(None, error=f"{type(exc).__name__}: {exc}")
+        run.finish(so_far, error=f"{type(exc).__name__}: {exc}")
         raise
     run.finish(summary)
     return summary
 
 
-def _refresh(landing: str, retry_quarantined: bool, full: bool) -> refresh.RefreshSummary:
+def _refresh(landing: str, retry_quarantined: bool, full: bool,
+             so_far: refresh.RefreshSummary) -> refresh.RefreshSummary:
     prepare_warehouse()
-    files = ingest_landing(landing, retry_quarantined)
-    build = build_warehouse(full)
-    released = release_aggregates(build)
-    made = publish_outputs(files, build, released)
+    files = so_far.files = ingest_landing(landing, retry_quarantined)
+    build = so_far.build = build_warehouse(full)
+    released = so_far.release = release_aggregates(build)
+    made = so_far.outputs = publish_outputs(files, build, released)
     clear_chart_cache(build)
     summary = summarise(files, build, released, made)
     if not summary.ok:

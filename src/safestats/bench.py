@@ -140,3 +140,43 @@ def run(rows: int, repeats: int, console: Console) -> int:
                   f"{statistics.median(clean[0]) / statistics.median(clean[1]):.2f})")
     database.stop(cfg)
     return 0
+
+
+LOAD_SESSIONS = 30
+LOAD_SECONDS = 300
+
+
+def run_load(console: Console, sessions: int = LOAD_SESSIONS, seconds: float = LOAD_SECONDS) -> int:
+    """`safestats bench --load`: analysts of four organisations at work in the demo's Superset (chart data, SQL
+    Lab, CSV exports) while a full refresh rebuilds the warehouse and the release step republishes it."""
+    from safestats import bench_load, credentials, refresh
+    from safestats.sdc import service as sdc
+    from safestats.superset import server
+
+    cfg = settings()
+    if not server.status(cfg)["healthy"]:
+        console.print("load bench skipped: Superset is not serving this install (run `make demo` first)")
+        return 0
+    passwords = credentials.user_passwords(cfg)
+    analysts = {u: passwords[u] for u in bench_load.LOAD_USERS if u in passwords}
+    if len(analysts) < 2:
+        console.print("load bench skipped: the demo analysts' credentials are not in this install")
+        return 0
+
+    def rebuild() -> None:          # `safestats refresh --full` without an ingest: the same data, rebuilt
+        built = refresh.build(full=True, cfg=cfg)
+        if not built.success:
+            raise RuntimeError(f"the build failed: {built.failures}")
+        released = sdc.publish(cfg)
+        if not released.ok:
+            raise RuntimeError("the release step's rebuild of the agg_ marts failed")
+
+    figures = bench_load.run(server.url(), cfg, analysts, sessions=sessions, seconds=seconds, during=rebuild,
+                             say=console.log)
+    bench_load.report(console, figures, f"Superset under load ({server.url()}): {sessions} analyst sessions, "
+                                        f"{figures.seconds:.0f} s, a full refresh "
+                                        f"{figures.refresh_seconds or 0:.0f} s of it")
+    correct = (figures.refresh_error is None and figures.differing_answers == 0 and figures.rows_outside == 0
+               and not figures.unaudited)
+    console.print("correctness: " + ("every answer whole, in area and audited" if correct else "[red]FAILED[/red]"))
+    return 0 if correct else 1

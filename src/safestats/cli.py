@@ -258,7 +258,10 @@ def cmd_demo(args) -> int:
 def cmd_bench(args) -> int:
     from safestats import bench, bench_superset
 
-    code = bench.run(rows=args.rows, repeats=args.repeats, console=console) or bench_superset.run(console=console)
+    if args.load:
+        return bench.run_load(console, sessions=args.sessions, seconds=args.seconds)
+    code = (bench.run(rows=args.rows, repeats=args.repeats, console=console) or bench_superset.run(console=console)
+            or bench.run_load(console, sessions=args.sessions, seconds=args.seconds))
     if code or not args.history:
         return code
     from safestats import bench_history
@@ -289,6 +292,43 @@ def cmd_superset(args) -> int:
                               " (or a dataset it needs is not built yet)")
             console.print("users: " + json.dumps(result.users), soft_wrap=True, highlight=False)
     except server.SupersetError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        return 2
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from safestats import scheduler
+
+    try:
+        if args.action == "start":
+            console.print(f"Prefect serving the scheduled refresh at {scheduler.start()} "
+                          f"(logs in {scheduler.paths().dir})")
+        elif args.action == "stop":
+            console.print("stopped" if scheduler.stop() else "not running (nothing to stop)")
+        elif args.action == "status":
+            info = scheduler.status()
+            console.print_json(json.dumps(info))
+            return 0 if info["running"] else 3
+        elif args.action == "run-now":
+            parameters = {"retry_quarantined": args.retry_quarantined, "full": args.full}
+            if args.landing:
+                landing = Path(args.landing).resolve()
+                if not landing.is_dir():
+                    raise FileNotFoundError(f"landing folder {landing} does not exist")
+                parameters["landing"] = str(landing)
+            run_id = scheduler.run_now(parameters=parameters)
+            page = f"{scheduler.url()}/runs/flow-run/{run_id}"
+            console.print(f"flow run {run_id} created: {page}")
+            if args.no_wait:
+                return 0
+            with console.status("waiting for the worker to run it..."):
+                run = scheduler.wait_for_run(run_id)
+            message = (run.get("state") or {}).get("message") or ""
+            colour = "green" if run["state_type"] == "COMPLETED" else "red"
+            console.print(f"[{colour}]{run['state_name']}[/] {message}", soft_wrap=True)
+            return 0 if run["state_type"] == "COMPLETED" else 1
+    except scheduler.SchedulerError as exc:
         err.print(f"[red]error:[/] {exc}")
         return 2
     return 0
@@ -546,6 +586,15 @@ def parser() -> argparse.ArgumentParser:
     sup.add_argument("action", choices=["start", "stop", "status", "sync"])
     sup.set_defaults(func=cmd_superset)
 
+    srv = sub.add_parser("serve", help="the scheduled refresh: Prefect's server and a worker (start, stop, status), "
+                         "or a run of the deployment now (run-now)")
+    srv.add_argument("action", choices=["start", "stop", "status", "run-now"])
+    srv.add_argument("--landing", metavar="DIR", help="run-now: default $SAFESTATS_HOME/landing")
+    srv.add_argument("--retry-quarantined", action="store_true", help="run-now: try quarantined files again")
+    srv.add_argument("--full", action="store_true", help="run-now: rebuild every table from raw")
+    srv.add_argument("--no-wait", action="store_true", help="run-now: return once the run is created")
+    srv.set_defaults(func=cmd_serve)
+
     aud = sub.add_parser("audit", help="the audit trail")
     aud.add_argument("action", choices=["verify", "sessions"])
     aud.add_argument("--user", help="sessions: only this role's")
@@ -593,9 +642,13 @@ def parser() -> argparse.ArgumentParser:
     users.set_defaults(func=cmd_users)
 
     bench = sub.add_parser("bench", help="ingest speed against psql \\copy of the same file, then Superset "
-                           "dashboard load and chart-data times")
+                           "dashboard load and chart-data times, then analysts at work during a full refresh")
     bench.add_argument("--rows", type=int, default=1_000_000)
     bench.add_argument("--repeats", type=int, default=7, help="alternating runs of each side, per file")
+    bench.add_argument("--load", action="store_true",
+                       help="only the load test: analyst sessions in the demo's Superset during a full refresh")
+    bench.add_argument("--sessions", type=int, default=30, help="concurrent analyst sessions in the load test")
+    bench.add_argument("--seconds", type=float, default=300, help="how long the load test runs")
     bench.add_argument("--history", action="store_true",
                        help="then the refresh's cost at each history length, each in a home of its own (hours)")
     bench.add_argument("--years", type=int, nargs="+", default=[1, 10], help="history lengths (default: 1 10)")

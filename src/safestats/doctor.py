@@ -80,7 +80,7 @@ def key_files(cfg: Settings) -> list[Finding]:
                p.admin_password_file: 0o600, p.dir: 0o700}
     if not cfg.database_url:
         private[cfg.pgdata] = 0o700
-    required = {cfg.credentials_file, p.secret_key}
+    required = {cfg.credentials_file} | ({p.secret_key} if (p.dir / "runtime.json").exists() else set())
     found = []
     for path, mode in private.items():
         if not path.exists():

@@ -110,11 +110,16 @@ def _previous_load(conn: psycopg.Connection, sha: str, retry_quarantined: bool):
     return row
 
 
+class DatabaseFailed(RuntimeError):
+    """The server failed under the ingest (not the file): the ingest stops, and a rerun picks up where it was."""
+
+
 def ingest_file(conn: psycopg.Connection, path: Path, contracts: list[Contract], *,
                 retry_quarantined: bool = False, name: str | None = None,
                 recorded_as: str | None = None) -> FileResult:
     """Load one file, or skip it (seen before), or quarantine it (recorded with the reason). Whatever the
-    file holds, it ends recorded: an unexpected failure quarantines this file and never stops the others.
+    file holds, it ends recorded: an unexpected failure quarantines this file and never stops the others. A failure
+    of the server itself (DatabaseFailed) stops the ingest instead, with the file unrecorded.
     `conn` is the loader's autocommit connection: each file gets a transaction of its own. `name` and
     `recorded_as` name a file unpacked from an archive."""
     path = path.resolve()
@@ -164,6 +169,12 @@ def ingest_file(conn: psycopg.Connection, path: Path, contracts: list[Contract],
         message = f"{shown}: the file cannot be read: {exc}"
     except psycopg.DataError as exc:
         message = f"{shown}: the database refused the file: {str(exc).splitlines()[0]}"
+    except psycopg.OperationalError as exc:
+        # The server went away, was shut down or ran out of room: not the file's fault, so not a quarantine. Its
+        # transaction never committed, so nothing of it is recorded, and the next ingest loads it.
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DatabaseFailed(f"the database failed while loading {shown} ({reason}): nothing of it was recorded; "
+                             "run the ingest again once the server is back and has room") from exc
     except Exception as exc:  # noqa: BLE001 - one file's failure must never stop the others
         log.exception("unexpected failure on %s", shown)
         message = f"{shown}: the ingest failed on this file ({type(exc).__name__}: {exc}); nothing of it was loaded"

@@ -39,7 +39,7 @@ class Run:
         self._save()
 
     def finish(self, summary=None, error: str | None = None) -> dict:
-        """The run's outcome (summary: a refresh.RefreshSummary, or None when the run failed before it had one)."""
+        """The run's outcome (summary: a refresh.RefreshSummary, as far as the run got when it failed)."""
         ended = _now()
         ok = error is None and summary is not None and summary.ok
         self.record.update(status="succeeded" if ok else "failed", error=error,
