@@ -22,7 +22,7 @@
   {%- set month_column = config.get('month_column') -%}
   {%- if month_column -%}
     {%- set model_name = this.schema ~ '.' ~ this.identifier -%}
-    {%- set sources = month_sources(model) -%}
+    {%- set sources = refresh_sources(model) -%}
     {%- set refresh = refresh_by_month_plan(model_name, sources) -%}
     {%- if refresh is not none -%}
       {{ return(refresh_by_month(model_name, refresh, keys)) }}

@@ -40,6 +40,18 @@
     {{ return(sources | unique | list) }}
 {%- endmacro %}
 
+{#- The tables whose recorded changes `node` (this model, a graph node) rebuilds: month_sources, or, for a
+    published aggregate (config months_from_release: a copy of what the release published, read from the
+    release schema outside the project's models: macros/published_aggregate.sql), the months the release
+    recorded as published under release.<name> (safestats.sdc.release). Its candidate's changed months would not
+    do: a month held back by one release and published by a later one changed in neither refresh. -#}
+{% macro refresh_sources(node) -%}
+    {%- if node.config.get('months_from_release') -%}
+        {{ return([var('sdc_release_schema') ~ '.' ~ (node.alias or node.name)]) }}
+    {%- endif -%}
+    {{ return(month_sources(node)) }}
+{%- endmacro %}
+
 {#- What a refresh of this model must rebuild: {'months': [...], 'null_month': bool, 'all_months': bool,
     'through': position} from what `sources` recorded after the position it was built through. A source
     named in config months_by_key (model name -> this table's key column) reaches it by key as well as by
@@ -157,6 +169,30 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- Record what a refresh by key of `model_name` rebuilt in this invocation (private.rebuilt_rows): the months of
+    `refresh` it rebuilt whole, and the keys of the rows in `rows` (the rebuilt rows) outside them with each
+    row's month, for this invocation's tests and leak scans (refresh_rows_filter). -#}
+{% macro record_rebuilt_rows(model_name, refresh, rows) -%}
+    {%- set month_column = config.get('month_column') -%}
+    delete from private.rebuilt_rows where model = '{{ model_name }}';
+    insert into private.rebuilt_rows (model, invocation_id, month, key_column, key)
+    select '{{ model_name }}', '{{ invocation_id }}', rebuilt_month, null, null
+    from unnest({{ months_array(refresh) }}) as rebuilt (rebuilt_month)
+    {%- if refresh.null_month %}
+    union all
+    select '{{ model_name }}', '{{ invocation_id }}', null, null, null
+    {%- endif %}
+    {%- for column in refresh.keyed | map(attribute='column') | unique %}
+    union all
+    select distinct '{{ model_name }}', '{{ invocation_id }}', {{ month_column }}, '{{ column }}', {{ column }}::text
+    from {{ rows }}
+    where {{ column }} is not null and not coalesce({{ in_months(month_column, refresh) }}, false)
+    {%- endfor %};
+    -- the scans join these keys: planned on the statistics of a table that held none, they would be looked up
+    -- one by one in every partition
+    analyze private.rebuilt_rows
+{%- endmacro %}
+
 {#- Record the keys of the rows `keys_sql` (a query of one column) returns as changed by `model_name`. -#}
 {% macro record_changed_keys(model_name, keys_sql) -%}
     insert into private.changed_keys (model, key)
@@ -251,6 +287,9 @@
     {{ record_changed_keys(model_name, changed_rows_keys(target_relation, rows, rebuilt_rows)) }};
     {%- endif %}
     {{ record_changed_months(model_name, rebuilt_months) }};
+    {%- if by_key %}
+    {{ record_rebuilt_rows(model_name, refresh, rows) }};
+    {%- endif %}
     delete from {{ target_relation }} where {{ rebuilt_rows }};
     insert into {{ target_relation }} select * from {{ rows }};
     {%- else %}

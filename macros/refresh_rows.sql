@@ -6,7 +6,9 @@
     - a table rebuilt load by load past the privacy boundary (macros/materialization_loads_table.sql), or the
       staging view it is built from: the loads this dbt invocation (re)inserted (refresh_changed_loads);
     - a table refreshed month by month (a partitioned_table model with config month_column): the months this
-      invocation rebuilt in it;
+      invocation rebuilt in it (for one refreshed by key, config rows_by_key, every month a rebuilt row lies
+      in; the leak scans read only the rows it rebuilt: rebuilt_rows_query);
+    - a snapshot: the versions this invocation's run of it captured (snapshot_rows_filter);
     - a view over tables refreshed by load or by month, on a month column it shares with them (the categorised
       recorded crimes and dispatches), or on the column its config refresh_month_column names (the categorised
       people, whose incident_month is their table's recorded_month): the months this invocation changed in
@@ -21,6 +23,9 @@
     {%- if loads_table -%}
         {%- set loads = refresh_changed_loads(loads_table) -%}
         {{ return(none if loads is none else in_loads('load_id', loads)) }}
+    {%- endif -%}
+    {%- if relation.schema == 'snapshots' -%}
+        {{ return(snapshot_rows_filter(relation)) }}
     {%- endif -%}
     {%- set refreshed = refreshed_month_tables(relation) -%}
     {%- if refreshed -%}
@@ -105,4 +110,60 @@
     refresh, and for a dataset not built load by load. -#}
 {% macro refresh_raw_rows_filter(raw_relation, load_column='_load_id') -%}
     {{ return(in_loads(load_column, refresh_changed_loads('suppressed.' ~ raw_relation.identifier))) }}
+{%- endmacro %}
+
+{#- For a table refreshed by key (config rows_by_key) that this invocation refreshed by key: a query of exactly the
+    rows it rebuilt, those of the months it rebuilt whole and those of the keys it rebuilt outside them, as it
+    recorded (macros/refresh_by_month.sql, record_rebuilt_rows); none otherwise. For the leak scans, whose cost is
+    per row read: a new month of outcomes moves crimes of a year of months, and every row of those months is
+    many times the rows of the crimes that moved. A key's rows are found by the months they lie in (the month's
+    index) and then the key, as a semi-join: private.rebuilt_rows is indexed by key, and looking each key up in
+    the table's own key index would probe every partition of a table partitioned by borough once per key. -#}
+{% macro rebuilt_rows_query(relation) -%}
+    {%- if not execute or var('warehouse_fingerprint', none) is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set found = [] -%}
+    {%- for node in graph.nodes.values() if node.resource_type == 'model' and node.schema == relation.schema
+            and (node.alias or node.name) == relation.identifier and node.config.get('rows_by_key')
+            and node.config.get('month_column') -%}
+        {%- do found.append(node) -%}
+    {%- endfor -%}
+    {%- if not found -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set month_column = found[0].config.get('month_column') -%}
+    {%- set recorded = "from private.rebuilt_rows where model = '" ~ relation.schema ~ '.' ~ relation.identifier
+                       ~ "' and invocation_id = '" ~ invocation_id ~ "'" -%}
+    {%- set groups = run_query("select coalesce(key_column, ''), coalesce(string_agg(distinct month::text, ','), ''),"
+                               ~ " bool_or(month is null) " ~ recorded ~ " group by 1 order by 1").rows -%}
+    {%- if groups | length == 0 -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set whole = {'months': "false"} -%}
+    {%- set queries = [] -%}
+    {%- for key_column, months, null_month in groups -%}
+        {%- set in_months = '(' ~ month_column ~ ' = any(array[' ~ ("'" ~ months.split(',') | join("', '") ~ "'"
+                            if months else '') ~ ']::date[])' ~ (' or ' ~ month_column ~ ' is null' if null_month
+                            else '') ~ ')' -%}
+        {%- if key_column == '' -%}
+            {%- do whole.update({'months': in_months}) -%}
+            {%- do queries.append('select * from ' ~ relation ~ ' where ' ~ in_months) -%}
+        {%- else -%}
+            {%- do queries.append('select * from ' ~ relation ~ ' where ' ~ in_months ~ ' and not coalesce('
+                                  ~ whole.months ~ ', false) and ' ~ key_column ~ ' in (select key ' ~ recorded
+                                  ~ " and key_column = '" ~ key_column ~ "')") -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(queries | join(' union all ')) }}
+{%- endmacro %}
+
+{#- For a snapshot: the SQL condition that a row is a version captured by its latest run, which during a refresh is
+    this invocation's: dbt stamps every version a run inserts with the run's transaction time (dbt_updated_at),
+    and the run's pre-hook recorded a time no later than that, before it inserted anything (snapshot_run_started);
+    the versions of earlier runs were read by their own. Rows a run closed changed only their dbt_valid_to.
+    Every version when no run was recorded. The post-hook indexes dbt_updated_at (snapshot_by_key_closed). -#}
+{% macro snapshot_rows_filter(relation) -%}
+    {{ return("dbt_updated_at >= coalesce((select max(key)::timestamp from private.rebuilt_rows where model = '"
+              ~ relation.schema ~ "." ~ relation.identifier ~ "' and key_column = 'dbt_updated_at'), '-infinity')") }}
 {%- endmacro %}

@@ -6,7 +6,7 @@
     {%- if not execute or not config.get('month_column') or config.get('materialized') != 'partitioned_table' -%}
         {{ return(none) }}
     {%- endif -%}
-    {{ return(refresh_by_month_plan(this.schema ~ '.' ~ this.identifier, month_sources(model))) }}
+    {{ return(refresh_by_month_plan(this.schema ~ '.' ~ this.identifier, refresh_sources(model))) }}
 {%- endmacro %}
 
 {#- The SQL condition that a row read by the month-by-month table being compiled, by its month `column`, is of

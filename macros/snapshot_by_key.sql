@@ -6,8 +6,9 @@
     every row. -#}
 
 {#- The query of the keys `source_model` changed since the snapshot `snapshot_name` last ran, or none when the
-    snapshot is to compare every row. Read as `key in (query)`, a semi-join: the snapshot has no index on the
-    key, and `= any(array(query))` would test every row against every key. -#}
+    snapshot is to compare every row. Read as `key in (query)`, a semi-join, which the planner may answer from
+    the key's index (snapshot_by_key_closed creates it) or by hashing the keys; `= any(array(query))` on a
+    relation without that index would test every row against every key. -#}
 {% macro snapshot_changed_keys(snapshot_name, source_model) -%}
     {%- set fingerprint = var('warehouse_fingerprint', none) -%}
     {%- if not execute or fingerprint is none -%}
@@ -30,7 +31,10 @@
 {%- endmacro %}
 
 {#- A snapshot's post-hook: close the current rows of the keys no longer in the model `source_name` (of the keys
-    it changed, during a refresh), then record what the snapshot holds. -#}
+    it changed, during a refresh), then record what the snapshot holds. The key is indexed, so that the next
+    run's comparison and this closing look up the compared keys rather than read every current row, and so is
+    the time dbt stamps each version with, by which a refresh's tests and leak scans find the versions it captured
+    (refresh_rows_filter). -#}
 {% macro snapshot_by_key_closed(source_name, key) -%}
     {%- if not execute -%}
         {{ return('') }}
@@ -43,6 +47,8 @@
     {%- set source_model = source.schema ~ '.' ~ source.identifier -%}
     {%- set changed = snapshot_changed_keys(snapshot_name, source_model) -%}
     {%- set compared = 'true' if changed is none else 'snapshot.' ~ key ~ ' in (' ~ changed ~ ')' -%}
+    create index if not exists {{ this.identifier }}_{{ key }} on {{ this }} ({{ key }});
+    create index if not exists {{ this.identifier }}_dbt_updated_at on {{ this }} (dbt_updated_at);
     update {{ this }} as snapshot
     set dbt_valid_to = {{ snapshot_get_time() }}
     where
@@ -53,4 +59,15 @@
             where latest.{{ key }} = snapshot.{{ key }}
         );
     {{ record_build_sql(snapshot_name, '(' ~ recorded_through_sql([source_model]) ~ ')', changed is none) }}
+{%- endmacro %}
+
+{#- A snapshot's pre-hook: record when its run began (private.rebuilt_rows, key_column dbt_updated_at), no later
+    than the time dbt stamps the versions it captures with (its transaction's time: now() is that time in the same
+    transaction, or an earlier one's), so that a refresh's tests and leak scans read those versions only
+    (refresh_rows_filter). -#}
+{% macro snapshot_run_started() -%}
+    {%- set snapshot_name = this.schema ~ '.' ~ this.identifier -%}
+    delete from private.rebuilt_rows where model = '{{ snapshot_name }}';
+    insert into private.rebuilt_rows (model, invocation_id, key_column, key)
+    values ('{{ snapshot_name }}', '{{ invocation_id }}', 'dbt_updated_at', now()::timestamp::text)
 {%- endmacro %}

@@ -369,12 +369,17 @@ def test_a_refresh_scans_the_loads_and_rows_it_rebuilt_for_leaks(refreshed, cfg,
     assert superuser.execute("update marts.fct_asb_incidents set incident_pseudo_id = %s where asb_incident_key ="
                              " (select min(asb_incident_key) from marts.fct_asb_incidents"
                              " where incident_month = '2024-01-01')", (lsoa,)).rowcount == 1
+    for table in [*BY_KEY, SNAPSHOT]:
+        superuser.execute(f"create temporary table {table.split('.')[1]}_before as table {table}")
     try:
         fingerprint = json.dumps({"warehouse_fingerprint": dbt.fingerprint(cfg)})
         scoped = dbt.run(["build", "--select", f"+{SENSITIVE_SCAN}", "--indirect-selection", "empty",
                           "--vars", fingerprint], cfg)
         assert [f for f in scoped.failures if SENSITIVE_SCAN in f], scoped.failures
         compiled = next((cfg.home / "target" / "compiled").rglob(f"{SENSITIVE_SCAN}.sql")).read_text()
+        for table, (month, moved) in BY_KEY.items():
+            assert_scan_reads_every_rebuilt_row(superuser, compiled, table, month, moved)
+        assert_scan_reads_every_new_version(superuser, compiled)
         loads = ", ".join(map(str, sorted(may_loads.values())))
         assert f"raw_table._load_id = any(array[{loads}]::bigint[])" in compiled, compiled
         # views are read by the months their tables changed (nothing of the MPS's here), under their own names
@@ -390,7 +395,64 @@ def test_a_refresh_scans_the_loads_and_rows_it_rebuilt_for_leaks(refreshed, cfg,
     finally:
         superuser.execute("update raw.police_uk_street_crimes set crime_id = %s"
                           " where _load_id = %s and _source_row_number = %s", (crime_id, may, row))
+        for table in [*BY_KEY, SNAPSHOT]:
+            superuser.execute(f"drop table if exists {table.split('.')[1]}_before")
         built_run(cfg, incremental=False)
+
+
+# Tables refreshed by key (config rows_by_key), with their month column and whether a new month of outcomes moves
+# rows of other months (a crime of an earlier month given its latest outcome) or brings every rebuilt row to the
+# new month (a crime's latest outcome is the new one).
+BY_KEY = {"marts.fct_street_crimes": ("crime_month", True),
+          "intermediate.int_crime_outcomes_latest": ("outcome_month", False)}
+
+
+def assert_scan_reads_every_rebuilt_row(su, compiled: str, table: str, month: str, moved: bool) -> None:
+    """The leak scan reads a table refreshed by key through the query of the rows the refresh rebuilt
+    (macros/refresh_rows.sql, rebuilt_rows_query): every row that differs from the table before the refresh is
+    among them, and they are fewer than the rows of the months the rebuilt rows lie in (which the scan read
+    before). Each table's query is run again as compiled (private.rebuilt_rows keeps this invocation's keys)."""
+    start = compiled.index(f"from (select * from {relation_name(table)} where ")
+    query = compiled[start + len("from ("):compiled.index(") as scanned_relation", start)]
+    before = table.split(".")[1] + "_before"
+    changed, missed, read, months_rows = su.execute(
+        f"select (select count(*) from (table {table} except all table {before}) as changed),"
+        f" (select count(*) from (table {table} except all table {before} except all ({query})) as missed),"
+        f" (select count(*) from ({query}) as read),"
+        f" (select count(*) from {table} where {month} in (select {month} from"
+        f" (table {table} except all table {before}) as changed))").fetchone()
+    assert changed, f"the refresh changed no row of {table}: the comparison proves nothing"
+    assert missed == 0, f"the leak scan does not read {missed} of the {changed} rows the refresh rebuilt in {table}"
+    assert read <= months_rows, (table, read, months_rows)
+    if moved:
+        assert read < months_rows, (table, read, months_rows)
+        (outside,) = su.execute(f"select count(*) from (table {table} except all table {before}) as changed"
+                                f" where {month} <> '2024-05-01'").fetchone()
+        assert outside, f"no rebuilt row of {table} lies outside the new month: the test proves nothing"
+
+
+SNAPSHOT = "snapshots.snp_crime_outcomes"
+
+
+def assert_scan_reads_every_new_version(su, compiled: str) -> None:
+    """The leak scan reads the outcome history's versions the refresh captured (the versions it closed changed
+    only their end), not a sample of every version since the platform began."""
+    start = compiled.index(f"from (select * from {relation_name(SNAPSHOT)} where ")
+    query = compiled[start + len("from ("):compiled.index(") as scanned_relation", start)]
+    captured = f"select * from {SNAPSHOT} where dbt_scd_id not in (select dbt_scd_id from snp_crime_outcomes_before)"
+    new, missed, read, held = su.execute(
+        f"select (select count(*) from ({captured}) as captured),"
+        f" (select count(*) from ({captured}) as captured"
+        f" where dbt_scd_id not in (select dbt_scd_id from ({query}) as r)),"
+        f" (select count(*) from ({query}) as read), (select count(*) from {SNAPSHOT})").fetchone()
+    assert new, "the refresh captured no version: the comparison proves nothing"
+    assert missed == 0, f"the leak scan does not read {missed} of the {new} versions the refresh captured"
+    assert read == new < held, (read, new, held)
+
+
+def relation_name(table: str) -> str:
+    schema, name = table.split(".")
+    return f'"safestats"."{schema}"."{name}"'
 
 
 GUARDED = {

@@ -482,3 +482,38 @@ def test_an_integer_programme_over_every_aggregate_of_a_month(world, dbt_conn):
     elapsed = time.monotonic() - started
     # reported, not asserted: a timed assertion fails on a loaded machine (about 110-135 s on 2 cores)
     print(f"every agg_ relation of {month}: {len(cells):,} cells, {solved:,} programmes, {elapsed:.0f} s")
+
+
+def test_the_agg_marts_rebuild_the_months_a_release_published(world, dbt_conn, undo):
+    """The agg_ marts copy the release, and its rebuild of them rebuilds only the months it published, which the
+    release records (macros/refresh_by_month.sql, refresh_sources). A month first published by this release (a
+    copy of a month of fire incidents, moved by hand: nothing recorded it as changed in the candidates) reaches
+    the mart, every other mart's rows are its release's, and nothing else is rebuilt. Reading the candidates'
+    changed months instead leaves the mart without it."""
+    new_month = "2025-05-01"
+    service.publish(world)      # built and recorded under this code's fingerprint
+    undo(build_ok, world, "build", "--select", service.PUBLISHED_MARTS)    # run last: the marts as released
+    undo(dbt_conn.execute, "delete from release.agg_fire_incidents_monthly where incident_month = %s", (new_month,))
+    undo(dbt_conn.execute, "delete from disclosure.agg_fire_incidents_monthly where incident_month = %s",
+         (new_month,))
+    columns = [c for (c,) in dbt_conn.execute(
+        "select column_name from information_schema.columns where table_schema = 'disclosure'"
+        " and table_name = 'agg_fire_incidents_monthly' and column_name <> 'incident_month' order by ordinal_position")]
+    dbt_conn.execute(f"insert into disclosure.agg_fire_incidents_monthly (incident_month, {', '.join(columns)})"
+                     f" select %s, {', '.join(columns)} from disclosure.agg_fire_incidents_monthly"
+                     f" where incident_month = %s", (new_month, MONTHS[1] + "-01"))
+    released = service.publish(world)
+    assert released.ok and new_month[:7] in released.published, released.checked.reasons()
+    rebuilt = dbt_conn.execute(
+        "select model, array_agg(distinct month::text), bool_or(all_months) from private.changed_months"
+        " where model like 'marts.agg_%%' and invocation_id = (select invocation_id from private.changed_months"
+        " where model like 'marts.agg_%%' order by position desc limit 1) group by 1").fetchall()
+    assert len(rebuilt) == 12 and all(months == [new_month] and not whole for _, months, whole in rebuilt), rebuilt
+    for (name,) in dbt_conn.execute("select table_name from information_schema.tables"
+                                    " where table_schema = 'marts' and table_name like 'agg\\_%%'").fetchall():
+        differ = dbt_conn.execute(f"select (select count(*) from (table marts.{name} except all table release.{name})"
+                                  f" as a) + (select count(*) from (table release.{name} except all"
+                                  f" table marts.{name}) as b)").fetchone()[0]
+        assert differ == 0, f"marts.{name} differs from its release in {differ} rows"
+    assert dbt_conn.execute("select count(*) from marts.agg_fire_incidents_monthly where incident_month = %s",
+                            (new_month,)).fetchone()[0] > 0

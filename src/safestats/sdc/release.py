@@ -114,7 +114,8 @@ def publish(conn, checked: ReleaseCheck) -> list[str]:
             " months_held text[] not null, reasons jsonb not null, group_sizes jsonb not null)").format(
             sql.Identifier(RELEASED, "releases")))
         for relation in checked.relations:
-            _replace_months(conn, relation.name, months)
+            recreated = _replace_months(conn, relation.name, months)
+            _record_published_months(conn, relation.name, months, every_month=recreated)
         conn.execute(sql.SQL(
             "insert into {} (months_published, months_held, reasons, group_sizes) values (%s, %s, %s, %s)").format(
             sql.Identifier(RELEASED, "releases")),
@@ -129,7 +130,8 @@ def _columns(conn, schema: str, name: str) -> list[str] | None:
         " where table_schema = %s and table_name = %s", (schema, name)).fetchone()[0]
 
 
-def _replace_months(conn, name: str, months: list[str]) -> None:
+def _replace_months(conn, name: str, months: list[str]) -> bool:
+    """Replace `months` of release.<name> with the candidate's; True when the release table was (re)created."""
     candidate, released = sql.Identifier(CANDIDATES, name), sql.Identifier(RELEASED, name)
     shape = _columns(conn, RELEASED, name)
     if shape is not None and shape != _columns(conn, CANDIDATES, name):
@@ -141,3 +143,16 @@ def _replace_months(conn, name: str, months: list[str]) -> None:
     conn.execute(sql.SQL("delete from {} where {}").format(released, in_months), (months,))
     conn.execute(sql.SQL("insert into {} select * from {} where {}").format(released, candidate, in_months),
                  (months,))
+    return shape is None
+
+
+def _record_published_months(conn, name: str, months: list[str], every_month: bool) -> None:
+    """Record the months published in release.<name> (every month when it was recreated) where the marts'
+    copy of it reads them (private.changed_months; macros/refresh_by_month.sql, refresh_sources): the agg_
+    mart rebuilds those months only."""
+    model = f"{RELEASED}.{name}"
+    if every_month:
+        conn.execute("insert into private.changed_months (model, all_months) values (%s, true)", (model,))
+    else:
+        conn.execute("insert into private.changed_months (model, month)"
+                     " select %s, to_date(m, 'YYYY-MM') from unnest(%s::text[]) as m", (model, months))

@@ -102,10 +102,25 @@ create table if not exists private.changed_keys (
     key text not null
 );
 create index if not exists changed_keys_model_position on private.changed_keys (model, position);
-revoke all on private.built_loads, private.built_models, private.changed_months, private.changed_keys
-    from public;
+-- What a table refreshed by key (config rows_by_key) rebuilt in one dbt invocation: a row per month it rebuilt
+-- whole (key_column null; month null too for the rows of no month), and a row per key whose rows it rebuilt
+-- outside those months, with the row's month. That invocation's leak scans read those rows only
+-- (macros/refresh_rows.sql), not every row of the months the moved keys lie in, which changed_months records for
+-- the tables after it. A snapshot's run records when it began (key_column dbt_updated_at): the versions it
+-- captured are those stamped since.
+create table if not exists private.rebuilt_rows (
+    model text not null,
+    invocation_id text not null,
+    month date,
+    key_column text,
+    key text
+);
+create index if not exists rebuilt_rows_model_key on private.rebuilt_rows (model, invocation_id, key_column, key);
+revoke all on private.built_loads, private.built_models, private.changed_months, private.changed_keys,
+    private.rebuilt_rows from public;
 grant select, insert, update, delete on private.built_loads, private.built_models, private.changed_months,
-    private.changed_keys to safestats_dbt;
+    private.changed_keys, private.rebuilt_rows to safestats_dbt;
+grant maintain on private.rebuilt_rows to safestats_dbt;
 grant usage on sequence private.changed_months_position_seq to safestats_dbt;
 
 -- Access policies: the statements each marts relation needs, stored by `safestats policies apply` and
