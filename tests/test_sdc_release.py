@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from safestats import dbt, warehouse
-from safestats.sdc import service
+from safestats.sdc import release, service
 from safestats.sdc.attacker import Cell, CellKey, Rule, attack
 from safestats.synth import synthesise
 
@@ -486,10 +486,11 @@ def test_an_integer_programme_over_every_aggregate_of_a_month(world, dbt_conn):
 
 def test_the_agg_marts_rebuild_the_months_a_release_published(world, dbt_conn, undo):
     """The agg_ marts copy the release, and its rebuild of them rebuilds only the months it published, which the
-    release records (macros/refresh_by_month.sql, refresh_sources). A month first published by this release (a
-    copy of a month of fire incidents, moved by hand: nothing recorded it as changed in the candidates) reaches
-    the mart, every other mart's rows are its release's, and nothing else is rebuilt. Reading the candidates'
-    changed months instead leaves the mart without it."""
+    release records (macros/refresh_by_month.sql, refresh_sources). A month first published by a release (a copy
+    of a month of fire incidents, added by hand: nothing recorded it as changed in the candidates) whose process
+    died before the marts' rebuild is rebuilt by the next release, which publishes nothing: it reaches the mart,
+    every other mart's rows are its release's, and nothing else is rebuilt. Reading the candidates' changed
+    months instead leaves the mart without it."""
     new_month = "2025-05-01"
     service.publish(world)      # built and recorded under this code's fingerprint
     undo(build_ok, world, "build", "--select", service.PUBLISHED_MARTS)    # run last: the marts as released
@@ -502,8 +503,15 @@ def test_the_agg_marts_rebuild_the_months_a_release_published(world, dbt_conn, u
     dbt_conn.execute(f"insert into disclosure.agg_fire_incidents_monthly (incident_month, {', '.join(columns)})"
                      f" select %s, {', '.join(columns)} from disclosure.agg_fire_incidents_monthly"
                      f" where incident_month = %s", (new_month, MONTHS[1] + "-01"))
+    with psycopg.connect(warehouse.dbt_endpoint(world).conninfo()) as conn:
+        # the release publishes the new month, and its process dies before the marts are rebuilt
+        published = release.publish(conn, release.check(conn, world.project_dir, changed_only=True))
+    assert new_month[:7] in published
+    assert not dbt_conn.execute("select exists (select from marts.agg_fire_incidents_monthly"
+                                " where incident_month = %s)", (new_month,)).fetchone()[0]
+    # the next release publishes nothing, and rebuilds the month the marts have not
     released = service.publish(world)
-    assert released.ok and new_month[:7] in released.published, released.checked.reasons()
+    assert released.published == [] and released.rebuild is not None and released.ok, released.checked.reasons()
     rebuilt = dbt_conn.execute(
         "select model, array_agg(distinct month::text), bool_or(all_months) from private.changed_months"
         " where model like 'marts.agg_%%' and invocation_id = (select invocation_id from private.changed_months"

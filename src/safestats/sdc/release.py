@@ -146,6 +146,15 @@ def _replace_months(conn, name: str, months: list[str]) -> bool:
     return shape is None
 
 
+def marts_behind(conn) -> bool:
+    """Whether an agg_ mart has not rebuilt a month the release recorded as published (its rebuild did not
+    finish): the months a mart was built through are in private.built_models."""
+    return conn.execute(
+        "select exists (select from private.built_models as built inner join private.changed_months as published"
+        f" on published.model = '{RELEASED}.' || split_part(built.model, '.', 2)"
+        " where built.model like 'marts.agg%' and published.position > built.through_position)").fetchone()[0]
+
+
 def _record_published_months(conn, name: str, months: list[str], every_month: bool) -> None:
     """Record the months published in release.<name> (every month when it was recreated) where the marts'
     copy of it reads them (private.changed_months; macros/refresh_by_month.sql, refresh_sources): the agg_

@@ -35,14 +35,16 @@ def check(cfg: Settings | None = None, *, published: bool = False) -> release.Re
 
 def publish(cfg: Settings | None = None) -> ReleaseOutcome:
     """Check the candidate months that changed, publish those that pass, rebuild the agg_ marts from the release
-    (when it published a month, or an agg_ mart is missing: otherwise they hold the release as it is)."""
+    (when it published a month, an agg_ mart is missing, or a mart has not rebuilt a month published before, as
+    when the process died between a release and its rebuild: otherwise they hold the release as it is)."""
     cfg = cfg or settings()
     with psycopg.connect(warehouse.dbt_endpoint(cfg).conninfo()) as conn:
         checked = release.check(conn, cfg.project_dir, changed_only=True)
         months = release.publish(conn, checked)
         marts = {r.name for r in release.relations(conn, "marts", cfg.project_dir)}
+        behind = release.marts_behind(conn)
     whole = {r.name for r in checked.relations} <= marts
-    rebuild = rebuild_published_marts(cfg) if months or not whole else None
+    rebuild = rebuild_published_marts(cfg) if months or not whole or behind else None
     return ReleaseOutcome(checked, months, rebuild)
 
 
