@@ -489,8 +489,8 @@ def test_the_agg_marts_rebuild_the_months_a_release_published(world, dbt_conn, u
     release records (macros/refresh_by_month.sql, refresh_sources). A month first published by a release (a copy
     of a month of fire incidents, added by hand: nothing recorded it as changed in the candidates) whose process
     died before the marts' rebuild is rebuilt by the next release, which publishes nothing: it reaches the mart,
-    every other mart's rows are its release's, and nothing else is rebuilt. Reading the candidates' changed
-    months instead leaves the mart without it."""
+    every other mart's rows are its release's, and nothing else is rebuilt. A mart that read its candidate's
+    changed months instead would miss a month held back by one release and published by a later one."""
     new_month = "2025-05-01"
     service.publish(world)      # built and recorded under this code's fingerprint
     undo(build_ok, world, "build", "--select", service.PUBLISHED_MARTS)    # run last: the marts as released
