@@ -135,7 +135,7 @@ def last_event_id(superuser) -> int:
 def browser_login(browser, base: str, username: str, password: str, *, refused: bool = False):
     """Log in through the login page. On a loaded machine the React form can take the click before it is
     ready and stay put: then the page is shot (for the record) and the form filled once more (not when the
-    login is meant to be refused)."""
+    login is meant to be refused); so is the one-time code's form."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
@@ -155,9 +155,17 @@ def browser_login(browser, base: str, username: str, password: str, *, refused: 
         except PlaywrightTimeout:
             page.screenshot(path=str(OUTPUT / f"login-still-on-form-{username}-{attempt}.png"))
     if not refused and "/second-factor/" in page.url:
-        page.fill("#code", one_time_code(username))
-        page.click("button[type=submit]")
-        page.wait_for_url(lambda url: "/second-factor/" not in url, timeout=15_000)
+        for attempt in (1, 2):     # the same for the code's form, with a code of the moment each time
+            page.wait_for_selector("#code", timeout=30_000)
+            page.fill("#code", one_time_code(username))
+            page.click("button[type=submit]")
+            try:
+                page.wait_for_url(lambda url: "/second-factor/" not in url, timeout=15_000)
+                break
+            except PlaywrightTimeout:
+                page.screenshot(path=str(OUTPUT / f"second-factor-still-on-form-{username}-{attempt}.png"))
+                if attempt == 2:
+                    raise
     return context, page
 
 

@@ -43,7 +43,10 @@ SUPPRESSED = ["build", "--select", "+path:models/suppressed", *("+" + m for m in
 
 
 def built_tables(conn) -> list[str]:
-    return [m for (m,) in conn.execute("select model from private.built_models order by model")]
+    """The tables the refresh's build records; not the published agg_ marts, which the release builds (another
+    module's release may have recorded them)."""
+    return [m for (m,) in conn.execute("select model from private.built_models"
+                                       " where model not like 'marts.agg%' order by model")]
 
 
 def built_run(cfg, *, incremental: bool) -> None:
