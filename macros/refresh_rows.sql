@@ -143,14 +143,13 @@
     {%- set whole = {'months': "false"} -%}
     {%- set queries = [] -%}
     {%- for key_column, months, null_month in groups -%}
-        {%- set in_months = '(' ~ month_column ~ ' = any(array[' ~ ("'" ~ months.split(',') | join("', '") ~ "'"
-                            if months else '') ~ ']::date[])' ~ (' or ' ~ month_column ~ ' is null' if null_month
-                            else '') ~ ')' -%}
+        {%- set rows_months = in_months(month_column, {'months': months.split(',') if months else [],
+                                                       'null_month': null_month}) -%}
         {%- if key_column == '' -%}
-            {%- do whole.update({'months': in_months}) -%}
-            {%- do queries.append('select * from ' ~ relation ~ ' where ' ~ in_months) -%}
+            {%- do whole.update({'months': rows_months}) -%}
+            {%- do queries.append('select * from ' ~ relation ~ ' where ' ~ rows_months) -%}
         {%- else -%}
-            {%- do queries.append('select * from ' ~ relation ~ ' where ' ~ in_months ~ ' and not coalesce('
+            {%- do queries.append('select * from ' ~ relation ~ ' where ' ~ rows_months ~ ' and not coalesce('
                                   ~ whole.months ~ ', false) and ' ~ key_column ~ ' in (select key ' ~ recorded
                                   ~ " and key_column = '" ~ key_column ~ "')") -%}
         {%- endif -%}
