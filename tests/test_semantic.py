@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, datetime
+from decimal import Decimal
 
 import psycopg
 import pytest
@@ -206,11 +207,17 @@ def test_datasets_carry_the_semantic_metrics_and_the_compiled_ones_are_virtual(p
     detail = requests.get(f"{base}/api/v1/dataset/{ids['marts.fct_recorded_crimes']}", headers=admin).json()
     metrics = {m["metric_name"]: m["expression"] for m in detail["result"]["metrics"]}
     assert metrics["knife_crime_count"] == "sum(case when is_knife_crime then 1 else 0 end)"
-    virtual = requests.get(f"{base}/api/v1/dataset/{ids['marts.metrics_street_crimes_by_borough_month']}",
+    virtual = requests.get(f"{base}/api/v1/dataset/{ids['marts.metrics_street_crimes_by_month']}",
                            headers=admin).json()["result"]
     assert "dim_date" in virtual["sql"] and "fct_street_crimes_monthly" in virtual["sql"]
-    assert {"street_crime_rate_per_1000", "street_crime_count_rolling_12_months",
-            "street_crime_count_yoy_change"} <= {m["metric_name"] for m in virtual["metrics"]}
+    # the one the dashboards read is materialised under its own name (models/marts/metrics/)
+    materialised = requests.get(f"{base}/api/v1/dataset/{ids['marts.metrics_street_crimes_by_borough_month']}",
+                                headers=admin).json()["result"]
+    assert "from marts.metrics_street_crimes_by_borough_month" in materialised["sql"]
+    assert "dim_date" not in materialised["sql"]
+    for dataset in (virtual, materialised):
+        assert {"street_crime_rate_per_1000", "street_crime_count_rolling_12_months",
+                "street_crime_count_yoy_change"} <= {m["metric_name"] for m in dataset["metrics"]}
 
 
 @pytest.mark.parametrize("username", ["met_analyst", "camden_analyst"])
@@ -286,3 +293,34 @@ def test_the_overview_dashboard_charts_use_published_metrics(published, layer):
             used |= {m for m in metrics if isinstance(m, str)}
             assert released or all(isinstance(m, str) for m in metrics), chart["title"]
     assert used and used <= set(layer.metrics), used - set(layer.metrics)
+
+
+def test_each_materialised_metrics_table_is_metricflows_answer_row_for_row(built, mf, layer, superuser):
+    """models/marts/metrics/: each table the dashboards read instead of MetricFlow's compiled SQL carries the
+    virtual dataset's columns, and holds MetricFlow's answer for every month with data, row for row."""
+    from safestats.superset import sync
+
+    materialised = sorted(p.stem for p in PROJECT_DIR.joinpath(*sync.MATERIALISED_METRICS).glob("*.sql"))
+    datasets = {d.name: d for d in semantic_metrics.virtual_datasets(layer)}
+    assert materialised and set(materialised) <= set(datasets), materialised
+    for name in materialised:
+        dataset = datasets[name]
+        columns = [*dataset.group_by, *dataset.metrics]
+        held = [r[0] for r in superuser.execute(
+            "select column_name from information_schema.columns where table_schema = 'marts' and table_name = %s"
+            " order by ordinal_position", (name,))]
+        assert sorted(held) == sorted(columns), name
+        listed = ", ".join(columns)
+        answer = superuser.execute(
+            f"select {listed} from ({mf.compile(dataset.metrics, dataset.group_by)}) as answered").fetchall()
+        with_data = {r[0] for r in answer if any(r[columns.index(c)] is not None for c in dataset.counts)}
+        expected = {r[:2]: r for r in answer if r[0] in with_data}
+        got = {r[:2]: r for r in superuser.execute(f"select {listed} from marts.{name}")}
+        assert got.keys() == expected.keys(), (name, sorted(got.keys() ^ expected.keys())[:5])
+        for key, row in expected.items():
+            for column, want, have in zip(columns, row, got[key]):
+                same = (want == pytest.approx(have, rel=1e-9) if isinstance(want, (int, float, Decimal))
+                        and have is not None else want == have)
+                assert same, (name, key, column, want, have)
+        empty = [c for i, c in enumerate(columns) if all(r[i] is None for r in got.values())]
+        assert not empty, (name, "no value to compare", empty)

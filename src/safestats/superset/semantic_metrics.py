@@ -194,10 +194,14 @@ def dataset_metrics(layer: SemanticLayer, dataset: VirtualDataset) -> list[dict]
     return found
 
 
-def compile_datasets(layer: SemanticLayer, session) -> list[VirtualDataset]:
-    """Every virtual dataset with MetricFlow's compiled SQL (`session`: a safestats.metricflow.Session)."""
+def compile_datasets(layer: SemanticLayer, session, materialised: frozenset[str] = frozenset()) -> list[VirtualDataset]:
+    """Every virtual dataset with its SQL: over the warehouse's table of the same name where one is
+    `materialised` (models/marts/metrics/), else MetricFlow's compiled SQL (`session`: a
+    safestats.metricflow.Session)."""
     datasets = virtual_datasets(layer)
     for dataset in datasets:
-        dataset.sql = months_with_data(session.compile(dataset.metrics, dataset.group_by), dataset.counts)
+        answered = (f"select * from marts.{dataset.name}" if dataset.name in materialised
+                    else session.compile(dataset.metrics, dataset.group_by))
+        dataset.sql = months_with_data(answered, dataset.counts)
         dataset.superset_metrics = dataset_metrics(layer, dataset)
     return datasets

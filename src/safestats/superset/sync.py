@@ -144,6 +144,8 @@ def provision_users(cfg: Settings, plan: dict) -> dict:
 
 # Which semantic-layer metric names a disclosure-controlled aggregate relation answers, and how.
 AGGREGATE_METRICS_FILE = ("superset", "assets", "aggregate_metrics.yml")
+# The virtual datasets the warehouse materialises, one model each under its name (macros/borough_month_metrics.sql).
+MATERIALISED_METRICS = ("models", "marts", "metrics")
 
 
 def semantic_assets(cfg: Settings):
@@ -158,7 +160,8 @@ def semantic_assets(cfg: Settings):
         return (semantic_metrics.relation_metrics(layer, relation)
                 + semantic_metrics.aggregate_metrics(layer, relation, mapping))
 
-    return relation_metrics, semantic_metrics.compile_datasets(layer, metricflow.Session(cfg))
+    materialised = frozenset(p.stem for p in cfg.project_dir.joinpath(*MATERIALISED_METRICS).glob("*.sql"))
+    return relation_metrics, semantic_metrics.compile_datasets(layer, metricflow.Session(cfg), materialised)
 
 
 def sync(cfg: Settings | None = None, today: date | None = None) -> SyncResult:
