@@ -173,6 +173,8 @@ def _published(agg: dict) -> dict:
                         f"release.agg_{name}_monthly when published)."),
         "meta": {"access": {"level": "aggregate", "dataset": agg["dataset"], "geography_column": "borough_code"},
                  "sdc": {"dataset": agg["dataset"]}},
+        # dashboards read one level's cells (London's, the boroughs') among many more ward cells
+        "config": {"indexes": [{"columns": ["geography_level", "category_level", "incident_month"]}]},
         "data_tests": [_SHAPE_KEY],
         "columns": _shape_columns(agg),
     }

@@ -4,7 +4,8 @@
 -- on, whether they carry an lsoa_code or a borough_code; each row also carries its ward and borough
 -- so that LSOA rows roll up by ward_code or borough_code, and a point for maps (latitude, longitude).
 -- Rebuilt whole; a build that changes its rows has the month-by-month tables that read it built whole next.
-{{ config(month_source='whole') }}
+-- Unique on geography_code: a dashboard query that left-joins it and reads none of its columns skips the join.
+{{ config(month_source='whole', indexes=[{'columns': ['geography_code'], 'unique': true}]) }}
 with
 
 boroughs as (
