@@ -30,6 +30,7 @@
         'istv_assault_attendances_exclusions',
         'las_dispatch_group_sizes',
         'las_violence_dispatches_exclusions',
+        'metrics_street_crimes_by_borough_month',
         'lfb_incidents_exclusions',
         'mps_asb_incidents_exclusions',
         'mps_crime_perpetrators_exclusions',

@@ -21,6 +21,8 @@ LAYER_PATTERNS = {
     "intermediate": r"int_[a-z0-9_]+",
     "marts": r"(fct|dim)_[a-z0-9_]+",
     "marts/aggregates": r"agg_[a-z0-9_]+_monthly",
+    # the semantic layer's virtual dataset it materialises, by name (docs/semantic-layer.md)
+    "marts/metrics": r"metrics_[a-z0-9_]+_by_borough_month",
     "quality": r"[a-z0-9_]+_exclusions",
     "disclosure": r"candidate_agg_[a-z0-9_]+_monthly",
 }
@@ -54,8 +56,8 @@ def models() -> dict[str, Path]:
 
 def layer_of(path: Path) -> tuple[str, str]:
     parts = path.relative_to(MODELS).parts
-    if parts[0] == "marts" and parts[1] == "aggregates":
-        return "marts/aggregates", parts[1]
+    if parts[0] == "marts" and parts[1] in ("aggregates", "metrics"):
+        return f"marts/{parts[1]}", parts[1]
     return parts[0], parts[1] if len(parts) > 2 else ""
 
 
