@@ -54,27 +54,28 @@
     month column under another name), all of them on that column. -#}
 {% macro refreshed_month_tables(relation) -%}
     {%- set found = {'models': [], 'month_column': none} -%}
-    {%- for node in graph.nodes.values() if node.resource_type == 'model'
-            and node.schema == relation.schema and (node.alias or node.name) == relation.identifier -%}
-        {%- if node.config.materialized == 'partitioned_table' and node.config.get('month_column') -%}
-            {%- do found.update({'models': [relation.schema ~ '.' ~ relation.identifier],
-                                 'month_column': node.config.get('month_column')}) -%}
-        {%- elif node.config.materialized == 'view' -%}
-            {%- set declared = node.config.get('refresh_month_column') -%}
-            {%- set view_columns = [] if declared else
-                    adapter.get_columns_in_relation(relation) | map(attribute='name') | list -%}
-            {%- for parent_id in node.depends_on.nodes if parent_id in graph.nodes -%}
-                {%- set parent = graph.nodes[parent_id] -%}
-                {%- set parent_month = parent.config.get('month_column') -%}
-                {%- if parent.config.materialized in ['partitioned_table', 'loads_table'] and parent_month
-                        and (declared or (parent_month in view_columns
-                                          and found.month_column in [none, parent_month])) -%}
-                    {%- do found.models.append(parent.schema ~ '.' ~ (parent.alias or parent.name)) -%}
-                    {%- do found.update({'month_column': declared or parent_month}) -%}
-                {%- endif -%}
-            {%- endfor -%}
-        {%- endif -%}
-    {%- endfor -%}
+    {%- set node = model_node(relation) -%}
+    {%- if node is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- if node.config.materialized == 'partitioned_table' and node.config.get('month_column') -%}
+        {%- do found.update({'models': [relation.schema ~ '.' ~ relation.identifier],
+                             'month_column': node.config.get('month_column')}) -%}
+    {%- elif node.config.materialized == 'view' -%}
+        {%- set declared = node.config.get('refresh_month_column') -%}
+        {%- set view_columns = [] if declared else
+                adapter.get_columns_in_relation(relation) | map(attribute='name') | list -%}
+        {%- for parent_id in node.depends_on.nodes if parent_id in graph.nodes -%}
+            {%- set parent = graph.nodes[parent_id] -%}
+            {%- set parent_month = parent.config.get('month_column') -%}
+            {%- if parent.config.materialized in ['partitioned_table', 'loads_table'] and parent_month
+                    and (declared or (parent_month in view_columns
+                                      and found.month_column in [none, parent_month])) -%}
+                {%- do found.models.append(parent.schema ~ '.' ~ (parent.alias or parent.name)) -%}
+                {%- do found.update({'month_column': declared or parent_month}) -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
     {{ return(found if found.models else none) }}
 {%- endmacro %}
 
@@ -123,16 +124,11 @@
     {%- if not execute or var('warehouse_fingerprint', none) is none -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set found = [] -%}
-    {%- for node in graph.nodes.values() if node.resource_type == 'model' and node.schema == relation.schema
-            and (node.alias or node.name) == relation.identifier and node.config.get('rows_by_key')
-            and node.config.get('month_column') -%}
-        {%- do found.append(node) -%}
-    {%- endfor -%}
-    {%- if not found -%}
+    {%- set node = model_node(relation) -%}
+    {%- if node is none or not node.config.get('rows_by_key') or not node.config.get('month_column') -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set month_column = found[0].config.get('month_column') -%}
+    {%- set month_column = node.config.get('month_column') -%}
     {%- set recorded = "from private.rebuilt_rows where model = '" ~ relation.schema ~ '.' ~ relation.identifier
                        ~ "' and invocation_id = '" ~ invocation_id ~ "'" -%}
     {%- set groups = run_query("select coalesce(key_column, ''), coalesce(string_agg(distinct month::text, ','), ''),"
@@ -165,4 +161,13 @@
 {% macro snapshot_rows_filter(relation) -%}
     {{ return("dbt_updated_at >= coalesce((select max(key)::timestamp from private.rebuilt_rows where model = '"
               ~ relation.schema ~ "." ~ relation.identifier ~ "' and key_column = 'dbt_updated_at'), '-infinity')") }}
+{%- endmacro %}
+
+{#- The project's model node that builds `relation`, or none (a seed, a snapshot, a relation of no model). -#}
+{% macro model_node(relation) -%}
+    {%- for node in graph.nodes.values() if node.resource_type == 'model' and node.schema == relation.schema
+            and (node.alias or node.name) == relation.identifier -%}
+        {{ return(node) }}
+    {%- endfor -%}
+    {{ return(none) }}
 {%- endmacro %}

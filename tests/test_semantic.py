@@ -300,7 +300,7 @@ def test_each_materialised_metrics_table_is_metricflows_answer_row_for_row(built
     virtual dataset's columns, and holds MetricFlow's answer for every month with data, row for row."""
     from safestats.superset import sync
 
-    materialised = sorted(p.stem for p in PROJECT_DIR.joinpath(*sync.MATERIALISED_METRICS).glob("*.sql"))
+    materialised = sorted(sync.materialised_metrics(PROJECT_DIR))
     datasets = {d.name: d for d in semantic_metrics.virtual_datasets(layer)}
     assert materialised and set(materialised) <= set(datasets), materialised
     for name in materialised:

@@ -369,7 +369,7 @@ def test_an_analyst_is_offered_only_the_dashboards_and_datasets_their_agreement_
         " and has_any_column_privilege(c.oid, 'SELECT')")}
     declared = {f"marts.{d.name}" for d in assets.declared_datasets(SUPERSET_DIR / "assets")}
     # the semantic layer's virtual datasets, but for those the warehouse materialises under their name
-    materialised = {f"marts.{p.stem}" for p in SUPERSET_DIR.parent.joinpath(*sync.MATERIALISED_METRICS).glob("*.sql")}
+    materialised = {f"marts.{name}" for name in sync.materialised_metrics(SUPERSET_DIR.parent)}
     tables = {d for d in datasets if d not in declared
               and (not d.split(".")[1].startswith("metrics_") or d in materialised)}
     assert tables == readable, (sorted(tables - readable), sorted(readable - tables))

@@ -94,15 +94,16 @@ def built_under(digest: str, cfg: Settings | None = None) -> bool:
 
 
 def build(cfg: Settings | None = None, *, full_scans: bool = True, incremental: bool = False,
-          exclude: list[str] | None = None) -> DbtOutcome:
+          exclude: list[str] | None = None, select: list[str] | None = None) -> DbtOutcome:
     """Seeds, models, snapshots and tests, in dependency order. `incremental`: the load-by-load tables rebuild
     only the loads that changed since they were built under this fingerprint (otherwise every table is
     rebuilt from raw); `full_scans=False`: the leak scans read a sample; `exclude`: dbt selectors left out
-    (a refresh leaves the published aggregates to the release that follows it)."""
+    (a refresh leaves the published aggregates to the release that follows it); `select`: only these."""
     build_vars = {}
     if not full_scans:
         build_vars["privacy_scan_sample_percent"] = REFRESH_SAMPLE_PERCENT
     if incremental:
         build_vars["warehouse_fingerprint"] = fingerprint(cfg)
     args = ["build", "--vars", json.dumps(build_vars)] if build_vars else ["build"]
+    args += ["--select", *select] if select else []
     return run([*args, "--exclude", *exclude] if exclude else args, cfg)

@@ -1,7 +1,6 @@
 """`safestats sdc check|release` and the refresh's release step, against the install's warehouse."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import psycopg
@@ -52,5 +51,4 @@ def rebuild_published_marts(cfg: Settings) -> dbt.DbtOutcome:
     """The agg_ marts and their tests: under the fingerprint the warehouse was built with, each rebuilds the
     months the release recorded as published since it was built (macros/refresh_by_month.sql), and its row
     tests read those; otherwise each is built whole."""
-    fingerprint = json.dumps({"warehouse_fingerprint": dbt.fingerprint(cfg)})
-    return dbt.run(["build", "--select", PUBLISHED_MARTS, "--vars", fingerprint], cfg)
+    return dbt.build(cfg, incremental=True, select=[PUBLISHED_MARTS])

@@ -5,6 +5,7 @@ import json
 import subprocess
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from urllib.parse import quote
 
 import psycopg
@@ -148,6 +149,11 @@ AGGREGATE_METRICS_FILE = ("superset", "assets", "aggregate_metrics.yml")
 MATERIALISED_METRICS = ("models", "marts", "metrics")
 
 
+def materialised_metrics(project_dir: Path) -> frozenset[str]:
+    """The names of the semantic layer's virtual datasets the warehouse builds as tables."""
+    return frozenset(p.stem for p in project_dir.joinpath(*MATERIALISED_METRICS).glob("*.sql"))
+
+
 def semantic_assets(cfg: Settings):
     """The semantic layer's metrics per relation (a function of the relation's qualified name) and its
     compiled metrics as virtual datasets, from dbt's semantic manifest and MetricFlow."""
@@ -160,8 +166,8 @@ def semantic_assets(cfg: Settings):
         return (semantic_metrics.relation_metrics(layer, relation)
                 + semantic_metrics.aggregate_metrics(layer, relation, mapping))
 
-    materialised = frozenset(p.stem for p in cfg.project_dir.joinpath(*MATERIALISED_METRICS).glob("*.sql"))
-    return relation_metrics, semantic_metrics.compile_datasets(layer, metricflow.Session(cfg), materialised)
+    return relation_metrics, semantic_metrics.compile_datasets(layer, metricflow.Session(cfg),
+                                                                materialised_metrics(cfg.project_dir))
 
 
 def sync(cfg: Settings | None = None, today: date | None = None) -> SyncResult:
