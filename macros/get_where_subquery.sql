@@ -1,6 +1,7 @@
 {#- The relation a generic test reads (dbt's own macro, overridden; the test's `where` config still applies).
     During a refresh, a row-by-row test (not_null, unique, accepted values, relationships, a pattern, a unique
-    combination) reads only the rows the refresh rebuilt (macros/refresh_rows.sql): the loads it rebuilt in a
+    combination; and the released totals, per month) reads only the rows the refresh rebuilt
+    (macros/refresh_rows.sql): the loads it rebuilt in a
     table past the privacy boundary built load by load, or in the staging view it is built from; the months it
     rebuilt in a table refreshed month by month, or changed in the tables a view reads (on a month column the
     view shares with them). The rest were tested when they were built. Every other test, every test of a full build (every load and month is rebuilt then)
@@ -9,12 +10,14 @@
     {%- set where = config.get('where', '') -%}
     {%- set row_tests = ['not_null', 'unique', 'accepted_values', 'relationships', 'matches_pattern',
                          'unique_combination_of_columns'] -%}
+    {#- a test of each month's rows together: the months a refresh rebuilt whole, never the loads it rebuilt -#}
+    {%- set month_tests = ['released_totals_add_up'] -%}
     {%- set test_name = (model.test_metadata or {}).get('name') if model.test_metadata is defined else none -%}
     {%- set conditions = [] -%}
     {%- if where -%}
         {%- do conditions.append('(' ~ where ~ ')') -%}
     {%- endif -%}
-    {%- if test_name in row_tests -%}
+    {%- if test_name in row_tests or (test_name in month_tests and refreshed_loads_table(relation) is none) -%}
         {%- set refreshed = refresh_rows_filter(relation) -%}
         {%- if refreshed is not none -%}
             {%- do conditions.append(refreshed) -%}

@@ -9,6 +9,8 @@ from pathlib import Path
 import yaml
 from psycopg import sql
 
+from safestats.sdc.relations import in_months
+
 MARTS = "marts"
 INTERMEDIATE = "intermediate"
 LAS = "fct_ambulance_violence_dispatches"
@@ -75,7 +77,8 @@ def _in_months(months: list[str] | None) -> tuple[sql.Composable, list]:
     """A where clause keeping `months` (every month when None), and its parameters."""
     if months is None:
         return sql.SQL(""), []
-    return sql.SQL(" where incident_month = any(%s::date[])"), [[f"{m}-01" for m in months]]
+    condition, params = in_months(months)
+    return sql.SQL(" where ") + condition, params
 
 
 def records_by_level(conn, declaration: Declaration, schema: str = MARTS,

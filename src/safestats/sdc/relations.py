@@ -55,6 +55,12 @@ def relations(conn, schema: str, project_dir: Path) -> list[Relation]:
             for name, cols in sorted(columns.items())]
 
 
+def in_months(months: list[str]) -> tuple[sql.Composable, list]:
+    """The condition keeping the rows of `months` ('YYYY-MM'), and its parameters: on the month column itself, so
+    that its index serves it (a condition on to_char of it reads every row)."""
+    return sql.SQL("incident_month = any(%s::date[])"), [[f"{m}-01" for m in months]]
+
+
 def read_cells(conn, schema: str, relation: Relation, months: list[str] | None = None) -> list[Cell]:
     """The relation's figures as cells, one per row and count column (shaped relations only)."""
     if not relation.shaped:
@@ -62,8 +68,8 @@ def read_cells(conn, schema: str, relation: Relation, months: list[str] | None =
     where = sql.SQL("")
     params: list = []
     if months is not None:
-        where = sql.SQL(" where to_char(incident_month, 'YYYY-MM') = any(%s)")
-        params.append(months)
+        condition, params = in_months(months)
+        where = sql.SQL(" where ") + condition
     cells = []
     for column in relation.count_columns:
         rows = conn.execute(sql.SQL(
@@ -80,12 +86,14 @@ def read_cells(conn, schema: str, relation: Relation, months: list[str] | None =
 def rule_breaches(conn, schema: str, relation: Relation, months: list[str]) -> list[tuple[str, str]]:
     """(month, what) for each figure of the relation's `months` that its rule could not have made."""
     found = []
+    condition, params = in_months(months)
     for column in relation.count_columns:
         rows = conn.execute(sql.SQL(
             "select to_char(incident_month, 'YYYY-MM'), {c}, count(*) from {t}"
-            " where ({c} between 1 and %s or {c} %% %s <> 0) and to_char(incident_month, 'YYYY-MM') = any(%s)"
-            " group by 1, 2 order by 1, 2").format(c=sql.Identifier(column), t=sql.Identifier(schema, relation.name)),
-            (relation.rule.threshold, relation.rule.rounding_base, months)).fetchall()
+            " where ({c} between 1 and %s or {c} %% %s <> 0) and {condition}"
+            " group by 1, 2 order by 1, 2").format(c=sql.Identifier(column), t=sql.Identifier(schema, relation.name),
+                                                   condition=condition),
+            [relation.rule.threshold, relation.rule.rounding_base, *params]).fetchall()
         found += [(month, f"{relation.name}.{column}: {count} row(s) release {value}, which the rule cannot make")
                   for month, value, count in rows]
     return found

@@ -20,7 +20,7 @@ from psycopg import sql
 
 from safestats.sdc import anonymity
 from safestats.sdc.attacker import Finding, attack
-from safestats.sdc.relations import Relation, months_of, read_cells, relations, rule_breaches
+from safestats.sdc.relations import Relation, in_months, months_of, read_cells, relations, rule_breaches
 
 CANDIDATES = "disclosure"
 RELEASED = "release"
@@ -139,10 +139,12 @@ def _replace_months(conn, name: str, months: list[str]) -> bool:
         shape = None
     if shape is None:
         conn.execute(sql.SQL("create table {} as select * from {} where false").format(released, candidate))
-    in_months = sql.SQL("to_char(incident_month, 'YYYY-MM') = any(%s)")
-    conn.execute(sql.SQL("delete from {} where {}").format(released, in_months), (months,))
-    conn.execute(sql.SQL("insert into {} select * from {} where {}").format(released, candidate, in_months),
-                 (months,))
+    # the months replaced are found by index, as the candidates' are (a release made before it had none)
+    conn.execute(sql.SQL("create index if not exists {} on {} (incident_month)").format(
+        sql.Identifier(f"{name}_incident_month"), released))
+    condition, params = in_months(months)
+    conn.execute(sql.SQL("delete from {} where {}").format(released, condition), params)
+    conn.execute(sql.SQL("insert into {} select * from {} where {}").format(released, candidate, condition), params)
     return shape is None
 
 

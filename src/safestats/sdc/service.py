@@ -50,5 +50,6 @@ def publish(cfg: Settings | None = None) -> ReleaseOutcome:
 def rebuild_published_marts(cfg: Settings) -> dbt.DbtOutcome:
     """The agg_ marts and their tests: under the fingerprint the warehouse was built with, each rebuilds the
     months the release recorded as published since it was built (macros/refresh_by_month.sql), and its row
-    tests read those; otherwise each is built whole."""
-    return dbt.build(cfg, incremental=True, select=[PUBLISHED_MARTS])
+    tests read those; otherwise each is built whole. It passes the refresh build's vars (no leak scan is
+    selected), so that dbt keeps the parse the refresh saved rather than parsing the whole project again."""
+    return dbt.build(cfg, full_scans=False, incremental=True, select=[PUBLISHED_MARTS])

@@ -13,6 +13,12 @@ $$;
 
 alter role safestats_loader nosuperuser nocreatedb nocreaterole nobypassrls;
 alter role safestats_dbt nosuperuser nocreatedb nocreaterole nobypassrls;
+-- The build's sorts and hashes (the leak scans, the reconciliation tests, the snapshot's comparison) in memory
+-- rather than in batches on disk; its index builds likewise. The server's defaults (4 MB, 64 MB) are kept for
+-- everyone else. At ten years this took a new month's leak scan from 12.1 to 9.5 s and a summary's
+-- reconciliation test from 2.7 to 1.2 s.
+alter role safestats_dbt set work_mem = '64MB';
+alter role safestats_dbt set maintenance_work_mem = '256MB';
 
 revoke all on database :"dbname" from public;
 grant connect, temporary on database :"dbname" to safestats_loader, safestats_dbt;
