@@ -259,9 +259,11 @@
   {%- set by_key = refresh_keys_condition(refresh) -%}
   {%- set rebuilt = refresh.months or refresh.null_month or by_key -%}
   {%- set rebuilt_rows = in_months(month_column, refresh) ~ (' or ' ~ by_key if by_key else '') -%}
+  {#- the months of the rows deleted (read from the delete itself: the keyed rows are looked up once, in every
+      partition) and inserted -#}
   {%- set rebuilt_months = "select unnest(" ~ months_array(refresh) ~ ")"
                            ~ (" union all select null::date" if refresh.null_month else "")
-                           ~ (" union all select " ~ month_column ~ " from " ~ target_relation ~ " where " ~ by_key
+                           ~ (" union all select " ~ month_column ~ " from deleted"
                               ~ " union all select " ~ month_column ~ " from " ~ rows if by_key else "") -%}
   {{ run_hooks(pre_hooks, inside_transaction=False) }}
   {{ run_hooks(pre_hooks, inside_transaction=True) }}
@@ -286,11 +288,14 @@
     {%- if config.get('change_key') %}
     {{ record_changed_keys(model_name, changed_rows_keys(target_relation, rows, rebuilt_rows)) }};
     {%- endif %}
-    {{ record_changed_months(model_name, rebuilt_months) }};
     {%- if by_key %}
     {{ record_rebuilt_rows(model_name, refresh, rows) }};
     {%- endif %}
-    delete from {{ target_relation }} where {{ rebuilt_rows }};
+    with deleted as (
+        delete from {{ target_relation }} where {{ rebuilt_rows }}
+        returning {{ month_column }}
+    )
+    {{ record_changed_months(model_name, rebuilt_months) }};
     insert into {{ target_relation }} select * from {{ rows }};
     {%- else %}
     select 'no month of {{ model_name }} changed'
