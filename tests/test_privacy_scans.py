@@ -135,11 +135,9 @@ group by agency, incident_number
 """
 
 
-def test_the_scan_reports_an_lfb_incident_number_carried_past_the_boundary(cfg, bootstrap, contracts,
-                                                                           tmp_path_factory, undo):
-    """In a copy of the project with one more quality model, which keeps the raw incident number, the scan fails
-    and its rows name the relation, the column and the raw column; the real project's scan passes on the same
-    data."""
+def _with_a_leaky_model(cfg, bootstrap, contracts, tmp_path_factory, undo, name: str, sql: str):
+    """LFB incidents loaded, and a copy of the project with one more quality model `name` (built): the
+    settings of that copy."""
     from fire_transport import ingest_all, truncate_raw
 
     from safestats import dbt
@@ -151,19 +149,31 @@ def test_the_scan_reports_an_lfb_incident_number_carried_past_the_boundary(cfg, 
     loads = ingest_all(cfg, contracts, lfb.synthesise("2025-02", "2025-02", tmp / "land", scale=0.02))
     assert any(load.status == "loaded" and load.dataset == "lfb_incidents" for load in loads), loads
     weakened = tmp / "project"
-    shutil.copytree(PROJECT_DIR, weakened, ignore=shutil.ignore_patterns(
+    shutil.copytree(cfg.project_dir, weakened, ignore=shutil.ignore_patterns(
         ".*", "src", "tests", "docs", "superset", "flows", "access_policies", "requirements", "target", "logs"))
-    (weakened / "models" / "quality" / "leaky_lfb_incident_numbers.sql").write_text(LEAKY_MODEL)
+    (weakened / "models" / "quality" / f"{name}.sql").write_text(sql)
     weak = replace(cfg, project_dir=weakened)
-    scan = "assert_no_sensitive_value_past_the_privacy_boundary"
 
     def drop_the_leaky_model():
         with psycopg.connect(bootstrap.conninfo(), autocommit=True) as su:
-            su.execute("drop table if exists quality.leaky_lfb_incident_numbers")
+            su.execute(f"drop table if exists quality.{name}")
 
     undo(drop_the_leaky_model)
-    built = dbt.run(["run", "--select", "+leaky_lfb_incident_numbers"], weak)
+    built = dbt.run(["run", "--select", f"+{name}"], weak)
     assert built.success, built.failures
+    return weak
+
+
+def test_the_scan_reports_an_lfb_incident_number_carried_past_the_boundary(cfg, bootstrap, contracts,
+                                                                           tmp_path_factory, undo):
+    """In a copy of the project with one more quality model, which keeps the raw incident number, the scan fails
+    and its rows name the relation, the column and the raw column; the real project's scan passes on the same
+    data."""
+    from safestats import dbt
+
+    weak = _with_a_leaky_model(cfg, bootstrap, contracts, tmp_path_factory, undo, "leaky_lfb_incident_numbers",
+                               LEAKY_MODEL)
+    scan = "assert_no_sensitive_value_past_the_privacy_boundary"
     caught = dbt.run(["test", "--select", scan], weak)
     assert not caught.success
     assert caught.count("test", "fail") == 1, caught.failures
@@ -178,3 +188,32 @@ def test_the_scan_reports_an_lfb_incident_number_carried_past_the_boundary(cfg, 
     assert incidents > 10 and leaks[0][3] >= incidents
     clean = dbt.run(["test", "--select", scan], cfg)
     assert clean.success and clean.count("test", "pass") == 1, clean.failures
+
+
+LEAKY_COORDINATES = """-- a deliberately weakened model: raw LFB latitudes as text, named unlike a coordinate
+select
+    agency,
+    latitude as kept_value,
+    count(*) as row_count
+from {{ ref('stg_lfb__incidents') }}
+group by agency, latitude
+"""
+
+
+def test_the_scan_reports_a_raw_coordinate_carried_past_the_boundary_as_text(cfg, bootstrap, contracts,
+                                                                             tmp_path_factory, undo):
+    """A quality model that keeps the raw latitudes as text, in a column not named like a coordinate: the point
+    location scan finds them by value (its cheap pre-filter lets every decimal number through to the pattern)."""
+    from safestats import dbt
+
+    weak = _with_a_leaky_model(cfg, bootstrap, contracts, tmp_path_factory, undo, "leaky_lfb_coordinates",
+                               LEAKY_COORDINATES)
+    scan = "assert_no_point_location_past_the_privacy_boundary"
+    caught = dbt.run(["test", "--select", scan], weak)
+    assert not caught.success and caught.count("test", "fail") == 1, caught.failures
+    compiled = cfg.home / "target" / "compiled" / "safestats" / "data-tests" / f"{scan}.sql"
+    with psycopg.connect(bootstrap.conninfo(), autocommit=True) as su:
+        findings = su.execute(compiled.read_text()).fetchall()
+    assert [(r.split(".")[-1], c, f) for r, c, f, _ in findings] == [
+        ('"leaky_lfb_coordinates"', "kept_value", "raw coordinate as text")], findings
+    assert findings[0][3] > 10, findings
