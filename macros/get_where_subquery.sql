@@ -1,11 +1,12 @@
 {#- The relation a generic test reads (dbt's own macro, overridden; the test's `where` config still applies).
     During a refresh, a row-by-row test (not_null, unique, accepted values, relationships, a pattern, a unique
-    combination; and the released totals, per month) reads only the rows the refresh rebuilt
-    (macros/refresh_rows.sql): the loads it rebuilt in a
-    table past the privacy boundary built load by load, or in the staging view it is built from; the months it
-    rebuilt in a table refreshed month by month, or changed in the tables a view reads (on a month column the
-    view shares with them). The rest were tested when they were built. Every other test, every test of a full build (every load and month is rebuilt then)
-    and of a build without the refresh's var reads everything. -#}
+    combination) and a test of each month's rows together (the released totals) read only the rows the refresh
+    rebuilt (macros/refresh_rows.sql): the loads it rebuilt in a table past the privacy boundary built load by
+    load, or in the staging view it is built from (row tests only: a load need not hold whole months); the
+    months it rebuilt in a table refreshed month by month, or changed in the tables a view reads (on a month
+    column the view shares with them). The rest were tested when they were built. Every other test, every test
+    of a full build (every load and month is rebuilt then) and of a build without the refresh's var reads
+    everything. -#}
 {% macro get_where_subquery(relation) -%}
     {%- set where = config.get('where', '') -%}
     {%- set row_tests = ['not_null', 'unique', 'accepted_values', 'relationships', 'matches_pattern',
