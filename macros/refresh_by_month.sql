@@ -293,7 +293,9 @@
     {%- endif %}
     with deleted as (
         delete from {{ target_relation }} where {{ rebuilt_rows }}
+        {%- if by_key %}
         returning {{ month_column }}
+        {%- endif %}
     )
     {{ record_changed_months(model_name, rebuilt_months) }};
     insert into {{ target_relation }} select * from {{ rows }};

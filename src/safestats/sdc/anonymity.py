@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 from psycopg import sql
 
-from safestats.sdc.relations import in_months
+from safestats.sdc.relations import where_in_months
 
 MARTS = "marts"
 INTERMEDIATE = "intermediate"
@@ -66,26 +66,18 @@ def measure(conn, declaration: Declaration, schema: str = MARTS, months: list[st
     """month -> the smallest group of `schema.relation` rows sharing every declared quasi-identifier (SQL's
     grouping: NULLs form one group, as they do for a reader); of `months` only, when given."""
     columns = sql.SQL(", ").join(map(sql.Identifier, declaration.quasi_identifiers))
-    where, params = _in_months(months)
+    where, params = where_in_months(months)
     return dict(conn.execute(sql.SQL(
         "select to_char(incident_month, 'YYYY-MM'), min(n)::int from"
         " (select incident_month, count(*) as n from {}{} group by {}) as groups group by 1 order by 1").format(
         sql.Identifier(schema, declaration.relation), where, columns), params).fetchall())
 
 
-def _in_months(months: list[str] | None) -> tuple[sql.Composable, list]:
-    """A where clause keeping `months` (every month when None), and its parameters."""
-    if months is None:
-        return sql.SQL(""), []
-    condition, params = in_months(months)
-    return sql.SQL(" where ") + condition, params
-
-
 def records_by_level(conn, declaration: Declaration, schema: str = MARTS,
                      months: list[str] | None = None) -> dict[str, tuple[int, ...]]:
     """month -> the records published at each generalisation level (0 first)."""
     counts: dict[str, dict[int, int]] = {}
-    where, params = _in_months(months)
+    where, params = where_in_months(months)
     for month, level, n in conn.execute(sql.SQL(
             "select to_char(incident_month, 'YYYY-MM'), generalisation_level, count(*)::int from {}{}"
             " group by 1, 2").format(sql.Identifier(schema, declaration.relation), where), params).fetchall():
@@ -98,7 +90,7 @@ def records_withheld(conn, declaration: Declaration, months: list[str] | None = 
     if not declaration.generalised_by or conn.execute(
             "select to_regclass(%s)", (f"{INTERMEDIATE}.{declaration.generalised_by}",)).fetchone()[0] is None:
         return {}
-    where, params = _in_months(months)
+    where, params = where_in_months(months)
     return dict(conn.execute(sql.SQL(
         "select to_char(incident_month, 'YYYY-MM'), count(*) filter (where is_withheld)::int from {}{}"
         " group by 1").format(sql.Identifier(INTERMEDIATE, declaration.generalised_by), where), params).fetchall())

@@ -61,15 +61,19 @@ def in_months(months: list[str]) -> tuple[sql.Composable, list]:
     return sql.SQL("incident_month = any(%s::date[])"), [[f"{m}-01" for m in months]]
 
 
+def where_in_months(months: list[str] | None) -> tuple[sql.Composable, list]:
+    """A where clause keeping `months` (every month when None), and its parameters."""
+    if months is None:
+        return sql.SQL(""), []
+    condition, params = in_months(months)
+    return sql.SQL(" where ") + condition, params
+
+
 def read_cells(conn, schema: str, relation: Relation, months: list[str] | None = None) -> list[Cell]:
     """The relation's figures as cells, one per row and count column (shaped relations only)."""
     if not relation.shaped:
         return []
-    where = sql.SQL("")
-    params: list = []
-    if months is not None:
-        condition, params = in_months(months)
-        where = sql.SQL(" where ") + condition
+    where, params = where_in_months(months)
     cells = []
     for column in relation.count_columns:
         rows = conn.execute(sql.SQL(
