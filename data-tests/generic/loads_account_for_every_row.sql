@@ -2,14 +2,17 @@
     every loaded or superseded file of the dataset, rows_read = rows_loaded + rows_rejected, rows_loaded is
     the number of its rows in raw and rows_rejected the number of its rows in raw._rejects; a quarantined
     file has no rows in raw; and every raw row belongs to a load of this dataset. Superseded rows stay in
-    raw as history. -#}
+    raw as history. A refresh checks the loads it builds into the dataset's load-by-load table
+    (refresh_raw_rows_filter): raw is append-only, so the others were checked when they arrived; a full build
+    checks every load and every raw row, rows of no load included. -#}
 {% test loads_account_for_every_row(model) %}
+{%- set refreshed_loads = refresh_raw_rows_filter(model, 'load_id') %}
 
 with
 
 loads as (
     select * from {{ source('ingest', 'loads') }}
-    where dataset = '{{ model.identifier }}'
+    where dataset = '{{ model.identifier }}' and {{ refreshed_loads }}
 ),
 
 rejects as (
@@ -21,6 +24,7 @@ raw_counts as (
         _load_id as load_id,
         count(*) as raw_row_count
     from {{ model }}
+    where {{ refresh_raw_rows_filter(model) }}
     group by _load_id
 ),
 
