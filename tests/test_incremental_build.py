@@ -49,10 +49,11 @@ SUPPRESSED = ["build", "--select", "+path:models/suppressed",
 
 
 def built_tables(conn) -> list[str]:
-    """The tables the refresh's build records; not the published agg_ marts, which the release builds (another
-    module's release may have recorded them)."""
+    """The tables the refresh's build records; not the published agg_ marts, which the release builds, nor the
+    release's own row (another module's release may have recorded them)."""
     return [m for (m,) in conn.execute("select model from private.built_models"
-                                       " where model not like 'marts.agg%' order by model")]
+                                       " where model not like 'marts.agg%' and model not like 'release.%'"
+                                       " order by model")]
 
 
 def built_run(cfg, *, incremental: bool) -> None:

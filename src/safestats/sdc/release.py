@@ -9,6 +9,9 @@ marts go on reading (`marts.agg_*` select from `release`).
 A refresh checks only the months it changed: those whose candidate rows differ from what was published for
 them (a new month, a revised one, one held before). Every figure the attacker combines lies in one relation and
 one month, so a month whose candidates are the rows already published was attacked when they were published.
+Only the months the builds recorded as rebuilt in a candidate since the last release (private.changed_months)
+and the months that release held back can differ, so only those are compared; the release records how far it
+has read (its row in private.built_models, which also keeps the refresh from pruning what it has not read).
 `safestats sdc check` checks every month."""
 from __future__ import annotations
 
@@ -20,16 +23,33 @@ from psycopg import sql
 
 from safestats.sdc import anonymity
 from safestats.sdc.attacker import Finding, attack
-from safestats.sdc.relations import Relation, in_months, months_of, read_cells, relations, rule_breaches
+from safestats.sdc.relations import Relation, in_months, months_of, read_cells, relations, rule_breaches, where_in_months
 
 CANDIDATES = "disclosure"
 RELEASED = "release"
+# the release's row in private.built_models: the position of the candidates' recorded changes it has read
+READER = f"{RELEASED}.releases"
+
+
+@dataclass
+class CandidateChanges:
+    """The candidate months recorded as rebuilt since the last release read them, and the months it held."""
+    through: int                                  # the position read up to
+    recorded: dict[str, set[str] | None] | None   # relation -> months ('YYYY-MM'), None: every month; None: all
+    held: set[str] = field(default_factory=set)
+
+    def months(self, name: str) -> list[str] | None:
+        """The months of relation `name` whose candidates may differ from the release (None: every month)."""
+        if self.recorded is None or name in self.recorded and self.recorded[name] is None:
+            return None
+        return sorted((self.recorded.get(name) or set()) | self.held)
 
 
 @dataclass
 class ReleaseCheck:
     relations: list[Relation] = field(default_factory=list)
     months: list[str] = field(default_factory=list)
+    through: int | None = None        # the candidates' recorded changes read up to (changed months only)
     cells: int = 0
     constraints: int = 0
     findings: list[Finding] = field(default_factory=list)
@@ -58,21 +78,49 @@ class ReleaseCheck:
         return [m for m in self.months if m not in held]
 
 
-def changed_months(conn, relation: Relation) -> list[str]:
-    """The candidate months of `relation` whose rows differ from those published for them (every candidate
-    month when the relation was never published, or its shape changed)."""
+def candidate_changes(conn) -> CandidateChanges:
+    """What the builds recorded as rebuilt in the candidates since the last release read them (every month
+    before any release has), and the months that release held back: they differ from the release until one
+    publishes them."""
+    read = conn.execute("select through_position from private.built_models where model = %s", (READER,)).fetchone()
+    since = read[0] if read else 0
+    recorded: dict[str, set[str] | None] = {}
+    through = since
+    for model, month, every, position in conn.execute(
+            "select model, to_char(month, 'YYYY-MM'), all_months, position from private.changed_months"
+            " where position > %s", (since,)).fetchall():
+        through = max(through, position)
+        if not model.startswith(CANDIDATES + "."):
+            continue
+        name = model.split(".", 1)[1]
+        if every or month is None:
+            recorded[name] = None
+        elif recorded.setdefault(name, set()) is not None:
+            recorded[name].add(month)
+    held = conn.execute(sql.SQL("select months_held from {} order by release_id desc limit 1").format(
+        sql.Identifier(RELEASED, "releases"))).fetchone() if _columns(conn, RELEASED, "releases") else None
+    return CandidateChanges(through, recorded if read else None, set(held[0]) if held else set())
+
+
+def changed_months(conn, relation: Relation, months: list[str] | None = None) -> list[str]:
+    """The candidate months of `relation` (of `months` only, when given) whose rows differ from those published
+    for them (every candidate month when the relation was never published, or its shape changed)."""
     candidate, released = sql.Identifier(CANDIDATES, relation.name), sql.Identifier(RELEASED, relation.name)
     if _columns(conn, RELEASED, relation.name) != _columns(conn, CANDIDATES, relation.name):
         return months_of(conn, CANDIDATES, relation)
+    if months == []:
+        return []
+    where, params = where_in_months(months)
     # each month's rows as their number and two sums of 64-bit hashes of their text (order does not matter; a
     # different multiset of rows gives the same three only by a 128-bit coincidence)
     return [r[0] for r in conn.execute(sql.SQL(
-        "with candidate as ({digest} from {c} as t group by 1), released as ({digest} from {r} as t group by 1)"
+        "with candidate as ({digest} from {c} as t{where} group by 1),"
+        " released as ({digest} from {r} as t{where} group by 1)"
         " select to_char(incident_month, 'YYYY-MM') from candidate left join released using (incident_month)"
         " where released.rows is distinct from candidate.rows order by 1").format(
         digest=sql.SQL("select incident_month, (count(*), sum(hashtextextended(t::text, 0)),"
                        " sum(hashtextextended(t::text, 1)))::text as rows"),
-        c=candidate, r=released)).fetchall()]
+        c=candidate, r=released, where=where), params * 2).fetchall()]
 
 
 def check(conn, project_dir: Path, schema: str = CANDIDATES, previous_schema: str | None = RELEASED,
@@ -82,8 +130,11 @@ def check(conn, project_dir: Path, schema: str = CANDIDATES, previous_schema: st
     result = ReleaseCheck(relations=relations(conn, schema, project_dir))
     months: set[str] = set()
     published = {r.name for r in relations(conn, previous_schema, project_dir)} if previous_schema else set()
+    changes = candidate_changes(conn) if changed_only else None
+    result.through = changes.through if changes else None
     for relation in result.relations:
-        these = changed_months(conn, relation) if changed_only else months_of(conn, schema, relation)
+        these = (changed_months(conn, relation, changes.months(relation.name)) if changes
+                 else months_of(conn, schema, relation))
         months.update(these)
         if not these:
             continue
@@ -121,6 +172,12 @@ def publish(conn, checked: ReleaseCheck) -> list[str]:
             sql.Identifier(RELEASED, "releases")),
             (months, sorted(checked.reasons()), json.dumps(checked.reasons()),
              json.dumps([g.as_dict() for g in checked.group_sizes])))
+        if checked.through is not None:
+            conn.execute(
+                "insert into private.built_models (model, fingerprint, built_at, full_build, through_position)"
+                " values (%s, null, now(), false, %s) on conflict (model) do update"
+                " set built_at = excluded.built_at, through_position = excluded.through_position",
+                (READER, checked.through))
     return months
 
 
