@@ -23,7 +23,15 @@ from psycopg import sql
 
 from safestats.sdc import anonymity
 from safestats.sdc.attacker import Finding, attack
-from safestats.sdc.relations import Relation, in_months, months_of, read_cells, relations, rule_breaches, where_in_months
+from safestats.sdc.relations import (
+    Relation,
+    in_months,
+    months_of,
+    read_cells,
+    relations,
+    rule_breaches,
+    where_in_months,
+)
 
 CANDIDATES = "disclosure"
 RELEASED = "release"
