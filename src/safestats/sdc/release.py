@@ -42,8 +42,10 @@ READER = f"{RELEASED}.releases"
 @dataclass
 class CandidateChanges:
     """The candidate months recorded as rebuilt since the last release read them, and the months it held."""
-    through: int                                  # the position read up to
-    recorded: dict[str, set[str] | None] | None   # relation -> months ('YYYY-MM'), None: every month; None: all
+    through: int                                  # the position of private.changed_months read up to
+    # relation -> its months recorded ('YYYY-MM'; None: every month); None before any release read them: every
+    # month of every relation
+    recorded: dict[str, set[str] | None] | None
     held: set[str] = field(default_factory=set)
 
     def months(self, name: str) -> list[str] | None:
