@@ -93,9 +93,11 @@ def candidate_changes(conn) -> CandidateChanges:
     before any release has), and the months that release held back: they differ from the release until one
     publishes them."""
     read = conn.execute("select through_position from private.built_models where model = %s", (READER,)).fetchone()
-    since = read[0] if read else 0
+    if read is None:
+        (through,) = conn.execute("select coalesce(max(position), 0) from private.changed_months").fetchone()
+        return CandidateChanges(through, None)
     recorded: dict[str, set[str] | None] = {}
-    through = since
+    through = since = read[0]
     for model, month, every, position in conn.execute(
             "select model, to_char(month, 'YYYY-MM'), all_months, position from private.changed_months"
             " where position > %s", (since,)).fetchall():
@@ -109,7 +111,7 @@ def candidate_changes(conn) -> CandidateChanges:
             recorded[name].add(month)
     held = conn.execute(sql.SQL("select months_held from {} order by release_id desc limit 1").format(
         sql.Identifier(RELEASED, "releases"))).fetchone() if _columns(conn, RELEASED, "releases") else None
-    return CandidateChanges(through, recorded if read else None, set(held[0]) if held else set())
+    return CandidateChanges(through, recorded, set(held[0]) if held else set())
 
 
 def changed_months(conn, relation: Relation, months: list[str] | None = None) -> list[str]:
