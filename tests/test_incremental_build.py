@@ -344,7 +344,8 @@ def test_a_refresh_tests_the_rows_it_rebuilt_and_a_full_build_tests_all(refreshe
     new_loads = [n for (n,) in superuser.execute(
         "select load_id from raw._loads where dataset = 'police_uk_street_crimes' and period = '2024-04-01'")]
     run = cfg.home / "target" / "run"
-    compiled = [next(run.rglob("not_null_stg_police_uk__street_crimes_crime_month.sql")).read_text()]
+    compiled = [next(sql for p in run.rglob("not_null_columns_stg_police_uk*.sql")
+                     if '."stg_police_uk__street_crimes"' in (sql := p.read_text()))]
     compiled += [sql for p in run.rglob("active_raw_rows_are_staged_stg_*.sql")
                  if '"raw"."police_uk_street_crimes"' in (sql := p.read_text())]
     ingest_conservation = next(run.rglob("source_loads_account_for_every_row_police_uk_street_crimes*.sql")

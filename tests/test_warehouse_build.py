@@ -149,6 +149,29 @@ def test_row_conservation_tests_catch_a_lost_or_stray_row(cfg, empty_raw, loader
     empty_raw.execute("update raw._loads set status = 'loaded' where load_id = %s", (load.load_id,))
 
 
+def test_a_null_where_a_model_declares_its_columns_filled_fails_naming_the_column(cfg, empty_raw, loader,
+                                                                                  contracts, land):
+    """A model's not_null_columns test (one test for every column it declares never NULL) fails when one of those
+    columns holds a NULL, naming that column and counting its NULL rows, and only then: a NULL in a column the
+    model does not declare filled fails nothing."""
+    rows = [street_row(month="2024-06", crime_id=f"CRIME-{n}") for n in range(3)]
+    ingest_file(loader, land("c", "2024-06-city-of-london-street.csv", STREET_HEADER, rows), contracts)
+    build_ok(cfg, *POLICE_UK_BUILD)
+    filled = ["test", "--select", "fct_street_crimes,test_name:not_null_columns"]
+    assert build_ok(cfg, *filled).count("test", "pass") == 1
+    empty_raw.execute("update marts.fct_street_crimes set crime_pseudo_id = null")   # may be NULL (ASB rows)
+    assert build_ok(cfg, *filled).count("test", "pass") == 1
+    empty_raw.execute("update marts.fct_street_crimes set borough_name = null where ctid = (select min(ctid)"
+                      " from marts.fct_street_crimes)")
+    failed = dbt.run(filled, cfg)
+    assert not failed.success
+    assert [f.split(".")[2].startswith("not_null_columns_fct_street_crimes") for f in failed.failures] == [True]
+    assert "Got 1 result" in failed.failures[0]
+    compiled = next(sql for p in (cfg.home / "target" / "compiled").rglob("not_null_columns_fct_street_cr*.sql")
+                    if '."fct_street_crimes"' in (sql := p.read_text()))
+    assert empty_raw.execute(compiled).fetchall() == [("borough_name", 1)]
+
+
 def test_mart_row_conservation_test_names_the_mart_that_lost_or_gained_a_row(cfg, empty_raw, loader, contracts,
                                                                             land):
     """rows_reach_the_mart_or_are_counted, on every fact mart, fails naming the mart when a mart loses a row,

@@ -128,17 +128,16 @@ def _shape_columns(agg: dict) -> list[dict]:
         code = "GSS code of the area: E12000007 for London, E09 for a borough."
     return [
         {"name": "incident_month",
-         "description": "The month (first day) the events are dated to, as the record-level mart dates them.",
-         "data_tests": ["not_null"]},
+         "description": "The month (first day) the events are dated to, as the record-level mart dates them."},
         {"name": "geography_level", "description": level["description"],
-         "data_tests": ["not_null", _accepted(level["values"])]},
-        {"name": "geography_code", "description": code, "data_tests": ["not_null"]},
+         "data_tests": [_accepted(level["values"])]},
+        {"name": "geography_code", "description": code},
         {"name": "geography_name", "description": "Name of the area."},
         {"name": "borough_code", "description": "GSS code of the borough the area is (or is in); NULL on London rows."},
         {"name": "category_level",
          "description": "category (a cell) or all (the total of the released category cells).",
-         "data_tests": ["not_null", _accepted(["category", "all"])]},
-        {"name": "category_code", "description": "The category ('all' on total rows).", "data_tests": ["not_null"]},
+         "data_tests": [_accepted(["category", "all"])]},
+        {"name": "category_code", "description": "The category ('all' on total rows)."},
         {"name": "parent_category_code", "description": "The category a cell adds up to ('all'); NULL on total rows."},
         {"name": count,
          "description": "The count as released: 0, or rounded to the nearest multiple of the rounding base (5); NULL "
@@ -146,20 +145,25 @@ def _shape_columns(agg: dict) -> list[dict]:
                         "sum of the released cells under it (suppressed cells add nothing).",
          "data_tests": [{"released_counts_follow_the_rule": {"arguments": {"dataset": dataset}}},
                         "released_totals_add_up"]},
-        {"name": f"{count}_suppressed", "description": f"True where {count} is NULL (suppressed or withheld).",
-         "data_tests": ["not_null"]},
+        {"name": f"{count}_suppressed", "description": f"True where {count} is NULL (suppressed or withheld)."},
         {"name": "suppression",
          "description": "primary (a true count of 1 to the threshold), secondary (a ward cell withheld with the other "
                         "wards of its borough and category because, read against the borough cell, it would reveal "
                         "more than the rule allows), or NULL (released).",
          "data_tests": [_accepted(["primary", "secondary"])]},
-        {"name": "is_total", "description": "True on rows that are sums of released cells (every category; London).",
-         "data_tests": ["not_null"]},
+        {"name": "is_total", "description": "True on rows that are sums of released cells (every category; London)."},
     ]
 
 
 _SHAPE_KEY = {"unique_combination_of_columns": {"arguments": {"combination_of_columns": [
     "incident_month", "geography_level", "geography_code", "borough_code", "category_code"]}}}
+
+
+def _shape_tests(agg: dict) -> list[dict]:
+    """The model tests of every agg_ relation: its key, and the columns never NULL (one test for them all)."""
+    filled = ["incident_month", "geography_level", "geography_code", "category_level", "category_code",
+              f"{agg['count']}_suppressed", "is_total"]
+    return [_SHAPE_KEY, {"not_null_columns": {"arguments": {"columns": filled}}}]
 
 
 def _published(agg: dict) -> dict:
@@ -175,7 +179,7 @@ def _published(agg: dict) -> dict:
                  "sdc": {"dataset": agg["dataset"]}},
         # dashboards read one level's cells (London's, the boroughs') among many more ward cells
         "config": {"indexes": [{"columns": ["geography_level", "category_level", "incident_month"]}]},
-        "data_tests": [_SHAPE_KEY],
+        "data_tests": _shape_tests(agg),
         "columns": _shape_columns(agg),
     }
 
@@ -189,7 +193,7 @@ def _candidate(agg: dict) -> dict:
                         f"refresh and checked by `safestats sdc check` before it is published. No analyst reads this "
                         f"schema."),
         "meta": {"sdc": {"dataset": agg["dataset"]}},
-        "data_tests": [_SHAPE_KEY],
+        "data_tests": _shape_tests(agg),
         "columns": _shape_columns(agg),
     }
 

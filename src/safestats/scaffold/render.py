@@ -108,8 +108,10 @@ class OutColumn:
     line: str                     # its select line in the suppressed model
     description: str
     meta: str = ""
-    tests: str = ""
+    tests: str = ""               # its column tests in the suppressed model (not_null apart)
+    not_null: bool = False        # never NULL in the suppressed model (the model's not_null_columns test)
     mart_tests: list[str] = field(default_factory=list)
+    mart_not_null: bool = False   # never NULL in the mart
     in_mart: bool = True
 
 
@@ -134,10 +136,11 @@ def _borough_lines(plan: DatasetPlan) -> tuple[list[OutColumn], str]:
                   meta="{geography_level: borough}",
                   tests="\n          - relationships:\n              arguments:"
                         "\n                to: ref('london_boroughs')\n                field: borough_code",
-                  mart_tests=["- not_null", "- relationships:\n              arguments:\n"
+                  mart_not_null=True,
+                  mart_tests=["- relationships:\n              arguments:\n"
                               "                to: ref('london_boroughs')\n                field: borough_code"]),
-        OutColumn("location_status", status, "london, outside_london or no_borough.",
-                  tests="\n          - not_null\n          - accepted_values:\n              arguments:\n"
+        OutColumn("location_status", status, "london, outside_london or no_borough.", not_null=True,
+                  tests="\n          - accepted_values:\n              arguments:\n"
                         "                values: [london, outside_london, no_borough]", in_mart=False),
     ]
     if borough is None:
@@ -173,8 +176,7 @@ def _own_lines(c: PlannedColumn) -> list[OutColumn]:
     if c.type == "time":
         return [OutColumn(f"{c.name}_hour", f"extract(hour from {value})::integer as {c.name}_hour",
                           f"Hour of {note} (0-23): the time of day is kept to the hour.")]
-    return [OutColumn(c.name, value, f"{note}.", tests=" [not_null]" if c.column.not_blank else "",
-                      mart_tests=["- not_null"] if c.column.not_blank else [])]
+    return [OutColumn(c.name, value, f"{note}.", not_null=c.column.not_blank, mart_not_null=c.column.not_blank)]
 
 
 def suppressed_columns(plan: DatasetPlan) -> tuple[list[OutColumn], str]:
@@ -182,15 +184,15 @@ def suppressed_columns(plan: DatasetPlan) -> tuple[list[OutColumn], str]:
     columns = [
         OutColumn(plan.key, f"{{{{ row_key('records.load_id', 'records.source_row_number') }}}} as {plan.key}",
                   "Stable row key, md5 of the load id and the row's number in its file.",
-                  tests=" [unique, not_null]", mart_tests=["- unique", "- not_null"]),
-        OutColumn("load_id", "records.load_id", "The ingest load the row arrived in.", tests=" [not_null]",
+                  tests=" [unique]", not_null=True, mart_tests=["- unique"], mart_not_null=True),
+        OutColumn("load_id", "records.load_id", "The ingest load the row arrived in.", not_null=True,
                   in_mart=False),
         OutColumn("source_row_number", "records.source_row_number", "Number of the row within its file.",
-                  tests=" [not_null]", in_mart=False),
+                  not_null=True, in_mart=False),
         OutColumn("agency", "records.agency", f"Agency whose extract the row came from ({plan.agency}).",
-                  tests=" [not_null]", mart_tests=["- not_null"]),
+                  not_null=True, mart_not_null=True),
         OutColumn("incident_month", _month_line(plan), "Month of the record (first day of the month).",
-                  tests=" [not_null]", mart_tests=["- not_null"]),
+                  not_null=True, mart_not_null=True),
         *borough_columns,
     ]
     for c in plan.columns:
@@ -220,10 +222,11 @@ def mart_columns(plan: DatasetPlan, columns: list[OutColumn]) -> list[OutColumn]
         out.append(col)
         if col.name == "borough_code":
             out.append(OutColumn("borough_name", "boroughs.borough_name", "Name of the borough.",
-                                 mart_tests=["- not_null"]))
+                                 mart_not_null=True))
     out.append(OutColumn("incident_category_code", "", "Category of the incident taxonomy ('other' until this "
                          "dataset's categories are mapped: see the checklist).",
-                         mart_tests=["- not_null", "- relationships:\n              arguments:\n"
+                         mart_not_null=True,
+                         mart_tests=["- relationships:\n              arguments:\n"
                                      "                to: ref('incident_categories')\n"
                                      "                field: incident_category_code"]))
     return out
