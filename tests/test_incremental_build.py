@@ -513,6 +513,34 @@ REBUILT_WHOLE = ("street_crimes_rebuilt_whole",
                  "{{ config(materialized='table') }}\nselect * from {{ ref('police_uk_street_crimes') }}\n")
 
 
+def test_a_refresh_leaves_its_bookkeeping_the_size_of_what_is_live(cfg, superuser, monkeypatch):
+    """Pruned bookkeeping (here, the keys of a full build, recorded and then read by every table) leaves a file
+    that autovacuum frees but never shrinks, and that every later refresh would read whole, many times over. A
+    refresh's build that succeeds rewrites the bookkeeping to its live rows; one that fails leaves it alone."""
+    from safestats import refresh
+
+    def pages() -> int:
+        return superuser.execute("select pg_relation_size('private.changed_keys') / 8192").fetchone()[0]
+
+    superuser.execute("insert into private.changed_keys (model, key) select 'pruned.model', md5(n::text)"
+                      " from generate_series(1, 100000) as n")
+    superuser.execute("insert into private.changed_keys (model, key) values ('kept.model', 'recorded last')")
+    live = superuser.execute("select count(*) from private.changed_keys where model <> 'pruned.model'").fetchone()[0]
+    superuser.execute("delete from private.changed_keys where model = 'pruned.model'")
+    superuser.execute("vacuum private.changed_keys")      # what autovacuum does: the space freed, the file kept
+    bloated = pages()
+    assert bloated > 1000 + live // 50, (bloated, live)   # 100,000 keys take about 1,300 pages
+
+    monkeypatch.setattr(dbt, "build", lambda *args, **kwargs: dbt.DbtOutcome(success=False))
+    refresh.build(cfg=cfg)
+    assert pages() == bloated
+    monkeypatch.setattr(dbt, "build", lambda *args, **kwargs: dbt.DbtOutcome(success=True))
+    refresh.build(cfg=cfg)
+    assert pages() <= 10 + live // 50, (pages(), live)
+    assert superuser.execute("select count(*) from private.changed_keys").fetchone()[0] == live
+    superuser.execute("delete from private.changed_keys where model = 'kept.model'")
+
+
 def test_a_month_table_that_reads_rows_without_a_recorded_month_does_not_build(cfg, bootstrap, tmp_path):
     """The guard of macros/refresh_by_month.sql (month_sources): a copy of the project with a model refreshed by
     month over a raw source, and one over a table rebuilt whole, each refused by name before any SQL runs."""

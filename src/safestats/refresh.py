@@ -1,6 +1,7 @@
 """The monthly refresh's steps, for the Prefect flow and the CLI: ingest the landing folder, build, summarise."""
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,8 @@ from safestats.config import Settings, settings
 from safestats.contracts import load_contracts
 from safestats.ingest import FileResult, ingest_landing, landing_files
 from safestats.sdc.service import PUBLISHED_MARTS
+
+log = logging.getLogger(__name__)
 
 # Listeners told about each file as the ingest finishes it (the CLI's progress bar); kept out of the
 # flow's parameters, which Prefect records.
@@ -66,10 +69,36 @@ def build(*, full: bool = False, cfg: Settings | None = None) -> dbt.DbtOutcome:
     """The refresh's dbt build: what changed since the warehouse was built (everything with `full`), with the
     leak scans on a sample of what was not rebuilt. Under the code the warehouse was built with, the published
     aggregates are left to the release after it, which rebuilds them when it publishes (they read the release,
-    not this build); a full build, or one under new code, builds them too."""
+    not this build); a full build, or one under new code, builds them too. A build that succeeded leaves its
+    bookkeeping compacted."""
     cfg = cfg or settings()
     same_code = not full and dbt.built_under(dbt.fingerprint(cfg), cfg)
-    return dbt.build(cfg, full_scans=False, incremental=not full, exclude=[PUBLISHED_MARTS] if same_code else None)
+    outcome = dbt.build(cfg, full_scans=False, incremental=not full,
+                        exclude=[PUBLISHED_MARTS] if same_code else None)
+    if outcome.success:
+        compact_bookkeeping(cfg)
+    return outcome
+
+
+# What a build records of what it changed, for the builds and tests after it (src/safestats/sql/bootstrap.sql).
+# Every build inserts rows and prunes those every reader has read, and a full build records every key it
+# rebuilt. The pruned rows leave a file that plain (auto)vacuum frees but never shrinks, and a refresh reads
+# these tables whole many times over: at ten years, 105 scans of 426 MB of private.changed_keys holding 0.2
+# million live rows. Rewritten after each build, they stay the size of what is live.
+BOOKKEEPING = ("private.changed_keys", "private.changed_months", "private.rebuilt_rows")
+
+
+def compact_bookkeeping(cfg: Settings | None = None) -> None:
+    """Rewrite the build's bookkeeping tables to their live rows (VACUUM FULL) and analyse them. A table another
+    session holds (a build still running) is left for the next build to compact."""
+    cfg = cfg or settings()
+    with psycopg.connect(warehouse.dbt_endpoint(cfg).conninfo(), autocommit=True) as conn:
+        conn.execute("set lock_timeout = '5s'")
+        for table in BOOKKEEPING:
+            try:
+                conn.execute(f"vacuum (full, analyze) {table}")
+            except psycopg.errors.LockNotAvailable:
+                log.warning("%s is in use: left for the next build to compact", table)
 
 
 def exclusions(cfg: Settings | None = None) -> list[tuple[str, str, int]]:
