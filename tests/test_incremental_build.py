@@ -514,9 +514,10 @@ REBUILT_WHOLE = ("street_crimes_rebuilt_whole",
 
 
 def test_a_refresh_leaves_its_bookkeeping_the_size_of_what_is_live(cfg, superuser, monkeypatch):
-    """Pruned bookkeeping (here, the keys of a full build, recorded and then read by every table) leaves a file
-    that autovacuum frees but never shrinks, and that every later refresh would read whole, many times over. A
-    refresh's build that succeeds rewrites the bookkeeping to its live rows; one that fails leaves it alone."""
+    """Pruned bookkeeping (here, 100,000 changed keys every table has read) leaves a file that autovacuum frees but
+    never shrinks, and that every later refresh would read whole, many times over. A refresh's build that succeeds
+    rewrites the bookkeeping to its live rows; one that fails leaves it alone. The build itself is dbt's stand-in
+    here: what is under test is what the refresh does after it."""
     from safestats import refresh
 
     def pages() -> int:

@@ -81,10 +81,10 @@ def build(*, full: bool = False, cfg: Settings | None = None) -> dbt.DbtOutcome:
 
 
 # What a build records of what it changed, for the builds and tests after it (src/safestats/sql/bootstrap.sql).
-# Every build inserts rows and prunes those every reader has read, and a full build records every key it
-# rebuilt. The pruned rows leave a file that plain (auto)vacuum frees but never shrinks, and a refresh reads
-# these tables whole many times over: at ten years, 105 scans of 426 MB of private.changed_keys holding 0.2
-# million live rows. Rewritten after each build, they stay the size of what is live.
+# Every refresh inserts rows (about 0.2 million keys a month) and prunes those every reader has read. The pruned
+# rows leave a file that plain (auto)vacuum frees but never shrinks, and a refresh reads these tables whole many
+# times over: at ten years, 105 scans of 426 MB of private.changed_keys holding 0.2 million live rows. Rewritten
+# after each build, they stay the size of what is live.
 BOOKKEEPING = ("private.changed_keys", "private.changed_months", "private.rebuilt_rows")
 
 
