@@ -214,6 +214,21 @@ def test_an_ingest_analyses_the_tables_it_loaded_into(tmp_path, empty_raw, loade
     assert planned == {"police_uk_street_crimes": 40, "_loads": 1}
 
 
+def test_an_ingest_summarises_the_load_index_of_the_tables_it_loaded_into(tmp_path, empty_raw, loader, contracts):
+    """A search by load finds the new load's pages through the BRIN index at once: the ingest summarises the pages
+    it added (autovacuum does so only when it vacuums the table, after a fifth of it is new; until then every
+    search by load reads every page since, at ten years some twenty months of a raw table). The file spans
+    several of the index's page ranges (128 pages each): the first range is summarised as the rows arrive."""
+    write_csv(tmp_path / "2024-01-metropolitan-street.csv", STREET_HEADER,
+              [street_row(crime_id=f"c{n}") for n in range(20000)])
+    ingest_landing(loader, tmp_path, contracts)
+    pages = empty_raw.execute("select pg_relation_size('raw.police_uk_street_crimes') / 8192").fetchone()[0]
+    assert pages > 3 * 128, pages
+    left = empty_raw.execute("select brin_summarize_new_values('raw.police_uk_street_crimes__load_id'::regclass)"
+                             ).fetchone()[0]
+    assert left == 0, f"{left} page range(s) of the new load left unsummarised"
+
+
 def test_the_database_refuses_a_load_whose_rows_do_not_add_up(empty_raw):
     import psycopg
 
