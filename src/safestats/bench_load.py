@@ -198,14 +198,20 @@ def login(base: str, username: str, password: str, code: Callable[[str], str]) -
     s = requests.Session()
     token = re.search(r'id="csrf_token"\s*value="([^"]+)"', s.get(f"{base}/login/", timeout=60).text).group(1)
     s.post(f"{base}/login/", data={"username": username, "password": password, "csrf_token": token}, timeout=60)
-    page = s.get(f"{base}/second-factor/", timeout=60)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-    s.post(f"{base}/second-factor/", data={"csrf_token": token, "code": code(username)}, timeout=60)
-    page = s.get(f"{base}/terms/", timeout=60)
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    if found is None:
+    # A code is accepted once per user: when another session of the same user spent it first, the second factor
+    # asks again, as it would a person, who types the next code.
+    for _ in range(3):
+        page = s.get(f"{base}/second-factor/", timeout=60)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        s.post(f"{base}/second-factor/", data={"csrf_token": token, "code": code(username)}, timeout=60)
+        page = s.get(f"{base}/terms/", timeout=60)
+        found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        version = re.search(r'name="version" value="([^"]+)"', page.text)
+        if found and version:
+            break
+    else:
         raise RuntimeError(f"{username} could not log in (no conditions page after the second factor)")
-    version = re.search(r'name="version" value="([^"]+)"', page.text).group(1)
+    version = version.group(1)
     s.post(f"{base}/terms/", data={"csrf_token": found.group(1), "next": "/superset/welcome/", "version": version},
            timeout=60)
     s.headers.update({"X-CSRFToken": found.group(1), "Referer": base})
