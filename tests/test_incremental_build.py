@@ -514,7 +514,7 @@ REBUILT_WHOLE = ("street_crimes_rebuilt_whole",
 
 
 def test_a_refresh_leaves_its_bookkeeping_the_size_of_what_is_live(cfg, superuser, monkeypatch):
-    """Pruned bookkeeping (here, 100,000 changed keys every table has read) leaves a file that autovacuum frees but
+    """Pruned bookkeeping (here, 200,000 changed keys every table has read) leaves a file that autovacuum frees but
     never shrinks, and that every later refresh would read whole, many times over. A refresh's build that succeeds
     rewrites the bookkeeping to its live rows; one that fails leaves it alone. The build itself is dbt's stand-in
     here: what is under test is what the refresh does after it."""
@@ -525,13 +525,14 @@ def test_a_refresh_leaves_its_bookkeeping_the_size_of_what_is_live(cfg, superuse
 
     before = pages()
     superuser.execute("insert into private.changed_keys (model, key) select 'pruned.model', md5(n::text)"
-                      " from generate_series(1, 100000) as n")
+                      " from generate_series(1, 200000) as n")
     superuser.execute("insert into private.changed_keys (model, key) values ('kept.model', 'recorded last')")
     live = superuser.execute("select count(*) from private.changed_keys where model <> 'pruned.model'").fetchone()[0]
     superuser.execute("delete from private.changed_keys where model = 'pruned.model'")
     superuser.execute("vacuum private.changed_keys")      # what autovacuum does: the space freed, the file kept
     bloated = pages()
-    assert bloated >= before + 1000, (before, bloated)    # 100,000 keys take about 1,300 pages
+    # 200,000 keys take about 2,300 pages, some of them free space the file already had
+    assert bloated >= before + 1000, (before, bloated)
 
     monkeypatch.setattr(dbt, "build", lambda *args, **kwargs: dbt.DbtOutcome(success=False))
     refresh.build(cfg=cfg)
