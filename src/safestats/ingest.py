@@ -460,8 +460,11 @@ def refresh_statistics(conn: psycopg.Connection, results: list[FileResult]) -> N
     if not any(r.status in ("loaded", "quarantined") for r in results):
         return
     for table in (*datasets, "_loads", "_rejects"):
-        conn.execute(sql.SQL("analyze {}").format(sql.Identifier("raw", table)))
-    for table in datasets:
-        conn.execute("select brin_summarize_new_values(i.indexrelid) from pg_index as i"
-                     " inner join pg_class as c on c.oid = i.indexrelid inner join pg_am as am on am.oid = c.relam"
-                     " where i.indrelid = %s::regclass and am.amname = 'brin'", (f"raw.{table}",))
+        relation = sql.Identifier("raw", table)
+        conn.execute(sql.SQL("analyze {}").format(relation))
+        if table in datasets:
+            conn.execute(sql.SQL("select brin_summarize_new_values(i.indexrelid) from pg_index as i"
+                                 " inner join pg_class as c on c.oid = i.indexrelid"
+                                 " inner join pg_am as am on am.oid = c.relam"
+                                 " where i.indrelid = {}::regclass and am.amname = 'brin'"
+                                 ).format(sql.Literal(relation.as_string(conn))))
