@@ -11,7 +11,7 @@
 -- of each distinct sensitive value (a hash table that fits in this test's work_mem, so the cells are streamed
 -- past it rather than written out in batches), and only the cells whose hash matches are compared, as text, with
 -- the raw values, which are read a second time only when there is such a cell. At ten years the text join
--- wrote more than 25 GB of temporary files and the sort of the raw values 36 GB.
+-- wrote more than 25 GB of temporary files and did not finish; the sort of the raw values alone wrote 36 GB.
 {{ config(sql_header="set local work_mem = '512MB';") }}
 {{ privacy_scan_depends_on() }}
 {%- set sensitive_columns = privacy_scan_sensitive_columns(['identifier', 'free_text']) -%}

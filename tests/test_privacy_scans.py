@@ -218,3 +218,24 @@ def test_the_scan_reports_a_raw_coordinate_carried_past_the_boundary_as_text(cfg
     assert [(r.split(".")[-1], c, f) for r, c, f, _ in findings] == [
         ('"leaky_lfb_coordinates"', "kept_value", "raw coordinate as text")], findings
     assert findings[0][3] > 10, findings
+
+
+def test_a_data_tests_sql_header_is_set_for_its_query_alone(cfg, bootstrap, tmp_path):
+    """The sensitive-value scan's work_mem (a hash of every sensitive value, held in memory rather than spilled at
+    ten years) comes from its sql_header, which dbt 1.11 ignores in a test: macros/materialization_test.sql runs
+    it in the test's transaction. One probe sees its own setting; the other, without a header, never does."""
+    from safestats import dbt
+
+    project = tmp_path / "project"
+    shutil.copytree(cfg.project_dir, project, ignore=shutil.ignore_patterns(
+        ".*", "src", "tests", "docs", "superset", "flows", "access_policies", "requirements", "target", "logs"))
+    (project / "data-tests" / "probe_sql_header.sql").write_text(
+        "{{ config(sql_header=\"set local work_mem = '77MB';\") }}\n"
+        "select current_setting('work_mem') as work_mem where current_setting('work_mem') <> '77MB'\n")
+    (project / "data-tests" / "probe_without_header.sql").write_text(
+        "select current_setting('work_mem') as work_mem where current_setting('work_mem') = '77MB'\n")
+    probed = dbt.run(["test", "--select", "probe_sql_header", "probe_without_header"],
+                     replace(cfg, project_dir=project))
+    assert probed.success and probed.count("test", "pass") == 2, probed.failures
+    scan = (cfg.project_dir / "data-tests" / "assert_no_sensitive_value_past_the_privacy_boundary.sql").read_text()
+    assert "sql_header=\"set local work_mem = '512MB';\"" in scan
