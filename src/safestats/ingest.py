@@ -463,8 +463,6 @@ def refresh_statistics(conn: psycopg.Connection, results: list[FileResult]) -> N
         relation = sql.Identifier("raw", table)
         conn.execute(sql.SQL("analyze {}").format(relation))
         if table in datasets:
-            conn.execute(sql.SQL("select brin_summarize_new_values(i.indexrelid) from pg_index as i"
-                                 " inner join pg_class as c on c.oid = i.indexrelid"
-                                 " inner join pg_am as am on am.oid = c.relam"
-                                 " where i.indrelid = {}::regclass and am.amname = 'brin'"
-                                 ).format(sql.Literal(relation.as_string(conn))))
+            conn.execute("select brin_summarize_new_values(i.indexrelid) from pg_index as i"
+                         " inner join pg_class as c on c.oid = i.indexrelid inner join pg_am as am on am.oid = c.relam"
+                         " where i.indrelid = %s::regclass and am.amname = 'brin'", (relation.as_string(conn),))
