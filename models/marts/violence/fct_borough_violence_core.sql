@@ -114,14 +114,19 @@ received as (
 ),
 
 -- the MPS feed does not cover the City of London, which the City of London Police polices: the boroughs with a
--- recorded crime in any month (each looked up in its own partition)
+-- recorded crime in any month, each looked up in its own partition and the first row enough. Not `where exists`:
+-- PostgreSQL made that a hash semi-join over every recorded crime (8.2 million rows at ten years: 2 s from the
+-- page cache, 21 s from disk); the lateral limit reads a few blocks per borough (3 ms).
 knife_crime_coverage as (
     select boroughs.borough_code
     from boroughs
-    where exists (
-        select from every_recorded_crime
+    cross join lateral (
+        select
+        from every_recorded_crime
         where every_recorded_crime.borough_code = boroughs.borough_code
-    )
+        -- which row does not matter: it selects no column
+        limit 1  -- noqa: AM09
+    ) as any_recorded_crime
 ),
 
 months as (
