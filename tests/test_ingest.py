@@ -205,13 +205,19 @@ def test_a_revised_month_supersedes_the_earlier_load(tmp_path, empty_raw, loader
 def test_an_ingest_analyses_the_tables_it_loaded_into(tmp_path, empty_raw, loader, contracts):
     """The planner learns of the new loads at once: the raw tables an ingest added rows to, and the load records,
     are analysed (autovacuum waits until a tenth of a table has changed, which one month of ten years never is;
-    COPY alone leaves the planner's row count as it was)."""
+    COPY alone leaves the planner's row count as it was), from a small sample (ingest.STATISTICS_TARGET: a
+    histogram of at most 11 bounds where the server's default would keep 101)."""
     write_csv(tmp_path / "2024-01-metropolitan-street.csv", STREET_HEADER,
-              [street_row(crime_id=f"c{n}") for n in range(40)])
+              [street_row(crime_id=f"c{n}") for n in range(400)])
     ingest_landing(loader, tmp_path, contracts)
     planned = dict(empty_raw.execute("select relname, reltuples from pg_class where oid = any(array["
                                      "'raw.police_uk_street_crimes'::regclass, 'raw._loads'::regclass])").fetchall())
-    assert planned == {"police_uk_street_crimes": 40, "_loads": 1}
+    assert planned == {"police_uk_street_crimes": 400, "_loads": 1}
+    bounds = empty_raw.execute("select cardinality(histogram_bounds::text::text[]) from pg_stats"
+                               " where schemaname = 'raw' and tablename = 'police_uk_street_crimes'"
+                               " and attname = 'crime_id'").fetchone()
+    assert bounds is not None and 2 <= bounds[0] <= 11, bounds
+    assert loader.execute("show default_statistics_target").fetchone() == ("100",), "set for the ANALYZE alone"
 
 
 def test_an_ingest_summarises_the_load_index_of_the_tables_it_loaded_into(tmp_path, empty_raw, loader, contracts):

@@ -449,20 +449,30 @@ def ingest_landing(conn: psycopg.Connection, landing: Path, contracts: list[Cont
     return results
 
 
+# What the planner needs from raw's statistics is how many rows each load holds (the staging views are read by
+# load): a sample of 3,000 rows (target 10) says it as well as the default 30,000, and reads a tenth of the pages.
+# At ten years, analysing every raw table after a new month took 66 s from a cold cache, 3 s at this target.
+STATISTICS_TARGET = sql.Literal(10)
+
+
 def refresh_statistics(conn: psycopg.Connection, results: list[FileResult]) -> None:
     """ANALYZE the raw tables this ingest added rows to, and the load and reject records, and summarise the new
     pages of those raw tables' BRIN indexes. Autovacuum analyses a table once a tenth of it has changed, which
     one month of a long history never is; a planner that believes the new loads hold no rows joins them row by
     row (a refresh's staging tests then took minutes, not seconds). Autovacuum summarises a BRIN index only when
     it vacuums the table, after a fifth of it is new: until then every search by load reads every page since,
-    which at ten years was 735 MB (some twenty months) of raw street crimes to find one month's load of 26 MB."""
+    which at ten years was 735 MB (some twenty months) of raw street crimes to find one month's load of 26 MB.
+    The sample is STATISTICS_TARGET's, in one transaction (`conn` is autocommit)."""
     datasets = sorted({r.dataset for r in results if r.status == "loaded" and r.rows_loaded and r.dataset})
     if not any(r.status in ("loaded", "quarantined") for r in results):
         return
-    for table in (*datasets, "_loads", "_rejects"):
-        relation = sql.Identifier("raw", table)
-        conn.execute(sql.SQL("analyze {}").format(relation))
-        if table in datasets:
-            conn.execute("select brin_summarize_new_values(i.indexrelid) from pg_index as i"
-                         " inner join pg_class as c on c.oid = i.indexrelid inner join pg_am as am on am.oid = c.relam"
-                         " where i.indrelid = %s::regclass and am.amname = 'brin'", (relation.as_string(conn),))
+    with conn.transaction():
+        conn.execute(sql.SQL("set local default_statistics_target = {}").format(STATISTICS_TARGET))
+        for table in (*datasets, "_loads", "_rejects"):
+            relation = sql.Identifier("raw", table)
+            conn.execute(sql.SQL("analyze {}").format(relation))
+            if table in datasets:
+                conn.execute("select brin_summarize_new_values(i.indexrelid) from pg_index as i"
+                             " inner join pg_class as c on c.oid = i.indexrelid"
+                             " inner join pg_am as am on am.oid = c.relam"
+                             " where i.indrelid = %s::regclass and am.amname = 'brin'", (relation.as_string(conn),))
