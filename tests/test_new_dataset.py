@@ -16,6 +16,7 @@ import psycopg
 import pytest
 import yaml
 from helpers import write_csv
+from superset_helpers import worker_port
 
 from safestats import cli, database, dbt, scaffold, warehouse
 from safestats.config import PROJECT_DIR
@@ -402,7 +403,11 @@ def test_inferred_types_are_what_the_ingests_readers_accept(loader):
             assert unread(readers[kind], values), (column.name, column.type, kind)
 
 
-@pytest.mark.skipif(_port_busy(8199) or _port_busy(8198), reason="ports 8199/8198 are in use by another run")
+SUPERSET_PORTS = (worker_port("SAFESTATS_TEST_SUPERSET_PORT", 8199), worker_port("SAFESTATS_TEST_WEAKENED_PORT", 8198))
+
+
+@pytest.mark.skipif(any(_port_busy(port) for port in SUPERSET_PORTS),
+                    reason=f"ports {'/'.join(map(str, SUPERSET_PORTS))} are in use by another run")
 def test_superset_sync_makes_a_dataset_of_the_new_mart(world, superset, monkeypatch):
     """Needs the session's Superset (which builds the police marts first): sync from the copy, whose models
     hold the new dataset, lists marts.fct_community_reports among its datasets."""
