@@ -55,8 +55,13 @@ lint: install
 	$(BIN)/ruff check src tests flows superset
 	$(BIN)/sqlfluff lint models macros snapshots data-tests --processes 2
 
+# Two pytest-xdist workers, each with its own temporary home, embedded PostgreSQL and Superset ports; a module runs
+# on one worker, and the modules that need the session's Superset share one, which alone builds it
+# (tests/conftest.py). `make test PYTEST_WORKERS=0` runs the suite in one process.
+PYTEST_WORKERS ?= 2
+
 test: install superset-install browser lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 # The tests that start no server (contracts, policy compilation, synthesis, CLI messages): seconds, not minutes.
 test-fast: install

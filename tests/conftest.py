@@ -8,6 +8,7 @@ import signal
 import subprocess
 import time
 import urllib.request
+import warnings
 from pathlib import Path
 
 import psycopg
@@ -34,6 +35,38 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.server)
+    if "PYTEST_XDIST_WORKER" in os.environ:
+        unlisted = sorted({item.nodeid.split("::")[0] for item in items
+                           if SUPERSET_FIXTURES.intersection(getattr(item, "fixturenames", ()))} - SUPERSET_MODULES)
+        if unlisted:    # they run, but the worker they land on builds a Superset of its own
+            warnings.warn(pytest.PytestWarning(f"{', '.join(unlisted)} need the session's Superset: add them to "
+                                               "SUPERSET_MODULES in tests/conftest.py"))
+
+
+# `make test` runs two pytest-xdist workers with --dist loadfile: a module's tests run on one worker, so its module
+# fixtures are built once. These modules need the session's Superset over the police marts (about two minutes to
+# build with the other worker busy): they are one unit of work, so one worker alone builds it. (--dist loadgroup
+# would take this from marks, but under pytest 9.2 it no longer groups anything: pytest-dev/pytest-xdist#1386.)
+SUPERSET_FIXTURES = {"superset", "police_marts"}
+SUPERSET_MODULES = frozenset({
+    "tests/security/test_superset_paths.py", "tests/test_backup.py", "tests/test_bench.py",
+    "tests/test_load_during_refresh.py", "tests/test_new_dataset.py", "tests/test_org_admin.py",
+    "tests/test_outputs_page.py", "tests/test_semantic.py", "tests/test_superset.py",
+})
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)     # optional: pytest-xdist may be absent or -p no:xdist
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class SupersetModulesTogether(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = super()._split_scope(nodeid)
+            return "superset" if module in SUPERSET_MODULES else module
+
+    return SupersetModulesTogether(config, log)
 
 
 @contextlib.contextmanager
