@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from superset_helpers import worker_port
+from superset_helpers import SUPERSET_PORT, WEAKENED_PORT
 
 from safestats import database, warehouse
 from safestats.config import PROJECT_DIR, settings
@@ -167,9 +167,6 @@ def realdata() -> Path:
 # Superset: one server for the whole session, over two synthetic months of police data
 # ---------------------------------------------------------------------------------------------------------
 
-SUPERSET_PORT = worker_port("SAFESTATS_TEST_SUPERSET_PORT", 8199)
-
-
 @pytest.fixture(scope="session")
 def police_marts(cfg, bootstrap, contracts, tmp_path_factory) -> None:
     from marts_data import ensure_police_marts
@@ -196,7 +193,6 @@ def superset(cfg, police_marts):
         os.environ.pop("SAFESTATS_SUPERSET_BIND", None)
 
 
-WEAKENED_PORT = worker_port("SAFESTATS_TEST_WEAKENED_PORT", 8198)
 WEAKENED_CONFIG = Path(__file__).parent / "security" / "weakened_superset_config.py"
 
 

@@ -43,6 +43,11 @@ def worker_port(variable: str, default: int) -> int:
     return int(os.environ.get(variable) or default) + 100 * index
 
 
+# The session's Superset and the weakened one beside it (tests/conftest.py)
+SUPERSET_PORT = worker_port("SAFESTATS_TEST_SUPERSET_PORT", 8199)
+WEAKENED_PORT = worker_port("SAFESTATS_TEST_WEAKENED_PORT", 8198)
+
+
 def sql_as(cfg, username: str, query: str, params=()) -> list[tuple]:
     with psycopg.connect(service.user_endpoint(username, cfg).conninfo(), autocommit=True) as conn:
         return conn.execute(query, params).fetchall()

@@ -16,7 +16,7 @@ import psycopg
 import pytest
 import yaml
 from helpers import write_csv
-from superset_helpers import worker_port
+from superset_helpers import SUPERSET_PORT, WEAKENED_PORT
 
 from safestats import cli, database, dbt, scaffold, warehouse
 from safestats.config import PROJECT_DIR
@@ -403,7 +403,7 @@ def test_inferred_types_are_what_the_ingests_readers_accept(loader):
             assert unread(readers[kind], values), (column.name, column.type, kind)
 
 
-SUPERSET_PORTS = (worker_port("SAFESTATS_TEST_SUPERSET_PORT", 8199), worker_port("SAFESTATS_TEST_WEAKENED_PORT", 8198))
+SUPERSET_PORTS = (SUPERSET_PORT, WEAKENED_PORT)
 
 
 @pytest.mark.skipif(any(_port_busy(port) for port in SUPERSET_PORTS),
