@@ -13,7 +13,7 @@ import pytest
 from fire_transport import ingest_all, truncate_raw
 from test_dataset_lfb_incidents import call_month, cumulative_source, write_datastore_file
 
-from safestats import dbt
+from safestats import dbt, warehouse
 from safestats.bench_history import reissue
 from safestats.policies import service
 from safestats.synth import lfb, synthesise
@@ -536,6 +536,11 @@ def test_a_refresh_leaves_its_bookkeeping_the_size_of_what_is_live(cfg, superuse
     bloated = pages()
     # 200,000 keys take about 2,300 pages, some of them free space the file already had
     assert bloated >= before + 1000, (before, bloated)
+
+    # what the refresh compacts: the bookkeeping the bootstrap lets the build maintain, and nothing else
+    with psycopg.connect(warehouse.dbt_endpoint(cfg).conninfo()) as conn:
+        assert [t for (t,) in conn.execute(refresh.BOOKKEEPING)] == [
+            "private.changed_keys", "private.changed_months", "private.rebuilt_rows"]
 
     monkeypatch.setattr(dbt, "build", lambda *args, **kwargs: dbt.DbtOutcome(success=False))
     refresh.build(cfg=cfg)

@@ -122,12 +122,17 @@ def warm_indexes(cfg: Settings | None = None) -> Warmed:
     return warmed
 
 
-# What a build records of what it changed, for the builds and tests after it (src/safestats/sql/bootstrap.sql).
-# Every refresh inserts rows (about 0.2 million keys a month) and prunes those every reader has read. The pruned
-# rows leave a file that plain (auto)vacuum frees but never shrinks, and a refresh reads these tables whole many
-# times over: at ten years, 105 scans of 426 MB of private.changed_keys holding 0.2 million live rows. Rewritten
-# after each build, they stay the size of what is live.
-BOOKKEEPING = ("private.changed_keys", "private.changed_months", "private.rebuilt_rows")
+# What a build records of what it changed (src/safestats/sql/bootstrap.sql): the bookkeeping tables the build's role
+# may maintain, as the bootstrap grants. Every refresh inserts rows (about 0.2 million keys a month) and prunes those
+# every reader has read. The pruned rows leave a file that plain (auto)vacuum frees but never shrinks, and a refresh
+# reads these tables whole many times over: at ten years, 105 scans of 426 MB of private.changed_keys holding 0.2
+# million live rows. Rewritten after each build, they stay the size of what is live.
+BOOKKEEPING = """
+    select format('%I.%I', n.nspname, c.relname) from pg_class as c
+    inner join pg_namespace as n on n.oid = c.relnamespace
+    where n.nspname = 'private' and c.relkind = 'r' and has_table_privilege(c.oid, 'maintain')
+    order by 1
+"""
 
 
 def compact_bookkeeping(cfg: Settings | None = None) -> None:
@@ -136,7 +141,7 @@ def compact_bookkeeping(cfg: Settings | None = None) -> None:
     cfg = cfg or settings()
     with psycopg.connect(warehouse.dbt_endpoint(cfg).conninfo(), autocommit=True) as conn:
         conn.execute("set lock_timeout = '5s'")
-        for table in BOOKKEEPING:
+        for (table,) in conn.execute(BOOKKEEPING).fetchall():
             try:
                 conn.execute(f"vacuum (full, analyze) {table}")
             except psycopg.errors.LockNotAvailable:

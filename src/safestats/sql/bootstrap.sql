@@ -132,7 +132,8 @@ revoke all on private.built_loads, private.built_models, private.changed_months,
     private.rebuilt_rows from public;
 grant select, insert, update, delete on private.built_loads, private.built_models, private.changed_months,
     private.changed_keys, private.rebuilt_rows to safestats_dbt;
--- the refresh compacts what its builds record (safestats.refresh.compact_bookkeeping); the build analyses rebuilt_rows
+-- the tables the refresh compacts after each build, and only those (safestats.refresh.compact_bookkeeping reads
+-- this grant); the build analyses rebuilt_rows
 grant maintain on private.changed_keys, private.changed_months, private.rebuilt_rows to safestats_dbt;
 grant usage on sequence private.changed_months_position_seq to safestats_dbt;
 
