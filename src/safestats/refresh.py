@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,55 +70,14 @@ def build(*, full: bool = False, cfg: Settings | None = None) -> dbt.DbtOutcome:
     leak scans on a sample of what was not rebuilt. Under the code the warehouse was built with, the published
     aggregates are left to the release after it, which rebuilds them when it publishes (they read the release,
     not this build); a full build, or one under new code, builds them too. A build that succeeded leaves its
-    bookkeeping compacted. A refresh that is not full reads the warehouse's indexes first (`warm_indexes`)."""
+    bookkeeping compacted."""
     cfg = cfg or settings()
     same_code = not full and dbt.built_under(dbt.fingerprint(cfg), cfg)
-    if not full:
-        warm_indexes(cfg)
     outcome = dbt.build(cfg, full_scans=False, incremental=not full,
                         exclude=[PUBLISHED_MARTS] if same_code else None)
     if outcome.success:
         compact_bookkeeping(cfg)
     return outcome
-
-
-@dataclass(frozen=True)
-class Warmed:
-    indexes: int
-    bytes: int
-    seconds: float
-
-
-# Every index of a table the build owns, read by pg_prewarm in 'read' mode: into the operating system's page
-# cache, block after block in file order, not into PostgreSQL's buffers.
-WARM_INDEXES = """
-    select count(*), coalesce(sum(private.pg_prewarm(i.indexrelid, 'read')), 0)
-                     * current_setting('block_size')::bigint
-    from pg_index as i
-    inner join pg_class as t on t.oid = i.indrelid
-    inner join pg_class as c on c.oid = i.indexrelid
-    where t.relowner = (select oid from pg_roles where rolname = current_user) and c.relkind = 'i'
-"""
-
-
-def warm_indexes(cfg: Settings | None = None) -> Warmed:
-    """Read the warehouse's indexes in file order before an incremental build. The build inserts a month's crimes
-    into indexes keyed by a random pseudonym, at random places: at ten years, 0.6 to 0.8 GB each. From a cold
-    cache it reads them a page at a time as it goes: in five new months at ten years, the snapshot took 14-37 s
-    and the street crimes 7-35 s. Read in order first (every index: 7.6 GB, 7.5 s from disk, 1.6 s from the
-    cache), they took 5.5-6.6 s and 4-9 s in five more. A server without pg_prewarm (its bootstrap found no
-    module) is left to read them as it needs them."""
-    cfg = cfg or settings()
-    start = time.perf_counter()
-    with psycopg.connect(warehouse.dbt_endpoint(cfg).conninfo(), autocommit=True) as conn:
-        if conn.execute("select to_regprocedure('private.pg_prewarm(regclass, text, text, bigint, bigint)')"
-                        " is null").fetchone()[0]:
-            log.info("the server has no pg_prewarm: the build reads its indexes as it needs them")
-            return Warmed(0, 0, 0.0)
-        indexes, size = conn.execute(WARM_INDEXES).fetchone()
-    warmed = Warmed(indexes, size, time.perf_counter() - start)
-    log.info("read %d indexes (%.0f MB) in %.1f s", warmed.indexes, warmed.bytes / 2**20, warmed.seconds)
-    return warmed
 
 
 # What a build records of what it changed (src/safestats/sql/bootstrap.sql): the bookkeeping tables the build's role

@@ -658,10 +658,11 @@ begin
 end
 $$;
 
--- pg_prewarm: a refresh reads the warehouse's indexes in file order before its build (`refresh.warm_indexes`),
--- rather than a page at a time as the build inserts a month's crimes at random places in them. Only the build's
--- role calls it (it reads what that role owns); by default any role could, to fill the cache or time it. On a
--- server without the module the step is skipped, and the refresh reads its indexes as it goes.
+-- pg_prewarm: before a refresh changes a table's rows, the build reads the table's indexes in file order into the
+-- operating system's page cache (private.warm_indexes, called by the materializations and the snapshot's pre-hook),
+-- rather than a page at a time as it inserts a month's crimes at random places in the indexes keyed by their
+-- pseudonyms. Only the build's role calls it (it reads what that role owns); by default any role could call
+-- pg_prewarm, to fill the cache or time it. On a server without the module, warm_indexes does nothing.
 do $$
 begin
     if exists (select from pg_available_extensions where name = 'pg_prewarm') then
@@ -677,3 +678,22 @@ begin
     end if;
 end
 $$;
+-- The blocks read: every index of the relation and of every partition under it (pg_partition_tree gives no rows
+-- for a table that is not partitioned); 0 when the relation does not exist yet or the server has no pg_prewarm.
+create or replace function private.warm_indexes(relation text) returns bigint
+language plpgsql set search_path = pg_catalog as $$
+begin
+    if to_regclass(relation) is null
+       or to_regprocedure('private.pg_prewarm(regclass, text, text, bigint, bigint)') is null then
+        return 0;
+    end if;
+    return (select coalesce(sum(private.pg_prewarm(i.indexrelid, 'read')), 0)
+            from (select to_regclass(relation) as relid
+                  union select relid from pg_partition_tree(to_regclass(relation))) as part
+            inner join pg_index as i on i.indrelid = part.relid
+            inner join pg_class as c on c.oid = i.indexrelid
+            where c.relkind = 'i');
+end
+$$;
+revoke all on function private.warm_indexes(text) from public;
+grant execute on function private.warm_indexes(text) to safestats_dbt;
