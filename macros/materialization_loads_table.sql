@@ -66,7 +66,6 @@
     {%- set record_changes_sql = record_changed_rows(model_name, target_relation, in_loads('load_id', changed)) -%}
     {% call statement('main') -%}
       {%- if changed -%}
-      select private.warm_indexes('{{ target_relation.include(database=false) }}');
       {{ record_changes_sql }};
       delete from {{ target_relation }} where {{ in_loads('load_id', changed) }};
       delete from private.built_loads where model = '{{ model_name }}' and {{ in_loads('load_id', changed) }};

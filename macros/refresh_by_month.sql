@@ -291,7 +291,6 @@
     {%- if by_key %}
     {{ record_rebuilt_rows(model_name, refresh, rows) }};
     {%- endif %}
-    select private.warm_indexes('{{ target_relation.include(database=false) }}');
     with deleted as (
         delete from {{ target_relation }} where {{ rebuilt_rows }}
         {%- if by_key %}

@@ -65,14 +65,12 @@
 {#- A snapshot's pre-hook: record when its run began (private.rebuilt_rows, key_column dbt_updated_at), no later
     than the time dbt stamps the versions it captures with (its transaction's time: now() is that time in the same
     transaction, or an earlier one's), so that a refresh's tests and leak scans read those versions only
-    (refresh_rows_filter). Then read its indexes in order (private.warm_indexes, as every table a refresh changes),
-    before it inserts the versions of crimes spread through them. -#}
+    (refresh_rows_filter). -#}
 {% macro snapshot_run_started() -%}
     {%- set snapshot_name = this.schema ~ '.' ~ this.identifier -%}
     delete from private.rebuilt_rows where model = '{{ snapshot_name }}';
     insert into private.rebuilt_rows (model, invocation_id, key_column, key)
-    values ('{{ snapshot_name }}', '{{ invocation_id }}', 'dbt_updated_at', now()::timestamp::text);
-    select private.warm_indexes('{{ snapshot_name }}')
+    values ('{{ snapshot_name }}', '{{ invocation_id }}', 'dbt_updated_at', now()::timestamp::text)
 {%- endmacro %}
 
 {#- dbt's snapshot staging query, with its current rows read only for the keys the source gives. dbt compares
