@@ -539,7 +539,7 @@ def test_a_refresh_leaves_its_bookkeeping_the_size_of_what_is_live(cfg, superuse
 
     # what the refresh compacts: the bookkeeping the bootstrap lets the build maintain, and nothing else
     with psycopg.connect(warehouse.dbt_endpoint(cfg).conninfo()) as conn:
-        assert [t for (t,) in conn.execute(refresh.BOOKKEEPING)] == [
+        assert [t for (t,) in conn.execute(refresh.BOOKKEEPING_TABLES)] == [
             "private.changed_keys", "private.changed_months", "private.rebuilt_rows"]
 
     monkeypatch.setattr(dbt, "build", lambda *args, **kwargs: dbt.DbtOutcome(success=False))

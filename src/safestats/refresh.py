@@ -85,7 +85,7 @@ def build(*, full: bool = False, cfg: Settings | None = None) -> dbt.DbtOutcome:
 # every reader has read. The pruned rows leave a file that plain (auto)vacuum frees but never shrinks, and a refresh
 # reads these tables whole many times over: at ten years, 105 scans of 426 MB of private.changed_keys holding 0.2
 # million live rows. Rewritten after each build, they stay the size of what is live.
-BOOKKEEPING = """
+BOOKKEEPING_TABLES = """
     select format('%I.%I', n.nspname, c.relname) from pg_class as c
     inner join pg_namespace as n on n.oid = c.relnamespace
     where n.nspname = 'private' and c.relkind = 'r' and has_table_privilege(c.oid, 'maintain')
@@ -99,7 +99,7 @@ def compact_bookkeeping(cfg: Settings | None = None) -> None:
     cfg = cfg or settings()
     with psycopg.connect(warehouse.dbt_endpoint(cfg).conninfo(), autocommit=True) as conn:
         conn.execute("set lock_timeout = '5s'")
-        for (table,) in conn.execute(BOOKKEEPING).fetchall():
+        for (table,) in conn.execute(BOOKKEEPING_TABLES).fetchall():
             try:
                 conn.execute(f"vacuum (full, analyze) {table}")
             except psycopg.errors.LockNotAvailable:
