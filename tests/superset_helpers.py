@@ -146,29 +146,16 @@ def last_event_id(superuser) -> int:
 
 
 def browser_login(browser, base: str, username: str, password: str, *, refused: bool = False):
-    """Log in through the login page. On a loaded machine the React form can take the click before it is
-    ready and stay put: then the page is shot (for the record) and the form filled once more (not when the
-    login is meant to be refused); so is the one-time code's form."""
+    """Log in through the login page (`submit_password`), then give the one-time code when asked. On a loaded
+    machine a form can take the click before it is ready and stay put: then the page is shot (for the record)
+    and the form filled once more, with a code of the moment each time."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
-    for attempt in (1,) if refused else (1, 2):
-        page.goto(f"{base}/login/")
-        page.wait_for_selector("input[type=password]", timeout=30_000)
-        page.wait_for_load_state("networkidle")
-        page.fill("#username", username)
-        page.fill("#password", password)
-        page.click("button[type=submit]")
-        if refused:
-            break
-        try:
-            page.wait_for_url(lambda url: "/login/" not in url, timeout=15_000)
-            break
-        except PlaywrightTimeout:
-            page.screenshot(path=str(OUTPUT / f"login-still-on-form-{username}-{attempt}.png"))
+    submit_password(page, base, username, password, refused=refused)
     if not refused and "/second-factor/" in page.url:
-        for attempt in (1, 2):     # the same for the code's form, with a code of the moment each time
+        for attempt in (1, 2):
             page.wait_for_selector("#code", timeout=30_000)
             page.fill("#code", one_time_code(username))
             page.click("button[type=submit]")
@@ -180,6 +167,28 @@ def browser_login(browser, base: str, username: str, password: str, *, refused: 
                 if attempt == 2:
                     raise
     return context, page
+
+
+def submit_password(page, base: str, username: str, password: str, *, refused: bool = False) -> None:
+    """Fill and submit the login page's React form until the browser leaves /login/ (twice at most; once when
+    the login is meant to be refused)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in (1,) if refused else (1, 2):
+        page.goto(f"{base}/login/")
+        page.wait_for_selector("input[type=password]", timeout=30_000)
+        page.wait_for_load_state("networkidle")
+        page.fill("#username", username)
+        page.fill("#password", password)
+        page.click("button[type=submit]")
+        if refused:
+            return
+        try:
+            page.wait_for_url(lambda url: "/login/" not in url, timeout=15_000)
+            return
+        except PlaywrightTimeout:
+            page.screenshot(path=str(OUTPUT / f"login-still-on-form-{username}-{attempt}.png"))
+    raise AssertionError(f"{username}: the login form was submitted twice and the browser is still on /login/")
 
 
 def render_dashboard(page, base: str, slug: str, shot: str) -> float:

@@ -29,6 +29,7 @@ from superset_helpers import (
     pass_second_factor,
     sql_as,
     sqllab,
+    submit_password,
 )
 
 from safestats import credentials
@@ -136,12 +137,7 @@ def test_an_administrator_invites_a_user_who_enrols_a_second_factor_and_sees_the
 
     context = browser.new_context(viewport={"width": 1200, "height": 800})
     page = context.new_page()
-    page.goto(f"{base}/login/")
-    page.wait_for_selector("input[type=password]", timeout=30_000)
-    page.wait_for_load_state("networkidle")
-    page.fill("#username", "camden_browser_new")
-    page.fill("#password", NEW_PASSWORD)
-    page.click("button[type=submit]")
+    submit_password(page, base, "camden_browser_new", NEW_PASSWORD)
     page.wait_for_url("**/second-factor/**", timeout=30_000)
     page.screenshot(path=str(OUTPUT / "org-admin-06-second-factor.png"))
     page.fill("#code", one_time_code("camden_browser_new"))
