@@ -96,6 +96,32 @@ def test_a_month_filter_applies_to_the_charts_of_its_dataset_but_not_to_data_up_
     assert len(set(chart_ids.values())) == 3
 
 
+def test_a_month_filter_may_read_its_values_from_a_smaller_relation_and_still_applies_to_its_datasets_charts():
+    spec = {"title": "Hotspots", "slug": "hotspots",
+            "filters": [{"name": "Month", "dataset": CORE.qualified, "column": "incident_month",
+                         "values_from": AGG.qualified}],
+            "rows": [[{"title": "Core", "dataset": CORE.qualified, "viz_type": "table", "params": {}},
+                      {"title": "By borough", "dataset": AGG.qualified, "viz_type": "table", "params": {}}]]}
+    board = next(f for name, f in dashboards.files(spec, RELATIONS).items() if name.startswith("dashboards/"))
+    chart_ids = {c["meta"]["sliceName"]: c["meta"]["chartId"] for c in board["position"].values()
+                 if isinstance(c, dict) and c.get("type") == "CHART"}
+    [month] = board["metadata"]["native_filter_configuration"]
+    assert month["targets"] == [{"column": {"name": "incident_month"},
+                                 "datasetUuid": dashboards.asset_uuid("dataset", AGG.qualified)}]
+    assert month["scope"]["excluded"] == [chart_ids["By borough"]]
+
+
+def test_data_up_to_reads_the_first_chart_on_a_mart_not_a_virtual_dataset():
+    joined = Relation("marts", "hotspots_map", CORE.columns, kind="virtual", sql="select * from a join b using (c)")
+    relations = {**RELATIONS, joined.qualified: joined}
+    spec = {"title": "Hotspots", "slug": "hotspots",
+            "rows": [[{"title": "Map", "dataset": joined.qualified, "viz_type": "table", "params": {}}],
+                     [{"title": "Core", "dataset": CORE.qualified, "viz_type": "table", "params": {}}]]}
+    assert dashboards.with_data_up_to(spec, relations)["rows"][0][0]["dataset"] == CORE.qualified
+    only_virtual = {**spec, "rows": spec["rows"][:1]}
+    assert dashboards.with_data_up_to(only_virtual, relations)["rows"][0][0]["dataset"] == joined.qualified
+
+
 def test_a_virtual_dataset_is_read_whole_or_not_at_all():
     virtual = Relation("marts", "metrics_x", [Column("metric_time__month", "date"), Column("rate", "numeric")],
                        kind="virtual", sql="select 1")

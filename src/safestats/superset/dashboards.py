@@ -199,8 +199,11 @@ def files(spec: dict, relations: Mapping[str, Relation]) -> dict[str, dict]:
 
 def native_filters(spec: dict, placeholders: Mapping[str, tuple[int, str]]) -> list[dict]:
     """The dashboard's `filters` as Superset native filters: a single-value pick list of `column`, its latest
-    value chosen first, over the charts of `dataset` (not "Data up to", which says what the data holds). The
-    scope names the charts left out by their ids in this file, which Superset's import maps to the real ones."""
+    value chosen first, over the charts of `dataset` (not "Data up to", which says what the data holds). Its
+    values are read from `values_from` when given: the distinct months of a record-level relation are a scan of
+    every row of it, those of its monthly summary a scan of a few (Superset applies the pick to the charts in
+    scope by the column's name). The scope names the charts left out by their ids in this file, which
+    Superset's import maps to the real ones."""
     made = []
     for picker in spec.get("filters", []):
         in_scope = [title for title, (_, dataset) in placeholders.items()
@@ -212,7 +215,7 @@ def native_filters(spec: dict, placeholders: Mapping[str, tuple[int, str]]) -> l
             "name": picker["name"], "description": picker.get("description", ""), "type": "NATIVE_FILTER",
             "filterType": "filter_select",
             "targets": [{"column": {"name": picker["column"]},
-                         "datasetUuid": asset_uuid("dataset", picker["dataset"])}],
+                         "datasetUuid": asset_uuid("dataset", picker.get("values_from", picker["dataset"]))}],
             "controlValues": {"enableEmptyFilter": True, "defaultToFirstItem": True, "multiSelect": False,
                               "searchAllOptions": False, "inverseSelection": False, "sortAscending": False},
             "defaultDataMask": {"extraFormData": {}, "filterState": {}, "ownState": {}},
@@ -231,8 +234,11 @@ NO_DATA = "no data yet"
 def with_data_up_to(spec: dict, relations: Mapping[str, Relation]) -> dict:
     """The dashboard with a first row saying the latest month its first chart's dataset holds for the viewer, and
     since when (the period its numbers cover), asked live (row-level security applies; a refresh empties the
-    chart cache), so no one reads a stale or partial picture without knowing."""
-    first = spec["rows"][0][0]
+    chart cache), so no one reads a stale or partial picture without knowing. The first chart that reads a mart
+    rather than a virtual dataset: PostgreSQL reads a table's first and last month off its month index, but
+    scans every row when the table is joined (the hotspot map's LSOAs with their centroids)."""
+    charts = [chart for row in spec["rows"] for chart in row]
+    first = next((chart for chart in charts if relations[chart["dataset"]].sql is None), charts[0])
     month = relations[first["dataset"]].dttm
     if month is None:
         return spec
