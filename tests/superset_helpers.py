@@ -146,32 +146,20 @@ def last_event_id(superuser) -> int:
 
 
 def browser_login(browser, base: str, username: str, password: str, *, refused: bool = False):
-    """Log in through the login page (`submit_password`), then give the one-time code when asked. On a loaded
-    machine a form can take the click before it is ready and stay put: then the page is shot (for the record)
-    and the form filled once more, with a code of the moment each time."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
+    """Log in through the login page (`submit_password`), then give the one-time code when asked
+    (`submit_one_time_code`)."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     submit_password(page, base, username, password, refused=refused)
     if not refused and "/second-factor/" in page.url:
-        for attempt in (1, 2):
-            page.wait_for_selector("#code", timeout=30_000)
-            page.fill("#code", one_time_code(username))
-            page.click("button[type=submit]")
-            try:
-                page.wait_for_url(lambda url: "/second-factor/" not in url, timeout=15_000)
-                break
-            except PlaywrightTimeout:
-                page.screenshot(path=str(OUTPUT / f"second-factor-still-on-form-{username}-{attempt}.png"))
-                if attempt == 2:
-                    raise
+        submit_one_time_code(page, username)
     return context, page
 
 
 def submit_password(page, base: str, username: str, password: str, *, refused: bool = False) -> None:
     """Fill and submit the login page's React form until the browser leaves /login/ (twice at most; once when
-    the login is meant to be refused)."""
+    the login is meant to be refused). On a loaded machine the form can take the click before it is ready and
+    stay put: then the page is shot (for the record) and the form filled once more."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     for attempt in (1,) if refused else (1, 2):
@@ -189,6 +177,23 @@ def submit_password(page, base: str, username: str, password: str, *, refused: b
         except PlaywrightTimeout:
             page.screenshot(path=str(OUTPUT / f"login-still-on-form-{username}-{attempt}.png"))
     raise AssertionError(f"{username}: the login form was submitted twice and the browser is still on /login/")
+
+
+def submit_one_time_code(page, username: str) -> None:
+    """Give the code of the moment on the one-time code's page until the browser leaves it (twice at most)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in (1, 2):
+        page.wait_for_selector("#code", timeout=30_000)
+        page.fill("#code", one_time_code(username))
+        page.click("button[type=submit]")
+        try:
+            page.wait_for_url(lambda url: "/second-factor/" not in url, timeout=15_000)
+            return
+        except PlaywrightTimeout:
+            page.screenshot(path=str(OUTPUT / f"second-factor-still-on-form-{username}-{attempt}.png"))
+            if attempt == 2:
+                raise
 
 
 def render_dashboard(page, base: str, slug: str, shot: str) -> float:

@@ -29,6 +29,7 @@ from superset_helpers import (
     pass_second_factor,
     sql_as,
     sqllab,
+    submit_one_time_code,
     submit_password,
 )
 
@@ -140,8 +141,7 @@ def test_an_administrator_invites_a_user_who_enrols_a_second_factor_and_sees_the
     submit_password(page, base, "camden_browser_new", NEW_PASSWORD)
     page.wait_for_url("**/second-factor/**", timeout=30_000)
     page.screenshot(path=str(OUTPUT / "org-admin-06-second-factor.png"))
-    page.fill("#code", one_time_code("camden_browser_new"))
-    page.click("button[type=submit]")
+    submit_one_time_code(page, "camden_browser_new")
     page.wait_for_url("**/terms/**", timeout=30_000)
     page.click("#accept-conditions")
     page.wait_for_url("**/home/**", timeout=30_000)
