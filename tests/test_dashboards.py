@@ -109,6 +109,12 @@ def test_a_month_filter_may_read_its_values_from_a_smaller_relation_and_still_ap
     assert month["targets"] == [{"column": {"name": "incident_month"},
                                  "datasetUuid": dashboards.asset_uuid("dataset", AGG.qualified)}]
     assert month["scope"]["excluded"] == [chart_ids["By borough"]]
+    # a viewer whose role cannot read the smaller relation gets the values from the filter's own dataset
+    viewer = Viewer("org", "An organisation", "SafeStats org org", {CORE.qualified: ALL})
+    [own] = dashboards.tailor(spec, viewer, dashboards.can_read(RELATIONS))["filters"]
+    assert own == {"name": "Month", "dataset": CORE.qualified, "column": "incident_month"}
+    viewer = Viewer("org", "An organisation", "SafeStats org org", {CORE.qualified: ALL, AGG.qualified: ALL})
+    assert dashboards.tailor(spec, viewer, dashboards.can_read(RELATIONS))["filters"] == spec["filters"]
 
 
 def test_data_up_to_reads_the_first_chart_on_a_mart_not_a_virtual_dataset():

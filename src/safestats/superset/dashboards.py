@@ -127,7 +127,17 @@ def tailor(spec: dict, viewer: Viewer, can_read) -> dict | None:
     if not rows:
         return None
     return {**spec, "title": f"{spec['title']}: {viewer.name}", "slug": f"{spec['slug']}-{viewer.slug}",
-            "rows": rows}
+            "rows": rows, "filters": [_values_readable(picker, viewer, can_read) for picker in spec.get("filters", [])]}
+
+
+def _values_readable(picker: dict, viewer: Viewer, can_read) -> dict:
+    """The filter, reading its values from its own `dataset` when the viewer cannot read `values_from` (slower,
+    but a pick list the viewer's role cannot fill would hold back every chart it scopes)."""
+    source = picker.get("values_from")
+    values = {"dataset": source, "viz_type": "table", "params": {"groupby": [picker["column"]], "metrics": []}}
+    if source is None or can_read(viewer, values):
+        return picker
+    return {k: v for k, v in picker.items() if k != "values_from"}
 
 
 def can_read(relations: Mapping[str, Relation]):
