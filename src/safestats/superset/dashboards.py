@@ -248,7 +248,7 @@ def with_data_up_to(spec: dict, relations: Mapping[str, Relation]) -> dict:
     rather than a virtual dataset: PostgreSQL reads a table's first and last month off its month index, but
     scans every row when the table is joined (the hotspot map's LSOAs with their centroids)."""
     charts = [chart for row in spec["rows"] for chart in row]
-    first = next((chart for chart in charts if relations[chart["dataset"]].sql is None), charts[0])
+    first = next((chart for chart in charts if relations[chart["dataset"]].kind != "virtual"), charts[0])
     month = relations[first["dataset"]].dttm
     if month is None:
         return spec
