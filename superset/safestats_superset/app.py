@@ -20,6 +20,7 @@ from safestats_superset import (
     org_admin,
     outputs_page,
     plain_errors,
+    postprocessing,
     request_guard,
     sanitise,
     saved_queries,
@@ -65,6 +66,7 @@ def mutate_app(app: Flask, without: frozenset[str] | set[str] = frozenset()) -> 
         app.before_request(gate.gate)
     app.before_request(home.land)
     sqllab_limit.install()
+    postprocessing.install()
     if on("markdown_sanitiser"):
         sanitise.install()
     app.after_request(audit_hooks.audit_response if on("object_audit") else audit_hooks.audit_data_only)
