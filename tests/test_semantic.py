@@ -161,6 +161,25 @@ def test_simple_metrics_translate_to_sql_that_answers_as_metricflow(mf, superuse
             mf.query([metric], ["metric_time__month", "borough"]), metric), metric
 
 
+def test_a_published_metric_answers_a_count_as_bigint_and_a_ratio_as_double_precision(layer):
+    """PostgreSQL's sum is numeric, which Superset handles as Decimal objects, one by one: each published metric
+    says its type. Counts, their changes and running totals are whole numbers; a rate is a ratio."""
+    whole = {name for name in layer.metrics if semantic_metrics.whole_number(layer, name)}
+    assert {"street_crime_count", "street_crime_count_rolling_12_months", "street_crime_count_yoy_change",
+            "street_crime_count_mom_change", "knife_crime_count"} <= whole
+    assert not whole & {"street_crime_rate_per_1000", "residents_thousands"}
+    monthly = semantic_metrics.relation_metrics(layer, "marts.fct_street_crimes_monthly")
+    published = {m["metric_name"]: m for m in monthly}
+    assert published["street_crime_count"]["expression"].startswith("cast(")
+    assert published["street_crime_count"]["expression"].endswith(" as bigint)")
+    dataset = next(d for d in semantic_metrics.virtual_datasets(layer)
+                   if d.name == "metrics_street_crimes_by_borough_month")
+    virtual = {m["metric_name"]: m for m in semantic_metrics.dataset_metrics(layer, dataset)}
+    assert virtual["street_crime_rate_per_1000"]["expression"].endswith(" as double precision)")
+    assert virtual["street_crime_count_rolling_12_months"]["expression"].endswith(" as bigint)")
+    assert virtual["street_crime_count_rolling_12_months"]["d3format"] == ",d"
+
+
 def test_the_same_metric_names_attach_to_an_aggregate_relation_from_a_mapping(layer):
     mapping = {"marts.agg_street_crimes_monthly": {"street_crime_count": "sum(street_crime_count)"}}
     [published] = semantic_metrics.aggregate_metrics(layer, "marts.agg_street_crimes_monthly", mapping)
@@ -206,7 +225,7 @@ def test_datasets_carry_the_semantic_metrics_and_the_compiled_ones_are_virtual(p
     base, admin, ids = published["base"], published["admin"], published["ids"]
     detail = requests.get(f"{base}/api/v1/dataset/{ids['marts.fct_recorded_crimes']}", headers=admin).json()
     metrics = {m["metric_name"]: m["expression"] for m in detail["result"]["metrics"]}
-    assert metrics["knife_crime_count"] == "sum(case when is_knife_crime then 1 else 0 end)"
+    assert metrics["knife_crime_count"] == "cast(sum(case when is_knife_crime then 1 else 0 end) as bigint)"
     virtual = requests.get(f"{base}/api/v1/dataset/{ids['marts.metrics_street_crimes_by_month']}",
                            headers=admin).json()["result"]
     assert "dim_date" in virtual["sql"] and "fct_street_crimes_monthly" in virtual["sql"]
@@ -314,8 +333,10 @@ def test_each_materialised_metrics_table_is_metricflows_answer_row_for_row(built
         answer = superuser.execute(
             f"select {listed} from ({mf.compile(dataset.metrics, dataset.group_by)}) as answered").fetchall()
         with_data = {r[0] for r in answer if any(r[columns.index(c)] is not None for c in dataset.counts)}
-        expected = {r[:2]: r for r in answer if r[0] in with_data}
-        got = {r[:2]: r for r in superuser.execute(f"select {listed} from marts.{name}")}
+        # the table's month has no time zone (MetricFlow's has the session's): the same month either way
+        expected = {(month_of(r[0]), r[1]): (month_of(r[0]), *r[1:]) for r in answer if r[0] in with_data}
+        got = {(month_of(r[0]), r[1]): (month_of(r[0]), *r[1:])
+               for r in superuser.execute(f"select {listed} from marts.{name}")}
         assert got.keys() == expected.keys(), (name, sorted(got.keys() ^ expected.keys())[:5])
         for key, row in expected.items():
             for column, want, have in zip(columns, row, got[key]):

@@ -85,12 +85,36 @@ def metric_expression(layer: SemanticLayer, name: str) -> str | None:
     return None
 
 
-def superset_metric(layer: SemanticLayer, name: str, expression: str) -> dict:
+def whole_number(layer: SemanticLayer, name: str) -> bool:
+    """A count, or a running total or a difference of counts: a metric whose values are whole numbers."""
     metric = layer.metrics[name]
-    is_count = metric["type"] == "simple" and name.endswith("_count")
+    params = metric["type_params"]
+    if metric["type"] == "simple":
+        return name.endswith("_count")
+    if metric["type"] == "cumulative":
+        measure = params["measure"]["name"]
+        return any(whole_number(layer, other) for other, simple in layer.metrics.items()
+                   if simple["type"] == "simple" and simple["type_params"]["measure"]["name"] == measure)
+    if metric["type"] == "derived":
+        return (not set(params.get("expr") or "") & set("*/")
+                and all(whole_number(layer, m["name"]) for m in params.get("metrics") or []))
+    return False
+
+
+def superset_metric(layer: SemanticLayer, name: str, expression: str) -> dict:
+    """A Superset metric whose SQL answers a whole number as bigint and a ratio as double precision. PostgreSQL's
+    sum of a bigint or numeric, and a ratio of sums, is numeric, which Superset reads as Decimal objects and
+    aggregates one value at a time in its pivot; a number column it aggregates in one pass
+    (superset/safestats_superset/postprocessing.py)."""
+    metric = layer.metrics[name]
+    whole = whole_number(layer, name)
+    if whole:
+        expression = f"cast({expression} as bigint)"
+    elif metric["type"] == "ratio":
+        expression = f"cast({expression} as double precision)"
     return {"metric_name": name, "verbose_name": metric.get("label") or name, "expression": expression,
             "metric_type": None, "description": " ".join((metric.get("description") or "").split()) or None,
-            "d3format": ",d" if is_count else ",.2f"}
+            "d3format": ",d" if whole else ",.2f"}
 
 
 def relation_metrics(layer: SemanticLayer, relation: str) -> list[dict]:
