@@ -249,7 +249,9 @@ def passwords(cfg, superset) -> dict[str, str]:
 def browser():
     """A real headless Chromium (Debian's), for tests where what a browser does matters."""
     from playwright.sync_api import sync_playwright
-    from superset_helpers import CHROMIUM, CHROMIUM_ARGS, OUTPUT
+    from superset_helpers import OUTPUT
+
+    from safestats.browser import CHROMIUM, CHROMIUM_ARGS
 
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `apt-get install chromium` (make browser does it)")

@@ -12,6 +12,7 @@ import requests
 
 from safestats.config import PROJECT_DIR
 from safestats.policies import service
+from safestats.superset import login_page
 
 SUPERSET_DIR = PROJECT_DIR / "superset"
 
@@ -27,9 +28,6 @@ def superset_module(name: str):
         return importlib.import_module(f"safestats_superset.{name}")
     finally:
         sys.path.remove(str(SUPERSET_DIR))
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 ECHARTS_ANIMATION_MS = 1500     # ECharts' draw-in animation (1 s by default), for screenshots only
 OUTPUT = Path(os.environ.get("SAFESTATS_TEST_OUTPUT") or PROJECT_DIR / "test-output") / "superset"
 
@@ -157,43 +155,13 @@ def browser_login(browser, base: str, username: str, password: str, *, refused: 
 
 
 def submit_password(page, base: str, username: str, password: str, *, refused: bool = False) -> None:
-    """Fill and submit the login page's React form until the browser leaves /login/ (twice at most; once when
-    the login is meant to be refused). On a loaded machine the form can take the click before it is ready and
-    stay put: then the page is shot (for the record) and the form filled once more."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    for attempt in (1,) if refused else (1, 2):
-        page.goto(f"{base}/login/")
-        page.wait_for_selector("input[type=password]", timeout=30_000)
-        page.wait_for_load_state("networkidle")
-        page.fill("#username", username)
-        page.fill("#password", password)
-        page.click("button[type=submit]")
-        if refused:
-            return
-        try:
-            page.wait_for_url(lambda url: "/login/" not in url, timeout=15_000)
-            return
-        except PlaywrightTimeout:
-            page.screenshot(path=str(OUTPUT / f"login-still-on-form-{username}-{attempt}.png"))
-    raise AssertionError(f"{username}: the login form was submitted twice and the browser is still on /login/")
+    """safestats.superset.login_page's, shooting a form that stays put into the tests' output."""
+    login_page.submit_password(page, base, username, password, OUTPUT, refused=refused)
 
 
 def submit_one_time_code(page, username: str) -> None:
-    """Give the code of the moment on the one-time code's page until the browser leaves it (twice at most)."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    for attempt in (1, 2):
-        page.wait_for_selector("#code", timeout=30_000)
-        page.fill("#code", one_time_code(username))
-        page.click("button[type=submit]")
-        try:
-            page.wait_for_url(lambda url: "/second-factor/" not in url, timeout=15_000)
-            return
-        except PlaywrightTimeout:
-            page.screenshot(path=str(OUTPUT / f"second-factor-still-on-form-{username}-{attempt}.png"))
-            if attempt == 2:
-                raise
+    """safestats.superset.login_page's, with the code of the moment read for the tests (`one_time_code`)."""
+    login_page.submit_one_time_code(page, username, lambda: one_time_code(username), OUTPUT)
 
 
 def render_dashboard(page, base: str, slug: str, shot: str) -> float:

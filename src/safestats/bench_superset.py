@@ -18,12 +18,10 @@ from rich.console import Console
 from rich.table import Table
 
 from safestats import credentials, database
+from safestats.browser import CHROMIUM, CHROMIUM_ARGS
 from safestats.config import Settings, settings
-from safestats.superset import server
+from safestats.superset import login_page, server
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 # One user of each kind of agreement: a borough's record-level analyst, London-wide record level (the largest
 # result sets), and an organisation given aggregates only.
 BENCH_USERS = {"borough (camden_analyst)": "camden_analyst", "the Met (met_analyst)": "met_analyst",
@@ -100,14 +98,10 @@ def _code(cfg: Settings, username: str) -> str:
 
 
 def _login(cfg: Settings, page, base: str, username: str, password: str) -> None:
-    page.goto(f"{base}/login/")
-    page.wait_for_selector("input[type=password]")
-    page.fill("#username", username)
-    page.fill("#password", password)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/second-factor/**")
-    page.fill("#code", _code(cfg, username))
-    page.click("button[type=submit]")
+    shots = cfg.home / "bench-shots"      # a login form that stays put is shot here
+    shots.mkdir(parents=True, exist_ok=True)
+    login_page.submit_password(page, base, username, password, shots)
+    login_page.submit_one_time_code(page, username, lambda: _code(cfg, username), shots)
     page.wait_for_url("**/terms/**")
     page.click("#accept-conditions")
     page.wait_for_url("**/home/**")

@@ -7,9 +7,7 @@ from __future__ import annotations
 from contextlib import suppress
 from pathlib import Path
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+from safestats.browser import CHROMIUM, CHROMIUM_ARGS
 
 
 class PdfUnavailable(RuntimeError):
