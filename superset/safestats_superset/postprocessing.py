@@ -12,8 +12,8 @@ import importlib
 
 import numpy as np
 
-# Superset's operator -> pandas' aggregation computing the same on a float or integer column
-NATIVE = {"mean": "mean", "sum": "sum", "min": "min", "max": "max"}
+# Superset's operators that pandas computes the same, under the same name, on a float or integer column
+NATIVE = frozenset({"mean", "sum", "min", "max"})
 _MARK = "_safestats_native_aggregates"
 
 
@@ -29,7 +29,7 @@ def native_aggregates(original):
             operator, column = spec.get("operator"), spec.get("column", name)
             if isinstance(operator, str) and operator in NATIVE and not spec.get("options") \
                     and isinstance(df[column].dtype, np.dtype) and df[column].dtype.kind in "if":
-                funcs[name] = funcs[name]._replace(aggfunc=NATIVE[operator])
+                funcs[name] = funcs[name]._replace(aggfunc=operator)
         return funcs
 
     setattr(get_aggregate_funcs, _MARK, True)
