@@ -1,9 +1,9 @@
 """`make bench`, Superset part: every dashboard each bench user can open, rendered in a real browser (every chart
 drawn) cold (Superset's data cache and the browser's emptied; COLD_RENDERS times, the median and the range) and
-warm; the chart-data requests those renders made,
-replayed through the API uncached (force) and from the per-user cache; and the SQL behind them run in PostgreSQL
-as the user's own login (row-level security) and as the owner (row security bypassed). Against the Superset
-serving the install in `cfg` (`make demo`, or a history home of `make bench-history`)."""
+warm; the chart-data requests those renders made, replayed through the API uncached (force) and from the per-user
+cache; and the SQL behind them run in PostgreSQL as the user's own login (row-level security) and as the owner
+(row security bypassed). Against the Superset serving the install in `cfg` (`make demo`, or a history home of
+`make bench-history`)."""
 from __future__ import annotations
 
 import dataclasses
