@@ -6,6 +6,7 @@ import os
 import re
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg
 import requests
@@ -66,6 +67,13 @@ def one_time_code(username: str, cfg=None) -> str:
         return governance.current_code(conn, username)
 
 
+def _refusal(resp: requests.Response) -> str:
+    """What a form that did not move on says (its alert, else its status), for an assertion's message."""
+    alert = re.search(r'role="alert"[^>]*>(.*?)</', resp.text, re.S) or re.search(r'class="alert[^"]*"[^>]*>(.*?)</',
+                                                                                 resp.text, re.S)
+    return f"{resp.status_code} {alert.group(1).strip() if alert else resp.headers.get('Location', '')}"
+
+
 def pass_second_factor(s: requests.Session, base: str, username: str, cfg=None) -> requests.Response | None:
     """Give the one-time code when the app asks for it (a session that is not logged in is not asked)."""
     asked = s.get(f"{base}/second-factor/", allow_redirects=False)
@@ -73,31 +81,41 @@ def pass_second_factor(s: requests.Session, base: str, username: str, cfg=None) 
         return None
     token = re.search(r'name="csrf_token" value="([^"]+)"', asked.text).group(1)
     # FAB finds users case-insensitively; the code is the account's (usernames are lower-case)
-    return s.post(f"{base}/second-factor/", data={"csrf_token": token, "code": one_time_code(username.lower(), cfg)},
+    resp = s.post(f"{base}/second-factor/", data={"csrf_token": token, "code": one_time_code(username.lower(), cfg)},
                   allow_redirects=False)
+    assert resp.status_code == 302 and "/terms/" in resp.headers["Location"], (
+        f"{username}'s one-time code was refused: {_refusal(resp)}")
+    return resp
 
 
 def login(base: str, username: str, password: str, accept: bool = True, second_factor: bool = True,
-          cfg=None) -> requests.Session:
-    """A browser-like session: FAB's login form, the one-time code, then (optionally) the conditions page."""
+          cfg=None, refused: bool = False) -> requests.Session:
+    """A browser-like session: FAB's login form, the one-time code, then (optionally) the conditions page.
+    Each step must move on, or the assertion says which refused; `refused` expects the password refused."""
     s = requests.Session()
     page = s.get(f"{base}/login/")
     token = re.search(r'id="csrf_token"\s*value="([^"]+)"', page.text).group(1)
-    s.post(f"{base}/login/", data={"username": username, "password": password, "csrf_token": token},
-           allow_redirects=False)
+    resp = s.post(f"{base}/login/", data={"username": username, "password": password, "csrf_token": token},
+                  allow_redirects=False)
+    moved_on = resp.status_code == 302 and urlsplit(resp.headers["Location"]).path.rstrip("/") != "/login"
+    assert moved_on != refused, f"{username}'s password was {'accepted' if moved_on else 'refused'}: {_refusal(resp)}"
+    if refused:
+        return s
     if second_factor:
         pass_second_factor(s, base, username, cfg)
     if accept:
-        accept_terms(s, base)
+        resp = accept_terms(s, base)
+        assert resp.status_code == 302, f"{username}'s acceptance of the conditions of use failed: {_refusal(resp)}"
     return s
 
 
 def accept_terms(s: requests.Session, base: str) -> requests.Response:
     page = s.get(f"{base}/terms/")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-    version = re.search(r'name="version" value="([^"]+)"', page.text).group(1)
-    resp = s.post(f"{base}/terms/", data={"csrf_token": token, "next": "/superset/welcome/", "version": version},
-                  allow_redirects=False)
+    version = re.search(r'name="version" value="([^"]+)"', page.text)
+    assert version, f"the conditions page did not offer the conditions: {page.url} {_refusal(page)}"
+    resp = s.post(f"{base}/terms/", data={"csrf_token": token, "next": "/superset/welcome/",
+                                          "version": version.group(1)}, allow_redirects=False)
     s.headers.update({"X-CSRFToken": token, "Referer": base})
     return resp
 

@@ -182,7 +182,7 @@ def test_renewal_suspension_and_removal_take_effect_in_postgresql_and_superset(c
         assert time.monotonic() - started < 60, "the suspended user's session still works after a minute"
         time.sleep(2)
     print(f"suspension ended the open session after {time.monotonic() - started:.1f} s")
-    assert login(base, "camden_cycle", NEW_PASSWORD, accept=False).get(f"{base}/api/v1/dashboard/"
+    assert login(base, "camden_cycle", NEW_PASSWORD, refused=True).get(f"{base}/api/v1/dashboard/"
                                                                          ).status_code == 401
 
     assert act(admin, base, "camden_cycle", "reinstate").status_code == 302
@@ -194,7 +194,7 @@ def test_renewal_suspension_and_removal_take_effect_in_postgresql_and_superset(c
     can_login, _, groups = login_role(superuser, "camden_cycle")
     assert can_login is False and groups == []
     time.sleep(11)
-    assert login(base, "camden_cycle", NEW_PASSWORD, accept=False).get(f"{base}/api/v1/dashboard/"
+    assert login(base, "camden_cycle", NEW_PASSWORD, refused=True).get(f"{base}/api/v1/dashboard/"
                                                                          ).status_code == 401
     kinds = [r[0] for r in superuser.execute(
         "select action from governance.user_changes where username = 'camden_cycle' order by change_id")]

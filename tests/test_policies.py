@@ -211,3 +211,38 @@ def test_dev_dsn_prints_a_url_for_the_users_own_role(cfg, bootstrap):
     unknown = subprocess.run([sys.executable, "-m", "safestats.cli", "dev", "dsn", "--user", "nobody"],
                              capture_output=True, text=True)
     assert unknown.returncode == 2 and "no credentials for user 'nobody'" in unknown.stderr
+
+
+class _Enrolled:
+    """governance.second_factors' one row, as current_code reads it."""
+
+    def __init__(self, secret: str, last_step: int):
+        self.row = (secret, last_step)
+
+    def execute(self, *_):
+        return self
+
+    def fetchone(self):
+        return self.row
+
+
+@pytest.mark.parametrize("into_step", [0.0, 12.0, 24.9, 25.1, 29.99])
+def test_a_given_one_time_code_is_still_accepted_seconds_later(monkeypatch, into_step):
+    """The code current_code gives (the tests' and the bench's logins) must outlive the trip to the server:
+    the step before now is accepted only until the next step begins, so near that edge the code is now's."""
+    import pyotp
+
+    from safestats.policies import governance
+
+    secret, step_seconds = pyotp.random_base32(), governance.TOTP_STEP_SECONDS
+    start = 1_900_000_000 // step_seconds * step_seconds + into_step
+    monkeypatch.setattr(governance.time, "time", lambda: start)
+    code = governance.current_code(_Enrolled(secret, 0), "camden_analyst", wait=False)
+    later = start + 2.0      # a login's trip to the server, with time to spare
+    # SafeStats accepts the code of the step now, or of one either side (second_factor.accepted_step)
+    server_step = int(later) // step_seconds
+    assert code in {pyotp.TOTP(secret).at(s * step_seconds) for s in (server_step - 1, server_step, server_step + 1)}
+    # and never a step already used
+    used = int(start) // step_seconds
+    assert governance.current_code(_Enrolled(secret, used), "u", wait=False) == pyotp.TOTP(secret).at(
+        (used + 1) * step_seconds)

@@ -281,9 +281,9 @@ def test_an_export_whose_audit_record_cannot_be_written_is_refused(base, passwor
 
 def test_failed_and_expired_logins_are_refused_and_audited(base, passwords, superuser):
     before = last_event_id(superuser)
-    s = login(base, "camden_analyst", "not-the-password", accept=False)
+    s = login(base, "camden_analyst", "not-the-password", refused=True)
     assert s.get(f"{base}/api/v1/dashboard/").status_code == 401
-    expired = login(base, "hackney_former_analyst", passwords["hackney_former_analyst"], accept=False)
+    expired = login(base, "hackney_former_analyst", passwords["hackney_former_analyst"], refused=True)
     assert expired.get(f"{base}/api/v1/dashboard/").status_code == 401
     reasons = {e["username"]: e["detail"]["reason"] for e in events(superuser, before, event_type="login_failed")}
     assert reasons == {"camden_analyst": "wrong password", "hackney_former_analyst": "account deactivated"}

@@ -442,7 +442,7 @@ def test_expiry_ends_open_sessions_within_a_minute_without_a_sync(cfg, base, pas
         while s.get(f"{base}/api/v1/me/").status_code == 200:
             assert time.monotonic() < deadline, "the session outlived the user's expiry by a minute"
             time.sleep(1)   # within gunicorn's 2 s keep-alive: a reused connection is never one it just closed
-        assert login(base, HACKNEY, passwords[HACKNEY], accept=False).get(f"{base}/api/v1/me/").status_code == 401
+        assert login(base, HACKNEY, passwords[HACKNEY], refused=True).get(f"{base}/api/v1/me/").status_code == 401
     finally:
         service.apply(cfg)
     events_ = [e for e in events(superuser, 0, username=HACKNEY) if e["event_type"] == "session_ended"]
@@ -564,7 +564,7 @@ def test_objects_chart_sql_and_logins_are_audited_under_the_canonical_name(cfg, 
     assert s.put(f"{base}/api/v1/chart/{chart}", json={"slice_name": "renamed"}).status_code == 200
     assert chart_data(s, base, ds, columns=["borough_code"]).status_code == 200
     assert s.delete(f"{base}/api/v1/chart/{chart}").status_code == 200
-    login(base, "Camden_Analyst", "wrong", accept=False)
+    login(base, "Camden_Analyst", "wrong", refused=True)
     found = events(superuser, before)
     kinds = [(e["event_type"], e["username"], e["organisation"]) for e in found]
     for kind in ("login", "object_created", "object_changed", "object_deleted", "login_failed"):

@@ -107,6 +107,9 @@ def with_live_users(conn: psycopg.Connection, agreements: Agreements) -> Agreeme
     return replace(agreements, users=users)
 
 
+CODE_MARGIN_SECONDS = 5   # a code given this close to its step's end may reach the server after it
+
+
 def current_code(conn: psycopg.Connection, username: str, *, wait: bool = True) -> str:
     """The one-time code the user's authenticator shows now, for the next time step SafeStats will accept (a
     step is accepted once: this waits for the clock when the steps now acceptable are used up)."""
@@ -116,8 +119,12 @@ def current_code(conn: psycopg.Connection, username: str, *, wait: bool = True) 
         raise LookupError(f"{username} has no second factor enrolled")
     secret, last_step = row
     while True:
-        now_step = int(time.time()) // TOTP_STEP_SECONDS
-        step = max(last_step + 1, now_step - 1)
+        now = time.time()
+        now_step = int(now) // TOTP_STEP_SECONDS
+        # the step before now is accepted until the next begins: within seconds of that, the code is now's
+        earliest = now_step - 1 if now - now_step * TOTP_STEP_SECONDS < TOTP_STEP_SECONDS - CODE_MARGIN_SECONDS \
+            else now_step
+        step = max(last_step + 1, earliest)
         if step <= now_step + 1 or not wait:
             return pyotp.TOTP(secret).at(step * TOTP_STEP_SECONDS)
         time.sleep((step - 1) * TOTP_STEP_SECONDS - time.time() + 0.5)
