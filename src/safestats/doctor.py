@@ -44,17 +44,17 @@ def server(cfg: Settings) -> list[Finding]:
         return [Finding("server", FAIL, str(exc), "`safestats db start`")]
     found = [Finding("server", OK, f"PostgreSQL {version} at {ep.url()}")]
     if cfg.database_url:
-        return found + [Finding("server settings", WARN, "an external server: its logging and preloaded libraries "
-                                "are its operator's", "configure it as docs/audit.md describes")]
+        return found + [Finding("server settings", WARN, "an external server: its logging, preloaded libraries and "
+                                "storage settings are its operator's",
+                                "configure it as docs/audit.md and docs/architecture.md describe")]
     with psycopg.connect(ep.conninfo(), autocommit=True) as conn:
-        live = dict(conn.execute("select name, setting from pg_settings where name = any(%s)",
-                                 (list(database.SERVER_SETTINGS),)).fetchall())
+        live = database.live_settings(conn, database.SERVER_SETTINGS)
     wrong = [f"{name}={live.get(name)!r} (want {value!r})" for name, value in database.SERVER_SETTINGS.items()
              if live.get(name) != value]
     if wrong:
         return found + [Finding("server settings", FAIL, "; ".join(wrong),
                                 "`safestats db stop` then `safestats db start` (it sets them and restarts)")]
-    return found + [Finding("server settings", OK, "session logging and pg_stat_statements as required")]
+    return found + [Finding("server settings", OK, "session logging, pg_stat_statements and storage as required")]
 
 
 def policies(cfg: Settings) -> list[Finding]:

@@ -292,8 +292,8 @@ def test_an_analyst_cannot_switch_their_statement_log_off(cfg, bootstrap, superu
 
 
 def test_an_older_data_directory_gets_the_log_settings(cfg, bootstrap, superuser):
-    """A server from before this setup (collector off, no JSON log, nothing preloaded) is reconfigured and
-    restarted by start."""
+    """A server from before this setup (collector off, no JSON log, nothing preloaded, initdb's buffers) is
+    reconfigured and restarted by start."""
     for name in database.SERVER_SETTINGS:
         superuser.execute(sql.SQL("alter system reset {}").format(sql.Identifier(name)))
     superuser.close()
@@ -301,10 +301,10 @@ def test_an_older_data_directory_gets_the_log_settings(cfg, bootstrap, superuser
     with psycopg.connect(bootstrap.conninfo(), autocommit=True) as conn:
         assert conn.execute("show logging_collector").fetchone() == ("off",)
         assert conn.execute("show shared_preload_libraries").fetchone() == ("",)
+        assert conn.execute("show shared_buffers").fetchone() == ("128MB",)
     database.start(cfg)
     with psycopg.connect(bootstrap.conninfo(), autocommit=True) as conn:
-        live = dict(conn.execute("select name, setting from pg_settings where name = any(%s)",
-                                 (list(database.SERVER_SETTINGS),)).fetchall())
+        live = database.live_settings(conn, database.SERVER_SETTINGS)
     assert live == database.SERVER_SETTINGS
 
 

@@ -657,3 +657,23 @@ begin
     end if;
 end
 $$;
+
+-- pg_prewarm: a refresh reads the warehouse's indexes in file order before its build (`refresh.warm_indexes`),
+-- rather than a page at a time as the build inserts a month's crimes at random places in them. Only the build's
+-- role calls it (it reads what that role owns); by default any role could, to fill the cache or time it. On a
+-- server without the module the step is skipped, and the refresh reads its indexes as it goes.
+do $$
+begin
+    if exists (select from pg_available_extensions where name = 'pg_prewarm') then
+        if not exists (select from pg_extension where extname = 'pg_prewarm') then
+            create extension pg_prewarm schema private;
+        elsif (select extnamespace::regnamespace::text from pg_extension where extname = 'pg_prewarm') <> 'private'
+        then
+            alter extension pg_prewarm set schema private;
+        end if;
+        revoke all on function private.pg_prewarm(regclass, text, text, bigint, bigint),
+            private.autoprewarm_start_worker(), private.autoprewarm_dump_now() from public;
+        grant execute on function private.pg_prewarm(regclass, text, text, bigint, bigint) to safestats_dbt;
+    end if;
+end
+$$;
