@@ -140,6 +140,16 @@ def superuser(bootstrap):
         yield conn
 
 
+@pytest.fixture(scope="module")
+def analyst(cfg, bootstrap):
+    """camden_analyst's own connection to the database, after the agreements are applied."""
+    from safestats.policies import service
+
+    service.apply(cfg)
+    with psycopg.connect(service.user_endpoint("camden_analyst", cfg).conninfo(), autocommit=True) as conn:
+        yield conn
+
+
 @pytest.fixture
 def loader(cfg):
     with psycopg.connect(warehouse.loader_endpoint(cfg).conninfo(), autocommit=True) as conn:

@@ -9,18 +9,10 @@ import pytest
 from psycopg import errors
 
 from safestats import database, warehouse
-from safestats.policies import service
 from safestats.top_queries import top_queries
 
 ANALYST = "camden_analyst"
 PROBE = "select /* top-queries-probe */ pg_sleep(0.5)"   # slower than any dashboard query of the session
-
-
-@pytest.fixture(scope="module")
-def analyst(cfg, bootstrap):
-    service.apply(cfg)
-    with psycopg.connect(service.user_endpoint(ANALYST, cfg).conninfo(), autocommit=True) as conn:
-        yield conn
 
 
 def test_top_queries_names_the_analysts_slow_statement(cfg, bootstrap, analyst):

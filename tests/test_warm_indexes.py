@@ -9,7 +9,6 @@ import pytest
 from psycopg import errors
 
 from safestats import dbt, refresh, warehouse
-from safestats.policies import service
 
 ANALYST = "camden_analyst"
 PREWARM = "private.pg_prewarm(regclass, text, text, bigint, bigint)"
@@ -75,13 +74,6 @@ def test_an_index_dropped_while_warming_is_passed_over(cfg, superuser, probe, mo
     monkeypatch.setattr(refresh, "OWNED_INDEXES",
                         "select 'marts.warm_indexes_probe_gone' union all (" + refresh.OWNED_INDEXES + ")")
     assert refresh.warm_indexes(cfg).indexes == owned_indexes(superuser)[0] > 0
-
-
-@pytest.fixture(scope="module")
-def analyst(cfg, bootstrap):
-    service.apply(cfg)
-    with psycopg.connect(service.user_endpoint(ANALYST, cfg).conninfo(), autocommit=True) as conn:
-        yield conn
 
 
 def test_only_the_build_may_prewarm(cfg, superuser, analyst):
