@@ -55,16 +55,17 @@ SERVER_LOGGING = {
 # Utility statements are not tracked: pg_stat_statements keeps their text verbatim, constants and all, and
 # `ALTER ROLE ... PASSWORD '...'` (set-up, `policies apply`) would leave passwords in its query-text file.
 SERVER_LIBRARIES = {"shared_preload_libraries": "pg_stat_statements", "pg_stat_statements.track_utility": "off"}
-# A refresh at ten years rewrites months of tables of gigabytes and writes 3-4 GB of WAL. initdb's defaults are for
-# a small server: 128 MB of shared buffers (so the build's own backends wrote out most of the pages they dirtied),
-# 4 MB of WAL buffers (full 300,000 times in one refresh) and a checkpoint every 1 GB of WAL (8 in one refresh, each
-# followed by a full image of every page written again: 600,000 images). Values as `current_setting` shows them.
+# A refresh at ten years rewrites months of tables of gigabytes and writes 3.5-4 GB of WAL. initdb's defaults are
+# for a small server: 128 MB of shared buffers, 4 MB of WAL buffers (in one ten-year refresh, 310,000 waits for a
+# full buffer) and a checkpoint every 1 GB of WAL (8 in that refresh, after each of which the first change to a page
+# writes the whole page: 650,000 images). With these: 2 checkpoints, 540,000 images, 60,000 waits
+# (docs/architecture.md). Values as `current_setting` shows them.
 SERVER_STORAGE = {
     "shared_buffers": "2GB",            # needs a restart
     "wal_buffers": "64MB",              # needs a restart
     "max_wal_size": "4GB",              # one refresh's WAL between checkpoints (the WAL directory may reach it)
     "checkpoint_timeout": "15min",
-    "track_io_timing": "on",            # read and write time in pg_stat_io and `safestats db top-queries`
+    "track_io_timing": "on",            # read and write times in pg_stat_io and pg_stat_statements
 }
 SERVER_SETTINGS = {**SERVER_LOGGING, **SERVER_LIBRARIES, **SERVER_STORAGE}
 RESTART_SETTINGS = ("logging_collector", "shared_preload_libraries", "shared_buffers", "wal_buffers")

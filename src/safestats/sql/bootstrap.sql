@@ -658,7 +658,7 @@ begin
 end
 $$;
 
--- pg_prewarm: a refresh reads the warehouse's indexes in file order before its build (`refresh.warm_indexes`),
+-- pg_prewarm: a refresh reads the warehouse's indexes in file order as its build starts (`refresh.warm_indexes`),
 -- rather than a page at a time as the build inserts a month's crimes at random places in them. Only the build's
 -- role calls it (it reads what that role owns); by default any role could, to fill the cache or time it. On a
 -- server without the module the step is skipped, and the refresh reads its indexes as it goes.
