@@ -27,6 +27,7 @@ from safestats_superset import (
     second_factor,
     sessions,
     sqllab_limit,
+    sqllab_tasks,
 )
 
 CONTROLS = ("request_guard", "session_standing", "second_factor", "conditions_gate", "legacy_cache_by_user",
@@ -66,6 +67,7 @@ def mutate_app(app: Flask, without: frozenset[str] | set[str] = frozenset()) -> 
         app.before_request(gate.gate)
     app.before_request(home.land)
     sqllab_limit.install()
+    sqllab_tasks.install()
     postprocessing.install()
     if on("markdown_sanitiser"):
         sanitise.install()
