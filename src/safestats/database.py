@@ -55,11 +55,9 @@ SERVER_LOGGING = {
 # Utility statements are not tracked: pg_stat_statements keeps their text verbatim, constants and all, and
 # `ALTER ROLE ... PASSWORD '...'` (set-up, `policies apply`) would leave passwords in its query-text file.
 SERVER_LIBRARIES = {"shared_preload_libraries": "pg_stat_statements", "pg_stat_statements.track_utility": "off"}
-# A refresh at ten years rewrites months of tables of gigabytes and writes 3.5-4 GB of WAL. initdb's defaults are
-# for a small server: 128 MB of shared buffers, 4 MB of WAL buffers (in one ten-year refresh, 310,000 waits for a
-# full buffer) and a checkpoint every 1 GB of WAL (8 in that refresh, after each of which the first change to a page
-# writes the whole page: 650,000 images). With these: 2 checkpoints, 540,000 images, 60,000 waits
-# (docs/architecture.md). Values as `current_setting` shows them.
+# A refresh at ten years writes 3.5-4 GB of WAL; initdb's defaults (128 MB of shared buffers, 4 MB of WAL buffers, a
+# checkpoint every 1 GB of WAL) are for a small server. What these change is measured in docs/architecture.md
+# ("The server's storage settings"). Values as `current_setting` shows them.
 SERVER_STORAGE = {
     "shared_buffers": "2GB",            # needs a restart
     "wal_buffers": "64MB",              # needs a restart

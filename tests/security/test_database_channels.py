@@ -246,9 +246,7 @@ def logged(cfg, marker: str, since: datetime, timeout: float = 10.0) -> list[aud
 
 
 def test_the_server_logs_as_configured(superuser):
-    live = dict(superuser.execute("select name, setting from pg_settings where name = any(%s)",
-                                  (list(database.SERVER_LOGGING),)).fetchall())
-    assert live == database.SERVER_LOGGING
+    assert database.live_settings(superuser, database.SERVER_LOGGING) == database.SERVER_LOGGING
 
 
 def test_a_direct_session_of_an_analyst_is_in_the_server_log(cfg, superuser, users, keeper):
