@@ -50,8 +50,9 @@ def pytest_collection_modifyitems(config, items):
 SUPERSET_FIXTURES = {"superset", "police_marts"}
 SUPERSET_MODULES = frozenset({
     "tests/security/test_superset_paths.py", "tests/test_backup.py", "tests/test_bench.py",
-    "tests/test_load_during_refresh.py", "tests/test_new_dataset.py", "tests/test_org_admin.py",
-    "tests/test_outputs_page.py", "tests/test_semantic.py", "tests/test_superset.py",
+    "tests/test_dbt_connections.py", "tests/test_load_during_refresh.py", "tests/test_new_dataset.py",
+    "tests/test_org_admin.py", "tests/test_outputs_page.py", "tests/test_semantic.py", "tests/test_sqllab_tasks.py",
+    "tests/test_superset.py",
 })
 
 
