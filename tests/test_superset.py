@@ -40,6 +40,9 @@ from safestats.policies import service
 from safestats.superset import assets, server, sync
 
 TERMS_ACCEPTED = "Accept the conditions of use"
+# the audit writer's one privilege, as the bootstrap grants it
+AUDIT_WRITER_GRANT = ("grant insert (event_time, username, organisation, event_type, object, detail) on audit.events"
+                      " to safestats_audit_writer")
 
 
 @pytest.fixture(scope="module")
@@ -271,12 +274,25 @@ def test_queries_chart_data_and_exports_are_audited(cfg, base, passwords, superu
 def test_an_export_whose_audit_record_cannot_be_written_is_refused(base, passwords, superuser, undo):
     s = login(base, "camden_analyst", passwords["camden_analyst"])
     ds = dataset_ids(s, base)["marts.fct_street_crimes"]
+
+    def export():
+        return chart_data(s, base, ds, fmt="csv", columns=["borough_name"])
+
+    assert export().status_code == 200      # the workers now hold open audit connections
+    # the writer may no longer insert: on the connections the workers hold, as on new ones
+    undo(superuser.execute, AUDIT_WRITER_GRANT)
+    superuser.execute("revoke insert on audit.events from safestats_audit_writer")
+    resp = export()
+    assert resp.status_code == 503 and "Camden" not in resp.text, resp.text[:200]
+    superuser.execute(AUDIT_WRITER_GRANT)
+    # the writer's connections end (as at a server restart) and it may not log in again
     undo(superuser.execute, "alter role safestats_audit_writer login")
     superuser.execute("alter role safestats_audit_writer nologin")
-    resp = chart_data(s, base, ds, fmt="csv", columns=["borough_name"])
+    superuser.execute("select pg_terminate_backend(pid) from pg_stat_activity where usename = 'safestats_audit_writer'")
+    resp = export()
     assert resp.status_code == 503 and "Camden" not in resp.text, resp.text[:200]
     superuser.execute("alter role safestats_audit_writer login")
-    assert chart_data(s, base, ds, fmt="csv", columns=["borough_name"]).status_code == 200
+    assert export().status_code == 200
 
 
 def test_failed_and_expired_logins_are_refused_and_audited(base, passwords, superuser):
