@@ -27,7 +27,7 @@
     {%- if refresh is not none -%}
       {{ return(refresh_by_month(model_name, refresh, keys)) }}
     {%- endif -%}
-    {%- set through = months_recorded_through(sources) -%}
+    {%- set through = months_recorded_through() -%}
   {%- endif -%}
   {%- if not keys -%}
     {%- set before = whole_table_digest() -%}

@@ -100,7 +100,7 @@
             coalesce(string_agg(distinct month::text, ',') filter (where month is not null), ''),
             coalesce(bool_or(month is null and not all_months), false),
             coalesce(bool_or(all_months), false),
-            ({{ recorded_through_sql(sources) }})
+            ({{ recorded_through_sql() }})
         from changes
     {%- endset -%}
     {%- set row = run_query(query).rows[0] -%}
@@ -129,22 +129,21 @@
     {{ return(('(' ~ (conditions | join(' or ')) ~ ')') if conditions else none) }}
 {%- endmacro %}
 
-{#- The last position up to which `sources` recorded their changes (0 when none has): a query. A source's last
-    changed key is read from the end of its index on (model, position), one row, where the maximum over all its
-    keys read every key it ever recorded (at ten years, 5 ms against 0.27 s for two sources; a refresh asks
-    about 40 times). -#}
-{% macro recorded_through_sql(sources) -%}
-    select coalesce(max(position), 0) from (
-        select position from private.changed_months where model in ('{{ sources | join("', '") }}')
-        union all
-        select (select max(keys.position) from private.changed_keys as keys where keys.model = source.model)
-        from unnest(array['{{ sources | join("', '") }}']) as source (model)
-    ) as recorded
+{#- The position through which everything has been recorded that a table built now has read: the last position the
+    recording sequence gave, whichever table it went to (0 before any). A table's sources have all committed
+    before it is built (dbt builds in dependency order), and whatever they record later is numbered after it, so
+    a table built through this position misses none of their changes. A position given to a table it does not
+    read, even one not yet committed, is nothing to it. Reading the sequence rather than the largest position each
+    source recorded lets a table whose sources recorded nothing for a while move forward with the others, so the
+    changes every table has read are pruned (record_build_sql): held back by a table whose sources last changed
+    years before, private.changed_keys grew to 2.9 million keys, 591 MB, at ten years. -#}
+{% macro recorded_through_sql() -%}
+    select case when is_called then last_value else 0 end from private.changed_months_position_seq
 {%- endmacro %}
 
-{#- The position up to which `sources` have recorded their changes (0 when none has). -#}
-{% macro months_recorded_through(sources) -%}
-    {{ return(run_query(recorded_through_sql(sources)).rows[0][0]) }}
+{#- The position through which everything has been recorded (recorded_through_sql). -#}
+{% macro months_recorded_through() -%}
+    {{ return(run_query(recorded_through_sql()).rows[0][0]) }}
 {%- endmacro %}
 
 {#- Record that `model_name` changed the rows of the months `months_sql` (a query of months) returns, or, with
@@ -263,12 +262,17 @@
   {%- set by_key = refresh_keys_condition(refresh) -%}
   {%- set rebuilt = refresh.months or refresh.null_month or by_key -%}
   {%- set rebuilt_rows = in_months(month_column, refresh) ~ (' or ' ~ by_key if by_key else '') -%}
+  {#- config keyed_rows_in_place: a changed key changes values in its rows, never which rows there are nor their
+      month or partition (fct_street_crimes: a street crime's latest outcome), so its rows before are where its
+      rows rebuilt are, and are deleted partition by partition (private.delete_keyed_rows) -#}
+  {%- set in_place = by_key and config.get('keyed_rows_in_place') -%}
+  {%- set keyed_rows = 'not coalesce(' ~ in_months(month_column, refresh) ~ ', false)' -%}
   {#- the months of the rows deleted (read from the delete itself: the keyed rows are looked up once, in every
       partition) and inserted -#}
   {%- set rebuilt_months = "select unnest(" ~ months_array(refresh) ~ ")"
                            ~ (" union all select null::date" if refresh.null_month else "")
-                           ~ (" union all select " ~ month_column ~ " from deleted"
-                              ~ " union all select " ~ month_column ~ " from " ~ rows if by_key else "") -%}
+                           ~ (" union all select " ~ month_column ~ " from deleted" if by_key and not in_place else "")
+                           ~ (" union all select " ~ month_column ~ " from " ~ rows if by_key else "") -%}
   {{ run_hooks(pre_hooks, inside_transaction=False) }}
   {{ run_hooks(pre_hooks, inside_transaction=True) }}
   {% call statement('main') -%}
@@ -280,7 +284,7 @@
         union all
         -- the rows of the changed keys outside those months, each looked up by its key
         select * from ({{ sql }}) as model_rows
-        where {{ by_key }} and not coalesce({{ in_months(month_column, refresh) }}, false)
+        where {{ by_key }} and {{ keyed_rows }}
         {%- endif %}
     );
     {%- if keys %}
@@ -295,9 +299,17 @@
     {%- if by_key %}
     {{ record_rebuilt_rows(model_name, refresh, rows) }};
     {%- endif %}
+    {%- if in_place %}
+    {%- for column in refresh.keyed | map(attribute='column') | unique %}
+    select private.delete_keyed_rows(
+        '{{ target_relation }}', '{{ rows }}', {{ "'" ~ keys[0] ~ "'" if keys else 'null' }}, '{{ column }}',
+        '{{ keyed_rows | replace("'", "''") }}'
+    );
+    {%- endfor %}
+    {%- endif %}
     with deleted as (
-        delete from {{ target_relation }} where {{ rebuilt_rows }}
-        {%- if by_key %}
+        delete from {{ target_relation }} where {{ in_months(month_column, refresh) if in_place else rebuilt_rows }}
+        {%- if by_key and not in_place %}
         returning {{ month_column }}
         {%- endif %}
     )

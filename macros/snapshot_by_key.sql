@@ -59,7 +59,7 @@
             select from {{ source }} as latest
             where latest.{{ key }} = snapshot.{{ key }}
         );
-    {{ record_build_sql(snapshot_name, '(' ~ recorded_through_sql([source_model]) ~ ')', changed is none) }}
+    {{ record_build_sql(snapshot_name, '(' ~ recorded_through_sql() ~ ')', changed is none) }}
 {%- endmacro %}
 
 {#- A snapshot's pre-hook: record when its run began (private.rebuilt_rows, key_column dbt_updated_at), no later

@@ -1,9 +1,11 @@
 -- One row per street-level crime or anti-social behaviour record located in a London LSOA, with
 -- its borough, crime category and latest known outcome.
 -- A refresh rebuilds the months of the street crimes it loaded and the rows of the crimes whose latest outcome
--- changed (rows_by_key: a row reads only its own crime's outcome).
+-- changed (rows_by_key: a row reads only its own crime's outcome). The outcome sets one column of a crime's rows
+-- and no more: which rows there are, their month and their borough come from the street records alone
+-- (keyed_rows_in_place: a crime's rows before are in the boroughs of its rows rebuilt).
 {{ config(month_column='crime_month', months_by_key={'int_crime_outcomes_latest': 'crime_pseudo_id'},
-          rows_by_key=true) }}
+          rows_by_key=true, keyed_rows_in_place=true) }}
 with
 
 street_crimes as (

@@ -135,7 +135,8 @@ grant select, insert, update, delete on private.built_loads, private.built_model
 -- the tables the refresh compacts after each build, and only those (safestats.refresh.compact_bookkeeping reads
 -- this grant); the build analyses rebuilt_rows
 grant maintain on private.changed_keys, private.changed_months, private.rebuilt_rows to safestats_dbt;
-grant usage on sequence private.changed_months_position_seq to safestats_dbt;
+-- select: a build reads the last position given (macros/refresh_by_month.sql, recorded_through_sql)
+grant usage, select on sequence private.changed_months_position_seq to safestats_dbt;
 
 -- Access policies: the statements each marts relation needs, stored by `safestats policies apply` and
 -- re-run by dbt's post-hook inside the transaction that rebuilds the relation.
@@ -600,6 +601,42 @@ revoke all on function private.add_list_partitions(text, text, text, text, text[
     from public;
 grant execute on function private.add_list_partitions(text, text, text, text, text[], text, int, text, text)
     to safestats_dbt;
+
+-- Delete from the table `target` the rows whose `key_column` is that of a row of `rows_table` (those `row_filter`
+-- selects) in the same partition, one value of the partition column at a time (every row at once when
+-- `partition_column` is null): each delete is planned for one partition and looks its keys up in that partition's
+-- index alone. One delete of every key would look each up in every partition's index (at ten years, 45,000 keys
+-- in 35 borough partitions of street crimes: 11 s), and a join by partition and key is planned as a scan of them
+-- all. For a table whose rows of a key stay in their partition when the key changes
+-- (macros/refresh_by_month.sql, config keyed_rows_in_place). Returns the number of rows deleted.
+create or replace function private.delete_keyed_rows(target text, rows_table text, partition_column text,
+                                                     key_column text, row_filter text)
+returns bigint
+language plpgsql
+security invoker
+set search_path = pg_catalog
+as $$
+declare
+    in_part text;
+    deleted bigint := 0;
+    n bigint;
+begin
+    for in_part in execute
+        case when partition_column is null then 'select ''true'''
+        else format('select distinct case when %1$I is null then format(''%%I is null'', %2$L)'
+                    ' else format(''%%I = %%L'', %2$L, %1$I) end from %3$s where %4$s',
+                    partition_column, partition_column, rows_table, row_filter) end
+    loop
+        execute format('delete from %s where %s and %I = any(array(select %I from %s where %s and %s))',
+                       target, in_part, key_column, key_column, rows_table, in_part, row_filter);
+        get diagnostics n = row_count;
+        deleted := deleted + n;
+    end loop;
+    return deleted;
+end
+$$;
+revoke all on function private.delete_keyed_rows(text, text, text, text, text) from public;
+grant execute on function private.delete_keyed_rows(text, text, text, text, text) to safestats_dbt;
 
 -- Row and page counts in the catalogue, and relation sizes, are counts of rows too: with the marts laid
 -- out by borough they would count each borough's rows. Every other column of pg_class stays readable
