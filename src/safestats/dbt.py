@@ -5,7 +5,6 @@ import hashlib
 import json
 import os
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import psycopg
@@ -64,26 +63,15 @@ def keep_connections_open() -> None:
     PostgresConnectionManager.release = release
 
 
-def run(args: list[str], cfg: Settings | None = None, *,
-        on_nodes_start: Callable[[], None] | None = None) -> DbtOutcome:
-    """`dbt <args>` for this project; returns what ran and what failed. `on_nodes_start` is called once dbt has
-    read the project and starts running its nodes."""
+def run(args: list[str], cfg: Settings | None = None) -> DbtOutcome:
+    """`dbt <args>` for this project; returns what ran and what failed."""
     from dbt.cli.main import dbtRunner
 
     keep_connections_open()
     cfg = cfg or settings()
     os.environ.update(dbt_environment(cfg))
     project = str(cfg.project_dir)
-    callbacks = []
-    if on_nodes_start is not None:
-        started = []
-
-        def nodes_start(event) -> None:     # dbt reports its threads after parsing, before the first node
-            if event.info.name == "ConcurrencyLine" and not started:
-                started.append(True)
-                on_nodes_start()
-        callbacks.append(nodes_start)
-    result = dbtRunner(callbacks=callbacks).invoke([
+    result = dbtRunner().invoke([
         *args, "--project-dir", project, "--profiles-dir", project,
         "--log-path", str(cfg.home / "logs"), "--target-path", str(cfg.home / "target"),
     ])
@@ -133,8 +121,7 @@ def built_under(digest: str, cfg: Settings | None = None) -> bool:
 
 
 def build(cfg: Settings | None = None, *, full_scans: bool = True, incremental: bool = False,
-          exclude: list[str] | None = None, select: list[str] | None = None,
-          on_nodes_start: Callable[[], None] | None = None) -> DbtOutcome:
+          exclude: list[str] | None = None, select: list[str] | None = None) -> DbtOutcome:
     """Seeds, models, snapshots and tests, in dependency order. `incremental`: the load-by-load tables rebuild
     only the loads that changed since they were built under this fingerprint (otherwise every table is
     rebuilt from raw); `full_scans=False`: the leak scans read a sample; `exclude`: dbt selectors left out
@@ -146,4 +133,4 @@ def build(cfg: Settings | None = None, *, full_scans: bool = True, incremental: 
         build_vars["warehouse_fingerprint"] = fingerprint(cfg)
     args = ["build", "--vars", json.dumps(build_vars)] if build_vars else ["build"]
     args += ["--select", *select] if select else []
-    return run([*args, "--exclude", *exclude] if exclude else args, cfg, on_nodes_start=on_nodes_start)
+    return run([*args, "--exclude", *exclude] if exclude else args, cfg)

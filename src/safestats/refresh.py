@@ -72,18 +72,18 @@ def build(*, full: bool = False, cfg: Settings | None = None) -> dbt.DbtOutcome:
     leak scans on a sample of what was not rebuilt. Under the code the warehouse was built with, the published
     aggregates are left to the release after it, which rebuilds them when it publishes (they read the release,
     not this build); a full build, or one under new code, builds them too. A build that succeeded leaves its
-    bookkeeping compacted. A refresh that is not full reads the warehouse's indexes in file order as dbt starts
-    its nodes (`warm_indexes`): started sooner, that reading queued dbt's own start, the import of its modules and
-    the reading of the project from a cold cache, behind 12 GB of index reads at ten years."""
+    bookkeeping compacted. A refresh that is not full reads the warehouse's indexes in file order while dbt starts
+    (`warm_indexes`)."""
     cfg = cfg or settings()
     same_code = not full and dbt.built_under(dbt.fingerprint(cfg), cfg)
     warming = None if full else threading.Thread(target=warm_indexes, args=(cfg,), name="warm-indexes")
+    if warming is not None:
+        warming.start()
     try:
         outcome = dbt.build(cfg, full_scans=False, incremental=not full,
-                            exclude=[PUBLISHED_MARTS] if same_code else None,
-                            on_nodes_start=warming.start if warming is not None else None)
+                            exclude=[PUBLISHED_MARTS] if same_code else None)
     finally:
-        if warming is not None and warming.ident is not None:
+        if warming is not None:
             warming.join()
     if outcome.success:
         compact_bookkeeping(cfg)
