@@ -8,18 +8,23 @@ directory (owners pickers, created-by filters) lists the analyst's own organisat
 """
 from __future__ import annotations
 
-from flask import g, has_request_context
+from flask import g, has_request_context, request
 from flask_login import current_user
 from sqlalchemy import event, or_
 from sqlalchemy.orm import Session, with_loader_criteria
 
 from safestats_superset import runtime
+from safestats_superset.request_guard import STATIC
 
 _IN_SCOPE_LOOKUP = "_safestats_scope_lookup"
 
 
 def remember_viewer() -> None:
-    """before_request: who this request runs for, read once (narrowing must never load a user itself)."""
+    """before_request: who this request runs for, read once (narrowing must never load a user itself); a static
+    file's request runs for nobody, and loads no user."""
+    if STATIC.fullmatch(request.path):
+        g.safestats_viewer = None
+        return
     name = current_user.username if current_user.is_authenticated else None
     g.safestats_viewer = None if name in (None, runtime.provisioning_user()) else name
 

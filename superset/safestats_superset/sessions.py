@@ -16,6 +16,7 @@ from flask_login import current_user, logout_user
 from safestats_superset import audit, identity, runtime
 from safestats_superset.gate import has_bearer
 from safestats_superset.identity import NOBODY
+from safestats_superset.request_guard import STATIC
 
 LOGIN_AT = "safestats_login_at"
 LONDON = ZoneInfo("Europe/London")
@@ -120,8 +121,8 @@ def logged_out(user) -> None:
 
 def check():
     """before_request: end a session that was revoked, or whose user may no longer work."""
-    if has_bearer() or not current_user.is_authenticated or request.path.startswith("/static/"):
-        return None     # bearer calls are judged by the gate
+    if STATIC.fullmatch(request.path) or has_bearer() or not current_user.is_authenticated:
+        return None     # bearer calls are judged by the gate; a static file is nobody's data (no user is loaded)
     name = current_user.username
     if name == runtime.provisioning_user():
         return None
