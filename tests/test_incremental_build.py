@@ -587,3 +587,37 @@ def test_a_month_table_that_reads_rows_without_a_recorded_month_does_not_build(c
     with psycopg.connect(bootstrap.conninfo(), autocommit=True) as su:
         assert su.execute("select to_regclass(%s), to_regclass(%s)",
                           [f"intermediate.{name}" for name in GUARDED]).fetchone() == (None, None)
+
+
+@pytest.mark.parametrize("partitioned", [True, False])
+def test_keyed_rows_are_deleted_where_their_rebuilt_rows_lie(superuser, partitioned):
+    """private.delete_keyed_rows (config keyed_rows_in_place): the rows of each rebuilt key in the partitions its
+    rebuilt rows lie in, a NULL partition value included, and in no other partition; no row of a key whose rebuilt
+    rows the filter leaves out (those of the months rebuilt whole). Unpartitioned, every row of the keys."""
+    layout = "partition by list (borough)" if partitioned else ""
+    superuser.execute(f"drop table if exists public.keyed_facts; create table public.keyed_facts"
+                      f" (borough text, crime text, month date, outcome text) {layout}")
+    if partitioned:
+        for name, bound in (("a", "for values in ('A')"), ("b", "for values in ('B')"),
+                            ("none", "for values in (null)"), ("other", "default")):
+            superuser.execute(f"create table public.keyed_facts_{name} partition of public.keyed_facts {bound}")
+    superuser.execute("""insert into public.keyed_facts values
+        ('A', 'k1', '2024-01-01', 'old'), ('A', 'k2', '2024-01-01', 'old'), ('B', 'k1', '2024-02-01', 'old'),
+        ('B', 'k3', '2024-02-01', 'old'), (null, 'k4', '2024-01-01', 'old'), ('B', 'k4', '2024-01-01', 'old'),
+        ('A', 'k5', '2024-03-01', 'old')""")
+    superuser.execute("""drop table if exists public.keyed_rows; create table public.keyed_rows as
+        select * from (values ('A', 'k1', date '2024-01-01', 'new'), ('B', 'k1', date '2024-02-01', 'new'),
+                              (null, 'k4', date '2024-01-01', 'new'), ('A', 'k5', date '2024-03-01', 'new'))
+        as r (borough, crime, month, outcome)""")
+    try:
+        deleted = superuser.execute(
+            "select private.delete_keyed_rows('public.keyed_facts', 'public.keyed_rows', %s, 'crime',"
+            " 'not coalesce(month = any(array[''2024-03-01'']::date[]), false)')",
+            ("borough" if partitioned else None,)).fetchone()[0]
+        left = superuser.execute("select borough, crime from public.keyed_facts order by 2, 1").fetchall()
+    finally:
+        superuser.execute("drop table public.keyed_facts, public.keyed_rows")
+    if partitioned:
+        assert (deleted, left) == (3, [("A", "k2"), ("B", "k3"), ("B", "k4"), ("A", "k5")])
+    else:
+        assert (deleted, left) == (4, [("A", "k2"), ("B", "k3"), ("A", "k5")])
