@@ -3,14 +3,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from collections import Counter
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 
 import psycopg
 
 from safestats import warehouse
 from safestats.config import Settings, settings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -63,18 +67,39 @@ def keep_connections_open() -> None:
     PostgresConnectionManager.release = release
 
 
+# The dbt commands that build or test the warehouse: one at a time per warehouse (`warehouse_lock`).
+LOCKED_COMMANDS = frozenset({"build", "run", "seed", "snapshot", "test"})
+BUILD_LOCK = 3      # advisory lock class (copy_load.DATASET_LOCK is 2)
+
+
+@contextmanager
+def warehouse_lock(cfg: Settings):
+    """Hold the warehouse's build lock (a session advisory lock, released when its connection closes, even when this
+    process dies): one build or test at a time. A table is recorded as built through the last position the
+    bookkeeping sequence gave (macros/refresh_by_month.sql), which holds only when no other build is recording
+    changes of its sources meanwhile; two builds would also delete and insert the same months. A second one
+    waits, and says so."""
+    with psycopg.connect(warehouse.dbt_endpoint(cfg).conninfo(), autocommit=True) as conn:
+        if not conn.execute("select pg_try_advisory_lock(%s, 0)", (BUILD_LOCK,)).fetchone()[0]:
+            log.warning("another build or test of this warehouse is running: waiting for it to finish")
+            conn.execute("select pg_advisory_lock(%s, 0)", (BUILD_LOCK,))
+        yield
+
+
 def run(args: list[str], cfg: Settings | None = None) -> DbtOutcome:
-    """`dbt <args>` for this project; returns what ran and what failed."""
+    """`dbt <args>` for this project; returns what ran and what failed. A build or test holds the warehouse's
+    build lock while it runs (`warehouse_lock`)."""
     from dbt.cli.main import dbtRunner
 
     keep_connections_open()
     cfg = cfg or settings()
     os.environ.update(dbt_environment(cfg))
     project = str(cfg.project_dir)
-    result = dbtRunner().invoke([
-        *args, "--project-dir", project, "--profiles-dir", project,
-        "--log-path", str(cfg.home / "logs"), "--target-path", str(cfg.home / "target"),
-    ])
+    with warehouse_lock(cfg) if args and args[0] in LOCKED_COMMANDS else nullcontext():
+        result = dbtRunner().invoke([
+            *args, "--project-dir", project, "--profiles-dir", project,
+            "--log-path", str(cfg.home / "logs"), "--target-path", str(cfg.home / "target"),
+        ])
     outcome = DbtOutcome(success=bool(result.success))
     if result.exception is not None:
         outcome.failures.append(f"dbt: {result.exception}")
