@@ -268,7 +268,7 @@
   {%- set in_place = by_key and config.get('keyed_rows_in_place') -%}
   {%- set keyed_rows = 'not coalesce(' ~ in_months(month_column, refresh) ~ ', false)' -%}
   {#- the months of the rows deleted (read from the delete itself: the keyed rows are looked up once, in every
-      partition) and inserted -#}
+      partition; in place, they are the months of the rows rebuilt) and inserted -#}
   {%- set rebuilt_months = "select unnest(" ~ months_array(refresh) ~ ")"
                            ~ (" union all select null::date" if refresh.null_month else "")
                            ~ (" union all select " ~ month_column ~ " from deleted" if by_key and not in_place else "")

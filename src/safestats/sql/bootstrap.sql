@@ -618,17 +618,22 @@ set search_path = pg_catalog
 as $$
 declare
     in_part text;
+    part_keys text[];
+    key_type text := (select format_type(a.atttypid, a.atttypmod) from pg_attribute as a
+                      where a.attrelid = target::regclass and a.attname = key_column);
     deleted bigint := 0;
     n bigint;
 begin
-    for in_part in execute
-        case when partition_column is null then 'select ''true'''
-        else format('select distinct case when %1$I is null then format(''%%I is null'', %2$L)'
-                    ' else format(''%%I = %%L'', %2$L, %1$I) end from %3$s where %4$s',
-                    partition_column, partition_column, rows_table, row_filter) end
+    -- the rows are read once, their keys gathered by partition
+    for in_part, part_keys in execute format(
+        'select %s, array_agg(%2$I::text) filter (where %2$I is not null) from %3$s where %4$s group by 1',
+        case when partition_column is null then '''true'''
+        else format('case when %1$I is null then format(''%%I is null'', %1$L)'
+                    ' else format(''%%I = %%L'', %1$L, %1$I) end', partition_column) end,
+        key_column, rows_table, row_filter)
     loop
-        execute format('delete from %s where %s and %I = any(array(select %I from %s where %s and %s))',
-                       target, in_part, key_column, key_column, rows_table, in_part, row_filter);
+        execute format('delete from %s where %s and %I = any($1::%s[])', target, in_part, key_column, key_type)
+        using part_keys;
         get diagnostics n = row_count;
         deleted := deleted + n;
     end loop;
